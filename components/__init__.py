@@ -1,0 +1,1 @@
+"""Reusable ComponentResources of the trading platform, one concern per module."""

@@ -1,0 +1,223 @@
+"""The regional EKS cluster (pulumi-eks): private API, encrypted secrets, logged control plane,
+and the system and trading managed node groups sized by a capacity profile."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+
+from components.kms import Account, customer_key, key_policy
+from settings import CLUSTER_LOG_TYPES, NodeGroupSize
+
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+NODE_POLICIES = (
+    aws.iam.ManagedPolicy.AMAZON_EKS_WORKER_NODE_POLICY,
+    aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_REGISTRY_READ_ONLY,
+    aws.iam.ManagedPolicy.AMAZON_EK_S_CN_I_POLICY,
+    aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE,
+)
+
+# Per node group: labels that workloads select on, and taints that keep everything but the
+# order gateway off the latency-critical nodes.
+NODE_GROUP_LABELS: Mapping[str, Mapping[str, str]] = {
+    "system": {"trading.example/node-group": "system"},
+    "trading": {"trading.example/node-group": "trading"},
+}
+NODE_GROUP_TAINTS: Mapping[str, Sequence[aws.eks.NodeGroupTaintArgs]] = {
+    "system": (),
+    "trading": (
+        aws.eks.NodeGroupTaintArgs(key="dedicated", value="trading", effect="NO_SCHEDULE"),
+    ),
+}
+
+
+def _assume_role(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            ],
+        }
+    )
+
+
+def _secrets_key_usage(cluster_role_arn: str) -> list[dict[str, Any]]:
+    """Only the cluster's own service role may use the key, and only through EKS."""
+    return [
+        {
+            "Sid": "EksClusterRoleEncryptsSecrets",
+            "Effect": "Allow",
+            "Principal": {"AWS": cluster_role_arn},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"],
+            "Resource": "*",
+        }
+    ]
+
+
+@dataclass
+class TradingClusterArgs:
+    cluster_name: str
+    version: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    public_access_cidrs: Sequence[str]
+    admin_role_arns: Sequence[str]
+    node_groups: Mapping[str, NodeGroupSize]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    account: pulumi.Output[Account]
+
+
+class TradingCluster(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_provider_url: pulumi.Output[str]
+    secrets_key_arn: pulumi.Output[str]
+    node_group_names: dict[str, str]
+
+    def __init__(
+        self, name: str, args: TradingClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:eks:TradingCluster", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        cluster_role, secrets_key = self._cluster_role_and_key()
+        log_group = self._control_plane_log_group()
+        node_role = self._role("node", "ec2.amazonaws.com", NODE_POLICIES)
+        self.cluster = self._cluster(cluster_role, secrets_key, node_role, log_group)
+        self.node_group_names = self._node_groups(node_role)
+
+        self.cluster_name = pulumi.Output.from_input(args.cluster_name)
+        self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
+        self.oidc_provider_arn = self.cluster.oidc_provider_arn
+        self.oidc_provider_url = self.cluster.oidc_provider_url
+        self.secrets_key_arn = secrets_key.arn
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "kubeconfig": self.kubeconfig,
+                "nodeGroupNames": self.node_group_names,
+            }
+        )
+
+    def _cluster_role_and_key(self) -> tuple[aws.iam.Role, aws.kms.Key]:
+        role = self._role(
+            "cluster", "eks.amazonaws.com", [aws.iam.ManagedPolicy.AMAZON_EKS_CLUSTER_POLICY]
+        )
+        policy = pulumi.Output.all(self._args.account, role.arn).apply(
+            lambda pair: key_policy(pair[0], _secrets_key_usage(pair[1]))
+        )
+        key = customer_key(
+            f"{self._args.cluster_name}-eks-secrets",
+            f"Envelope encryption of Kubernetes secrets in {self._args.cluster_name}",
+            policy,
+            self._child,
+        )
+        return role, key
+
+    def _control_plane_log_group(self) -> aws.cloudwatch.LogGroup:
+        # EKS writes to this fixed name; creating it first is the only way to give the
+        # control-plane logs our key and a retention instead of an unencrypted, endless group.
+        return aws.cloudwatch.LogGroup(
+            f"{self._name}-control-plane-logs",
+            name=f"/aws/eks/{self._args.cluster_name}/cluster",
+            kms_key_id=self._args.logs_key_arn,
+            retention_in_days=self._args.log_retention_days,
+            opts=self._child,
+        )
+
+    def _role(self, label: str, service: str, policies: Sequence[str]) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-{label}-role",
+            assume_role_policy=_assume_role(service),
+            opts=self._child,
+        )
+        for policy in policies:
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-{label}-{policy.rsplit('/', 1)[-1]}",
+                role=role.name,
+                policy_arn=policy,
+                opts=self._child,
+            )
+        return role
+
+    def _cluster(
+        self,
+        cluster_role: aws.iam.Role,
+        secrets_key: aws.kms.Key,
+        node_role: aws.iam.Role,
+        log_group: aws.cloudwatch.LogGroup,
+    ) -> eks.Cluster:
+        args = self._args
+        access_entries = {
+            f"admin-{index}": eks.AccessEntryArgs(
+                principal_arn=arn,
+                access_policies={
+                    "cluster-admin": eks.AccessPolicyAssociationArgs(
+                        policy_arn=CLUSTER_ADMIN_POLICY,
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    )
+                },
+            )
+            for index, arn in enumerate(args.admin_role_arns)
+        }
+        return eks.Cluster(
+            f"{self._name}-eks",
+            name=args.cluster_name,
+            version=args.version,
+            vpc_id=args.vpc_id,
+            private_subnet_ids=list(args.private_subnet_ids),
+            endpoint_private_access=True,
+            endpoint_public_access=bool(args.public_access_cidrs),
+            public_access_cidrs=list(args.public_access_cidrs) or None,
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries=access_entries,
+            encryption_config_key_arn=secrets_key.arn,
+            enabled_cluster_log_types=list(CLUSTER_LOG_TYPES),
+            create_oidc_provider=True,
+            skip_default_node_group=True,
+            service_role=cluster_role,
+            instance_roles=[node_role],
+            deletion_protection=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+
+    def _node_groups(self, node_role: aws.iam.Role) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for group, size in self._args.node_groups.items():
+            node_group_name = f"{self._args.cluster_name}-{group}"
+            eks.ManagedNodeGroup(
+                f"{self._name}-{group}-ng",
+                cluster=self.cluster,
+                node_group_name=node_group_name,
+                node_role=node_role,
+                subnet_ids=list(self._args.private_subnet_ids),
+                instance_types=list(size.instance_types),
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=size.min_size,
+                    desired_size=size.desired_size,
+                    max_size=size.max_size,
+                ),
+                labels=dict(NODE_GROUP_LABELS[group]),
+                taints=list(NODE_GROUP_TAINTS[group]),
+                # Failover scales these groups through the EKS API; a later `pulumi up` must
+                # not shrink production back to the pilot light it was declared with.
+                ignore_scaling_changes=True,
+                opts=self._child,
+            )
+            names[group] = node_group_name
+        return names

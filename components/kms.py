@@ -1,0 +1,87 @@
+"""Customer-managed KMS keys: rotation on, a policy that names who may use the key and how."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+# Seven days is KMS's minimum pending window; thirty leaves time to notice a mistaken delete.
+DELETION_WINDOW_DAYS = 30
+ROTATION_PERIOD_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Account:
+    """Identity facts a key policy needs, resolved once per region."""
+
+    account_id: str
+    partition: str
+    region: str
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+
+def current_account(region: str, provider: aws.Provider) -> pulumi.Output[Account]:
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+    return identity.apply(
+        lambda i: Account(account_id=i.account_id, partition=i.arn.split(":")[1], region=region)
+    )
+
+
+def key_policy(account: Account, usage: list[dict[str, Any]]) -> str:
+    """The account root administers the key through IAM (without it a key can become
+    unmanageable); every other statement grants use to a named service or role."""
+    root = {
+        "Sid": "AccountAdministersKeyThroughIam",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{account.partition}:iam::{account.account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [root, *usage]})
+
+
+def customer_key(
+    name: str, description: str, policy: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> aws.kms.Key:
+    """A symmetric key with yearly rotation and an alias `alias/<name>`."""
+    key = aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        rotation_period_in_days=ROTATION_PERIOD_DAYS,
+        deletion_window_in_days=DELETION_WINDOW_DAYS,
+        policy=policy,
+        opts=opts,
+    )
+    aws.kms.Alias(name, name=f"alias/{name}", target_key_id=key.key_id, opts=opts)
+    return key
+
+
+def logs_usage(account: Account) -> list[dict[str, Any]]:
+    """CloudWatch Logs may use the key only for this account's log groups in this region."""
+    return [
+        {
+            "Sid": "CloudWatchLogsEncryptsLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
+            "Action": [
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")
+                }
+            },
+        }
+    ]

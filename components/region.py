@@ -1,0 +1,105 @@
+"""`TradingRegion`: everything one region runs, primary or dr, sized by its capacity profile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cluster import TradingCluster, TradingClusterArgs
+from components.kms import current_account, customer_key, key_policy, logs_usage
+from components.network import Network, NetworkArgs
+from settings import CapacityProfile, EksSettings
+from settings import Network as NetworkSettings
+
+
+@dataclass
+class TradingRegionArgs:
+    region: str
+    cluster_name: str
+    network: NetworkSettings
+    capacity: CapacityProfile
+    eks: EksSettings
+    log_retention_days: int
+    tags: Mapping[str, str]
+
+
+class TradingRegion(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+    data_subnet_ids: list[pulumi.Output[str]]
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    node_group_names: dict[str, str]
+    key_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: TradingRegionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:index:TradingRegion", name, None, opts)
+        # One explicit provider per region: pulumi-eks needs it, and its default tags put the
+        # configured tags on every taggable resource below.
+        self.provider = aws.Provider(
+            f"{name}-aws",
+            region=args.region,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.tags)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._in_region = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+        account = current_account(args.region, self.provider)
+
+        logs_key = customer_key(
+            f"{args.cluster_name}-logs",
+            f"CloudWatch Logs encryption for {args.cluster_name} (flow logs, EKS control plane)",
+            account.apply(lambda a: key_policy(a, logs_usage(a))),
+            self._in_region,
+        )
+        network = Network(
+            name,
+            NetworkArgs(
+                vpc_cidr=args.network.vpc_cidr,
+                availability_zones=args.network.availability_zones,
+                nat_gateway_per_az=args.capacity.nat_gateway_per_az,
+                region=args.region,
+                flow_log_key_arn=logs_key.arn,
+                log_retention_days=args.log_retention_days,
+                cluster_name=args.cluster_name,
+            ),
+            self._in_region,
+        )
+        cluster = TradingCluster(
+            name,
+            TradingClusterArgs(
+                cluster_name=args.cluster_name,
+                version=args.eks.version,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                public_access_cidrs=args.eks.public_access_cidrs,
+                admin_role_arns=args.eks.admin_role_arns,
+                node_groups=args.capacity.node_groups,
+                logs_key_arn=logs_key.arn,
+                log_retention_days=args.log_retention_days,
+                account=account,
+            ),
+            self._in_region,
+        )
+
+        self.vpc_id = network.vpc_id
+        self.public_subnet_ids = network.public_subnet_ids
+        self.private_subnet_ids = network.private_subnet_ids
+        self.data_subnet_ids = network.data_subnet_ids
+        self.cluster_name = cluster.cluster_name
+        self.kubeconfig = cluster.kubeconfig
+        self.node_group_names = cluster.node_group_names
+        self.key_arns = {"logs": logs_key.arn, "eksSecrets": cluster.secrets_key_arn}
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "clusterName": self.cluster_name,
+                "nodeGroupNames": self.node_group_names,
+                "keyArns": self.key_arns,
+            }
+        )

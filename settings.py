@@ -1,0 +1,562 @@
+"""Typed, validated stack settings: the only place that reads `trading:*` configuration.
+
+`parse()` turns the raw config mapping into frozen dataclasses or raises one `SettingsError`
+listing every problem, each naming the key, the bad value and what is allowed. `load()` reads
+the mapping from `pulumi.Config`; components receive the typed objects, never the config.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+NAMESPACE = "trading"
+
+ROLES = ("primary", "dr")
+PROFILE_NAMES = ("full", "pilot-light")
+NODE_GROUP_ROLES = ("system", "trading")
+NAT_MODES = ("per-az", "single")
+DATABASE_ENGINES = ("postgres", "aurora-postgresql")
+
+# Availability zones usable for EKS and the instance families we run, in the order subnets take
+# them. us-east-1e is left out on purpose: it cannot launch current-generation instances.
+# AZ names differ from the physical zones per account, but these names exist in every account.
+REGION_AZS: dict[str, tuple[str, ...]] = {
+    "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1f"),
+    "us-east-2": ("us-east-2a", "us-east-2b", "us-east-2c"),
+    "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"),
+    "eu-west-1": ("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+    "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+}
+
+# EKS needs subnets in two AZs at least; the subnet plan (see `Network`) has room for six.
+MIN_AZ_COUNT = 2
+MAX_AZ_COUNT = 6
+
+# The values CloudWatch Logs accepts for retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+
+# The design's ceiling: one region lost costs at most 15 minutes of service and 5 of data.
+MAX_RTO_SECONDS = 900
+MAX_RPO_SECONDS = 300
+
+CLUSTER_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
+_K8S_VERSION = re.compile(r"^1\.(2[89]|3[0-9])$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+class SettingsError(ValueError):
+    """Every problem found in the stack's `trading:*` configuration, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class NodeGroupSize:
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_size: int
+    max_size: int
+
+
+@dataclass(frozen=True)
+class CapacityProfile:
+    name: str
+    nat_gateways: str
+    node_groups: Mapping[str, NodeGroupSize]
+
+    @property
+    def nat_gateway_per_az(self) -> bool:
+        return self.nat_gateways == "per-az"
+
+    def as_config(self) -> dict[str, Any]:
+        """The profile in the shape of its config, as exported for failover and reviewers."""
+        return {
+            "natGateways": self.nat_gateways,
+            "nodeGroups": {
+                group: {
+                    "instanceTypes": list(size.instance_types),
+                    "minSize": size.min_size,
+                    "desiredSize": size.desired_size,
+                    "maxSize": size.max_size,
+                }
+                for group, size in self.node_groups.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Capacity:
+    active_profile: str
+    profiles: Mapping[str, CapacityProfile]
+
+    @property
+    def active(self) -> CapacityProfile:
+        return self.profiles[self.active_profile]
+
+    @property
+    def full(self) -> CapacityProfile:
+        return self.profiles["full"]
+
+    @property
+    def pilot_light(self) -> CapacityProfile:
+        return self.profiles["pilot-light"]
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_cidr: str
+    peer_vpc_cidr: str
+    availability_zones: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EksSettings:
+    version: str
+    public_access_cidrs: tuple[str, ...]
+    admin_role_arns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: str
+    engine_version: str
+    instance_class: str
+    allocated_storage_gb: int
+    backup_retention_days: int
+
+
+@dataclass(frozen=True)
+class Objectives:
+    rto_seconds: int
+    rpo_seconds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    role: str
+    region: str
+    peer_region: str
+    name_prefix: str
+    network: Network
+    capacity: Capacity
+    eks: EksSettings
+    database: Database
+    objectives: Objectives
+    log_retention_days: int
+    tags: Mapping[str, str]
+
+    @property
+    def resource_prefix(self) -> str:
+        """Prefix of physical names (`trading-primary`), unique per account and region."""
+        return f"{self.name_prefix}-{self.role}"
+
+    @property
+    def cluster_name(self) -> str:
+        return self.resource_prefix
+
+    @property
+    def resource_tags(self) -> dict[str, str]:
+        """Tags for every taggable resource: the configured ones plus the stack's role."""
+        return {**self.tags, "trading-role": self.role}
+
+
+class _Reader:
+    """Walks the raw config, collecting problems instead of stopping at the first one."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, key: str, value: Any, allowed: str) -> None:
+        self.problems.append(f"{NAMESPACE}:{key} = {value!r} is not valid; allowed: {allowed}")
+
+    def missing(self, key: str, allowed: str) -> None:
+        self.problems.append(f"{NAMESPACE}:{key} is required; allowed: {allowed}")
+
+    def obj(self, key: str, value: Any, fields: Mapping[str, str]) -> dict[str, Any]:
+        """A mapping whose keys are all among `fields` (name -> what the field holds)."""
+        if not isinstance(value, Mapping):
+            self.fail(key, value, "an object with keys " + ", ".join(fields))
+            return {}
+        for unknown in sorted(set(value) - set(fields)):
+            self.fail(f"{key}.{unknown}", value[unknown], "known keys " + ", ".join(fields))
+        return dict(value)
+
+    def field(
+        self, key: str, raw: Mapping[str, Any], name: str, allowed: str, default: Any = None
+    ) -> Any:
+        if name in raw:
+            return raw[name]
+        if default is None:
+            self.missing(f"{key}.{name}" if key else name, allowed)
+        return default
+
+    def integer(self, key: str, value: Any, low: int, high: int) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            self.fail(key, value, f"a whole number from {low} to {high}")
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(key, value, f"a whole number from {low} to {high}")
+            return None
+        if number != float(value) or not low <= number <= high:
+            self.fail(key, value, f"a whole number from {low} to {high}")
+            return None
+        return number
+
+    def choice(self, key: str, value: Any, allowed: tuple[str, ...]) -> str | None:
+        if value not in allowed:
+            self.fail(key, value, " | ".join(allowed))
+            return None
+        return str(value)
+
+    def matching(self, key: str, value: Any, pattern: re.Pattern[str], allowed: str) -> str | None:
+        if not isinstance(value, str) or not pattern.match(value):
+            self.fail(key, value, allowed)
+            return None
+        return value
+
+    def strings(
+        self, key: str, value: Any, check: Callable[[str, Any], str | None]
+    ) -> tuple[str, ...] | None:
+        if not isinstance(value, list):
+            self.fail(key, value, "a list")
+            return None
+        checked = [check(f"{key}[{i}]", item) for i, item in enumerate(value)]
+        if any(item is None for item in checked):
+            return None
+        return tuple(item for item in checked if item is not None)
+
+
+def _private_network(reader: _Reader, key: str, value: Any) -> ipaddress.IPv4Network | None:
+    allowed = "a private IPv4 CIDR (10/8, 172.16/12 or 192.168/16) with a /16 to /20 prefix"
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except (ValueError, TypeError):
+        reader.fail(key, value, allowed)
+        return None
+    if not network.is_private or not 16 <= network.prefixlen <= 20:
+        reader.fail(key, value, allowed)
+        return None
+    return network
+
+
+def _public_cidr(reader: _Reader, key: str, value: Any) -> str | None:
+    allowed = "an IPv4 CIDR narrower than 0.0.0.0/0 (the operators' or CI runners' egress range)"
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except (ValueError, TypeError):
+        reader.fail(key, value, allowed)
+        return None
+    if network.prefixlen == 0:
+        reader.fail(key, value, allowed)
+        return None
+    return str(network)
+
+
+def _network(reader: _Reader, raw: Any, region: str | None) -> Network | None:
+    fields = {"vpcCidr": "CIDR", "peerVpcCidr": "CIDR", "azCount": "int"}
+    values = reader.obj("network", raw, fields)
+    vpc = _private_network(
+        reader, "network.vpcCidr", reader.field("network", values, "vpcCidr", "a private CIDR")
+    )
+    peer = _private_network(
+        reader,
+        "network.peerVpcCidr",
+        reader.field("network", values, "peerVpcCidr", "the other stack's VPC CIDR"),
+    )
+    az_count = reader.integer(
+        "network.azCount", values.get("azCount", 3), MIN_AZ_COUNT, MAX_AZ_COUNT
+    )
+    if vpc and peer and vpc.overlaps(peer):
+        reader.fail(
+            "network.peerVpcCidr",
+            str(peer),
+            f"a CIDR that does not overlap network.vpcCidr {vpc} (the regions are peered)",
+        )
+    if region not in REGION_AZS or az_count is None or vpc is None or peer is None:
+        return None
+    zones = REGION_AZS[region]
+    if az_count > len(zones):
+        reader.fail(
+            "network.azCount",
+            az_count,
+            f"at most {len(zones)} in {region} ({', '.join(zones)})",
+        )
+        return None
+    return Network(str(vpc), str(peer), zones[:az_count])
+
+
+def _node_group(reader: _Reader, key: str, raw: Any) -> NodeGroupSize | None:
+    fields = {"instanceTypes": "list", "minSize": "int", "desiredSize": "int", "maxSize": "int"}
+    values = reader.obj(key, raw, fields)
+    types = reader.strings(
+        f"{key}.instanceTypes",
+        reader.field(key, values, "instanceTypes", "a list of EC2 instance types"),
+        lambda k, v: reader.matching(k, v, _INSTANCE_TYPE, "an EC2 instance type like c7i.2xlarge"),
+    )
+    if types == ():
+        reader.fail(f"{key}.instanceTypes", [], "at least one EC2 instance type")
+    sizes = [
+        reader.integer(f"{key}.{name}", reader.field(key, values, name, "a whole number"), 0, 1000)
+        for name in ("minSize", "desiredSize", "maxSize")
+    ]
+    low, desired, high = sizes
+    if low is None or desired is None or high is None or not types:
+        return None
+    if not low <= desired <= high:
+        reader.fail(
+            key,
+            {"minSize": low, "desiredSize": desired, "maxSize": high},
+            "minSize <= desiredSize <= maxSize",
+        )
+        return None
+    if high == 0:
+        reader.fail(f"{key}.maxSize", high, "at least 1 (EKS rejects a node group of max 0)")
+        return None
+    return NodeGroupSize(types, low, desired, high)
+
+
+def _profile(reader: _Reader, name: str, raw: Any) -> CapacityProfile | None:
+    key = f"capacity.profiles.{name}"
+    values = reader.obj(key, raw, {"natGateways": "str", "nodeGroups": "object"})
+    nat = reader.choice(
+        f"{key}.natGateways",
+        reader.field(key, values, "natGateways", " | ".join(NAT_MODES)),
+        NAT_MODES,
+    )
+    groups_raw = reader.obj(
+        f"{key}.nodeGroups",
+        reader.field(key, values, "nodeGroups", "an object with " + ", ".join(NODE_GROUP_ROLES)),
+        dict.fromkeys(NODE_GROUP_ROLES, "node group"),
+    )
+    groups = {
+        group: _node_group(
+            reader,
+            f"{key}.nodeGroups.{group}",
+            reader.field(f"{key}.nodeGroups", groups_raw, group, "a node group size"),
+        )
+        for group in NODE_GROUP_ROLES
+    }
+    if nat is None or any(size is None for size in groups.values()):
+        return None
+    return CapacityProfile(name, nat, {g: s for g, s in groups.items() if s is not None})
+
+
+def _capacity(reader: _Reader, raw: Any) -> Capacity | None:
+    values = reader.obj("capacity", raw, {"activeProfile": "str", "profiles": "object"})
+    active = reader.choice(
+        "capacity.activeProfile",
+        reader.field("capacity", values, "activeProfile", " | ".join(PROFILE_NAMES)),
+        PROFILE_NAMES,
+    )
+    # Both profiles are required in every stack: failover scales dr to `full` from the dr
+    # stack's own settings, never by asking the region that just failed.
+    profiles_raw = reader.obj(
+        "capacity.profiles",
+        reader.field("capacity", values, "profiles", "an object with full and pilot-light"),
+        dict.fromkeys(PROFILE_NAMES, "profile"),
+    )
+    profiles = {
+        name: _profile(
+            reader,
+            name,
+            reader.field("capacity.profiles", profiles_raw, name, "a capacity profile"),
+        )
+        for name in PROFILE_NAMES
+    }
+    full, pilot = profiles["full"], profiles["pilot-light"]
+    if active is None or full is None or pilot is None:
+        return None
+    for group in NODE_GROUP_ROLES:
+        for attr, label in (
+            ("min_size", "minSize"),
+            ("desired_size", "desiredSize"),
+            ("max_size", "maxSize"),
+        ):
+            small, large = (
+                getattr(pilot.node_groups[group], attr),
+                getattr(full.node_groups[group], attr),
+            )
+            if small > large:
+                reader.fail(
+                    f"capacity.profiles.pilot-light.nodeGroups.{group}.{label}",
+                    small,
+                    f"at most the full profile's {label} ({large}): a pilot light is never "
+                    "larger than full capacity",
+                )
+    return Capacity(active, {"full": full, "pilot-light": pilot})
+
+
+def _eks(reader: _Reader, raw: Any) -> EksSettings | None:
+    values = reader.obj(
+        "eks", raw, {"version": "str", "publicAccessCidrs": "list", "adminRoleArns": "list"}
+    )
+    version = reader.matching(
+        "eks.version",
+        values.get("version", "1.33"),
+        _K8S_VERSION,
+        'a Kubernetes minor version EKS supports, such as "1.33" (quote it in YAML)',
+    )
+    cidrs = reader.strings(
+        "eks.publicAccessCidrs",
+        values.get("publicAccessCidrs", []),
+        lambda k, v: _public_cidr(reader, k, v),
+    )
+    admins = reader.strings(
+        "eks.adminRoleArns",
+        values.get("adminRoleArns", []),
+        lambda k, v: reader.matching(k, v, _ROLE_ARN, "an IAM role ARN"),
+    )
+    if version is None or cidrs is None or admins is None:
+        return None
+    return EksSettings(version, cidrs, admins)
+
+
+def _database(reader: _Reader, raw: Any) -> Database | None:
+    fields = {
+        "engine": "str",
+        "engineVersion": "str",
+        "instanceClass": "str",
+        "allocatedStorageGb": "int",
+        "backupRetentionDays": "int",
+    }
+    values = reader.obj("database", raw, fields)
+    engine = reader.choice(
+        "database.engine",
+        reader.field("database", values, "engine", " | ".join(DATABASE_ENGINES)),
+        DATABASE_ENGINES,
+    )
+    version = reader.field("database", values, "engineVersion", 'a version string like "16.4"')
+    if version is not None and not (isinstance(version, str) and version.strip()):
+        reader.fail("database.engineVersion", version, 'a version string like "16.4"')
+        version = None
+    instance_class = reader.matching(
+        "database.instanceClass",
+        reader.field("database", values, "instanceClass", "an RDS instance class"),
+        _DB_INSTANCE_CLASS,
+        "an RDS instance class like db.r7g.xlarge",
+    )
+    storage = reader.integer(
+        "database.allocatedStorageGb", values.get("allocatedStorageGb", 100), 20, 65536
+    )
+    # Point-in-time recovery needs a week of backups to cover a failback's re-sync window.
+    retention = reader.integer(
+        "database.backupRetentionDays", values.get("backupRetentionDays", 14), 7, 35
+    )
+    if engine is None or version is None or instance_class is None:
+        return None
+    if storage is None or retention is None:
+        return None
+    return Database(engine, str(version), instance_class, storage, retention)
+
+
+def _objectives(reader: _Reader, raw: Any) -> Objectives | None:
+    values = reader.obj("objectives", raw, {"rtoSeconds": "int", "rpoSeconds": "int"})
+    rto = reader.integer(
+        "objectives.rtoSeconds",
+        reader.field("objectives", values, "rtoSeconds", f"seconds, 60 to {MAX_RTO_SECONDS}"),
+        60,
+        MAX_RTO_SECONDS,
+    )
+    rpo = reader.integer(
+        "objectives.rpoSeconds",
+        reader.field("objectives", values, "rpoSeconds", f"seconds, 1 to {MAX_RPO_SECONDS}"),
+        1,
+        MAX_RPO_SECONDS,
+    )
+    if rto is None or rpo is None:
+        return None
+    return Objectives(rto, rpo)
+
+
+def _tags(reader: _Reader, raw: Any) -> dict[str, str] | None:
+    if not isinstance(raw, Mapping):
+        reader.fail("tags", raw, "an object of tag keys to string values")
+        return None
+    tags: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith("aws:"):
+            reader.fail(f"tags.{key}", value, "a key of 1-128 characters not starting with aws:")
+        elif not isinstance(value, str) or len(value) > 256:
+            reader.fail(f"tags.{key}", value, "a string of at most 256 characters")
+        else:
+            tags[key] = value
+    return tags if len(tags) == len(raw) else None
+
+
+def parse(raw: Mapping[str, Any]) -> Settings:
+    """Validate raw `trading:*` values (keys without the namespace) into `Settings`."""
+    reader = _Reader()
+    role = reader.choice("role", reader.field("", raw, "role", " | ".join(ROLES)), ROLES)
+    regions = tuple(REGION_AZS)
+    region = reader.choice("region", reader.field("", raw, "region", ", ".join(regions)), regions)
+    peer_region = reader.choice(
+        "peerRegion", reader.field("", raw, "peerRegion", ", ".join(regions)), regions
+    )
+    if region is not None and region == peer_region:
+        reader.fail("peerRegion", peer_region, f"a region other than trading:region ({region})")
+    name_prefix = reader.matching(
+        "namePrefix",
+        raw.get("namePrefix", "trading"),
+        _NAME_PREFIX,
+        "2-20 lowercase letters, digits or hyphens, starting with a letter",
+    )
+    network = _network(reader, reader.field("", raw, "network", "an object"), region)
+    capacity = _capacity(reader, reader.field("", raw, "capacity", "an object"))
+    eks = _eks(reader, raw.get("eks", {}))
+    database = _database(reader, reader.field("", raw, "database", "an object"))
+    objectives = _objectives(reader, reader.field("", raw, "objectives", "an object"))
+    retention = raw.get("logRetentionDays", 90)
+    if retention not in LOG_RETENTION_DAYS:
+        reader.fail("logRetentionDays", retention, ", ".join(map(str, LOG_RETENTION_DAYS)))
+    tags = _tags(reader, raw.get("tags", {}))
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    assert role and region and peer_region and name_prefix and network and capacity and eks
+    assert database and objectives and tags is not None
+    return Settings(
+        role=role,
+        region=region,
+        peer_region=peer_region,
+        name_prefix=name_prefix,
+        network=network,
+        capacity=capacity,
+        eks=eks,
+        database=database,
+        objectives=objectives,
+        log_retention_days=int(retention),
+        tags=tags,
+    )
+
+
+STRING_KEYS = ("role", "region", "peerRegion", "namePrefix")
+STRUCTURED_KEYS = (
+    "network",
+    "capacity",
+    "eks",
+    "database",
+    "objectives",
+    "logRetentionDays",
+    "tags",
+)
+
+
+def load() -> Settings:
+    """Read every `trading:*` key of the current stack and validate it."""
+    config = pulumi.Config(NAMESPACE)
+    raw: dict[str, Any] = {key: config.get(key) for key in STRING_KEYS}
+    raw |= {key: config.get_object(key) for key in STRUCTURED_KEYS}
+    return parse({key: value for key, value in raw.items() if value is not None})

@@ -1,0 +1,66 @@
+"""Shared harness: the real program, run once per stack with that stack's real config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tools.harness import Graph, Resource, run_program, stack_config
+
+STACKS = ("primary", "dr")
+
+
+class StackGraph:
+    """A stack's recorded resource graph, with the questions the specifications ask of it."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.name = graph.stack
+
+    def __iter__(self):
+        return iter(self.graph)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return self.graph.of_type(type_)
+
+    def one(self, type_: str, name: str) -> Resource:
+        return self.graph.one(type_, name)
+
+    def node_group(self, group: str) -> Resource:
+        return self.one("eks:index:ManagedNodeGroup", f"{self.name}-{group}-ng")
+
+    def scaling(self, group: str) -> dict[str, float]:
+        return self.node_group(group).inputs["scalingConfig"]
+
+    @property
+    def cluster(self) -> Resource:
+        return self.one("eks:index:Cluster", f"{self.name}-eks")
+
+    @property
+    def exports(self) -> dict[str, Any]:
+        return self.graph.exports
+
+
+def raw_settings(stack: str) -> dict[str, Any]:
+    """A stack file's `trading:*` values keyed without the namespace, as settings.parse takes."""
+    return {
+        key.split(":", 1)[1]: value
+        for key, value in stack_config(stack).items()
+        if key.startswith("trading:")
+    }
+
+
+@pytest.fixture(scope="session")
+def primary() -> StackGraph:
+    return StackGraph(run_program("primary"))
+
+
+@pytest.fixture(scope="session")
+def dr() -> StackGraph:
+    return StackGraph(run_program("dr"))
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest, primary: StackGraph, dr: StackGraph) -> StackGraph:
+    return {"primary": primary, "dr": dr}[request.param]

@@ -1,0 +1,161 @@
+"""Settings: every stack file parses, and every bad value is refused naming key, value and rule."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+import settings
+from settings import SettingsError, parse
+from tests.conftest import STACKS, raw_settings
+from tools.harness import ROOT, run_program
+
+DELETE = object()
+
+
+def with_change(stack: str, path: str, value: Any) -> dict[str, Any]:
+    """The stack's raw settings with one dotted path set (or removed when value is DELETE)."""
+    raw = copy.deepcopy(raw_settings(stack))
+    *parents, leaf = path.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    if value is DELETE:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return raw
+
+
+def problems_of(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        parse(raw)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_real_stack_files_parse(stack: str) -> None:
+    parsed = parse(raw_settings(stack))
+    assert parsed.role == stack
+    assert set(parsed.capacity.profiles) == {"full", "pilot-light"}
+
+
+def test_dr_keeps_the_full_profile_and_runs_the_pilot_light() -> None:
+    dr = parse(raw_settings("dr"))
+    assert dr.capacity.active_profile == "pilot-light"
+    assert dr.capacity.full.node_groups["trading"].desired_size == 6
+    assert dr.capacity.active.node_groups["trading"].desired_size == 1
+
+
+def test_primary_and_dr_agree_on_the_full_profile() -> None:
+    # Failover scales dr to its own copy of `full`: it must be the size primary really runs.
+    assert parse(raw_settings("dr")).capacity.full == parse(raw_settings("primary")).capacity.full
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("role", "backup", "trading:role = 'backup' is not valid; allowed: primary | dr"),
+        (
+            "capacity.activeProfile",
+            "half",
+            "trading:capacity.activeProfile = 'half' is not valid; allowed: full | pilot-light",
+        ),
+        ("network.vpcCidr", "10.20.0/16", "trading:network.vpcCidr = '10.20.0/16'"),
+        ("network.vpcCidr", "8.8.0.0/16", "a private IPv4 CIDR"),
+        ("network.peerVpcCidr", "10.20.128.0/17", "does not overlap network.vpcCidr 10.20.0.0/16"),
+        (
+            "capacity.profiles.full.nodeGroups.trading.minSize",
+            7,
+            "'minSize': 7, 'desiredSize': 6, 'maxSize': 12} is not valid; "
+            "allowed: minSize <= desiredSize <= maxSize",
+        ),
+        (
+            "capacity.profiles.full.nodeGroups.trading.desiredSize",
+            13,
+            "allowed: minSize <= desiredSize <= maxSize",
+        ),
+        ("network.azCount", 5, "trading:network.azCount = 5 is not valid; allowed: at most 4"),
+        ("network.azCount", 1, "allowed: a whole number from 2 to 6"),
+        ("region", "mars-north-1", "trading:region = 'mars-north-1'"),
+        ("peerRegion", "us-west-2", "a region other than trading:region (us-west-2)"),
+        ("database.engine", "mysql", "allowed: postgres | aurora-postgresql"),
+        ("database.instanceClass", "r7g.xlarge", "an RDS instance class like db.r7g.xlarge"),
+        ("database.backupRetentionDays", 3, "backupRetentionDays = 3"),
+        ("objectives.rtoSeconds", 3600, "a whole number from 60 to 900"),
+        ("logRetentionDays", 42, "trading:logRetentionDays = 42"),
+        ("eks.publicAccessCidrs", ["0.0.0.0/0"], "narrower than 0.0.0.0/0"),
+        ("eks.adminRoleArns", ["admin"], "an IAM role ARN"),
+        ("capacity.profiles.full.nodeGroups.trading.instanceTypes", [], "at least one EC2"),
+        ("network.vpcCird", "10.0.0.0/16", "trading:network.vpcCird = '10.0.0.0/16'"),
+        ("tags.aws:owner", "me", "not starting with aws:"),
+    ],
+)
+def test_bad_value_names_key_value_and_rule(path: str, value: Any, expected: str) -> None:
+    found = problems_of(with_change("dr", path, value))
+    assert any(expected in problem for problem in found), found
+
+
+def test_pilot_light_larger_than_full_is_refused() -> None:
+    found = problems_of(
+        with_change("dr", "capacity.profiles.pilot-light.nodeGroups.trading.desiredSize", 8)
+    )
+    assert found == [
+        "trading:capacity.profiles.pilot-light.nodeGroups.trading.desiredSize = 8 is not valid; "
+        "allowed: at most the full profile's desiredSize (6): a pilot light is never larger "
+        "than full capacity"
+    ]
+
+
+@pytest.mark.parametrize("key", ["role", "region", "network", "capacity", "database", "objectives"])
+def test_missing_required_key_is_named(key: str) -> None:
+    found = problems_of(with_change("primary", key, DELETE))
+    assert any(problem.startswith(f"trading:{key} is required") for problem in found), found
+
+
+def test_missing_nested_key_is_named() -> None:
+    found = problems_of(with_change("primary", "network.vpcCidr", DELETE))
+    assert any(p.startswith("trading:network.vpcCidr is required") for p in found), found
+
+
+def test_missing_profile_is_named() -> None:
+    found = problems_of(with_change("dr", "capacity.profiles.full", DELETE))
+    assert any(p.startswith("trading:capacity.profiles.full is required") for p in found), found
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    raw = with_change("dr", "role", "backup")
+    raw["logRetentionDays"] = 42
+    assert len(problems_of(raw)) == 2
+
+
+def test_bad_config_stops_the_program_before_any_resource() -> None:
+    with pytest.raises(SettingsError, match=r"trading:network\.azCount = 9"):
+        run_program("dr", {"trading:network": {**raw_settings("dr")["network"], "azCount": 9}})
+
+
+def test_defaults_apply_when_optional_keys_are_absent() -> None:
+    raw = raw_settings("primary")
+    for optional in ("eks", "tags", "logRetentionDays", "namePrefix"):
+        raw.pop(optional, None)
+    parsed = parse(raw)
+    assert parsed.eks.public_access_cidrs == ()
+    assert parsed.log_retention_days == 90
+    assert parsed.cluster_name == "trading-primary"
+
+
+def test_pulumi_yaml_documents_every_key_with_matching_defaults() -> None:
+    text = (ROOT / "Pulumi.yaml").read_text()
+    declared = yaml.safe_load(text)["config"]
+    for key in (*settings.STRING_KEYS, *settings.STRUCTURED_KEYS):
+        assert f"trading:{key}" in text, f"trading:{key} is not documented in Pulumi.yaml"
+    assert (
+        declared["trading:logRetentionDays"]["default"]
+        == parse(
+            {k: v for k, v in raw_settings("dr").items() if k != "logRetentionDays"}
+        ).log_retention_days
+    )
+    assert declared["trading:namePrefix"]["default"] == "trading"

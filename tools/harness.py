@@ -1,0 +1,272 @@
+"""Runs the real Pulumi program for a stack under Pulumi's mock runtime and records the graph.
+
+This is an offline rendering: no Pulumi engine, no provider plugins, no cloud. Every resource the
+program registers is recorded with its inputs and options; outputs the program reads back are
+invented here (ids, ARNs, kubeconfig) so that it can run to the end. It is what the tests assert
+on and what `tools.synth` prints. It is not a `pulumi preview`: provider-side checks and defaults
+do not run.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+MOCK_ACCOUNT = "123456789012"
+
+_RESOURCE_SIG = rpc._special_resource_sig
+_SIG_KEY = rpc._special_sig_key
+
+
+def project_name() -> str:
+    return str(yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"])
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The `config:` mapping of `Pulumi.<stack>.yaml`, values as YAML gave them."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.stem.split(".", 1)[1] for p in ROOT.glob("Pulumi.*.yaml"))
+        raise ValueError(f"no stack file {path.name}; known stacks: {', '.join(known)}")
+    return dict(yaml.safe_load(path.read_text()).get("config") or {})
+
+
+@dataclass
+class Resource:
+    """One registered resource: what the program asked for, and its options."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    remote: bool
+    inputs: dict[str, Any]
+    parent: str
+    provider: str
+    providers: dict[str, str]
+    dependencies: list[str]
+    ignore_changes: list[str]
+    protect: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    """The recorded resource graph of one stack, plus its stack outputs."""
+
+    stack: str
+    resources: list[Resource]
+    exports: dict[str, Any]
+    secret_exports: set[str]
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Resource:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(found) != 1:
+            names = sorted(r.name for r in self.of_type(type_))
+            raise LookupError(f"{len(found)} {type_} named {name!r}; {type_} names: {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise LookupError(urn)
+
+    def provider_of(self, resource: Resource) -> Resource | None:
+        """The provider resource a custom resource uses (its explicit provider reference)."""
+        if not resource.provider:
+            return None
+        return self.by_urn(resource.provider.rsplit("::", 1)[0])
+
+    def ancestors(self, resource: Resource) -> list[Resource]:
+        chain: list[Resource] = []
+        current = resource
+        while current.parent:
+            try:
+                current = self.by_urn(current.parent)
+            except LookupError:
+                break
+            chain.append(current)
+        return chain
+
+
+def _strip_resource_references(value: Any) -> Any:
+    """Replaces resource references by their URN string.
+
+    The stock mock monitor hangs or fails intermittently when it deserializes resource
+    references on its worker threads; the URN is all a test needs.
+    """
+    if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _RESOURCE_SIG:
+            return value.get("urn", "")
+        return {k: _strip_resource_references(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_resource_references(v) for v in value]
+    return value
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Numbers cross the mock boundary as floats; give whole ones back as the ints they were."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
+class _Mocks(mocks.Mocks):
+    """Invents the outputs the program reads back from AWS and from pulumi-eks."""
+
+    def __init__(self) -> None:
+        self._regions: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": MOCK_ACCOUNT,
+                "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:role/deployer",
+                "userId": "AROAMOCK:deployer",
+                "id": MOCK_ACCOUNT,
+            }, []
+        raise NotImplementedError(f"the offline harness does not mock the invoke {args.token}")
+
+    def _region(self, provider: str | None) -> str:
+        with self._lock:
+            return self._regions.get((provider or "").rsplit("::", 1)[-1], "us-east-1")
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
+        resource_id = f"{args.name}-id"
+        state = dict(args.inputs)
+        if args.typ == "pulumi:providers:aws":
+            with self._lock:
+                self._regions[resource_id] = str(args.inputs.get("region", "us-east-1"))
+            return resource_id, state
+        region = self._region(args.provider)
+        service = args.typ.split(":")[1].split("/")[0]
+        physical = str(args.inputs.get("name") or args.name)
+        state.setdefault("arn", f"arn:aws:{service}:{region}:{MOCK_ACCOUNT}:{physical}")
+        if args.typ == "aws:kms/key:Key":
+            state["keyId"] = f"key-{args.name}"
+            state["arn"] = f"arn:aws:kms:{region}:{MOCK_ACCOUNT}:key/key-{args.name}"
+        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
+            state["arn"] = f"arn:aws:logs:{region}:{MOCK_ACCOUNT}:log-group:{physical}"
+        elif args.typ == "aws:iam/role:Role":
+            state["name"] = physical
+            state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"
+        elif args.typ == "eks:index:Cluster":
+            state.update(_cluster_outputs(physical, region))
+        return resource_id, state
+
+
+def _cluster_outputs(name: str, region: str) -> dict[str, Any]:
+    issuer = f"oidc.eks.{region}.amazonaws.com/id/MOCK{name.upper().replace('-', '')}"
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": f"https://{name}.mock.eks"}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "users": [{"name": name, "user": {}}],
+    }
+    return {
+        "kubeconfig": kubeconfig,
+        "kubeconfigJson": json.dumps(kubeconfig),
+        "oidcProviderArn": f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/{issuer}",
+        "oidcProviderUrl": f"https://{issuer}",
+        "oidcIssuer": issuer,
+    }
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """The stock mock monitor, plus a record of every request's inputs and options."""
+
+    def __init__(self, mock: _Mocks) -> None:
+        super().__init__(mock)
+        self.recorded: list[Resource] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        _ensure_event_loop()
+        plain = _strip_resource_references(json_format.MessageToDict(request.object))
+        rewritten = struct_pb2.Struct()
+        rewritten.update(plain)
+        request.object.CopyFrom(rewritten)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registered = self.resources.get(response.urn)
+        self.recorded.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=request.custom,
+                remote=request.remote,
+                inputs=_whole_numbers(rpc.deserialize_properties(rewritten)),
+                parent=request.parent,
+                provider=request.provider,
+                providers=dict(request.providers),
+                dependencies=list(request.dependencies),
+                ignore_changes=list(request.ignoreChanges),
+                protect=request.protect,
+                outputs=_whole_numbers(dict(registered.state)) if registered else {},
+            )
+        )
+        return response
+
+
+def _config_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Graph:
+    """Run `__main__.py` for `stack` with its real config, `overrides` (full keys) on top."""
+    config = stack_config(stack) | dict(overrides or {})
+    config = {key: value for key, value in config.items() if value is not None}
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, [])
+    mock = _Mocks()
+    monitor = _RecordingMonitor(mock)
+    mocks.set_mocks(mock, project=project_name(), stack=stack, preview=False, monitor=monitor)
+    root = settings.get_root_resource()
+    assert isinstance(root, pulumi.runtime.stack.Stack)
+
+    def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
+
+    exports: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key, value in root.outputs.items():
+        output = pulumi.Output.from_input(value)
+        exports[key] = _whole_numbers(_sync_await(output.future()))
+        if _sync_await(output.is_secret()):
+            secret.add(key)
+    return Graph(stack, list(monitor.recorded), exports, secret)
