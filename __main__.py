@@ -3,6 +3,7 @@
 import pulumi
 
 import settings as stack_settings
+from components.data import DataArgs, DataReplication, PrimaryData
 from components.region import TradingRegion, TradingRegionArgs
 
 config = stack_settings.load()
@@ -20,6 +21,30 @@ region = TradingRegion(
     ),
 )
 
+data_args = DataArgs(
+    prefix=config.resource_prefix,
+    name_prefix=config.name_prefix,
+    region=config.region,
+    peer_region=config.peer_region,
+    database=config.database,
+    records=config.records,
+    vpc_id=region.vpc_id,
+    data_subnet_ids=region.data_subnet_ids,
+    client_security_group_id=region.node_security_group_id,
+    logs_key_arn=region.logs_key_arn,
+    alerts_topic_arn=region.alerts_topic_arn,
+    log_retention_days=config.log_retention_days,
+    replica_lag_alarm_seconds=config.replica_lag_alarm_seconds,
+    account=region.account,
+    peer_stack=config.replication.peer_stack,
+)
+in_region = pulumi.ResourceOptions(providers=[region.provider])
+data = (
+    PrimaryData(config.role, data_args, in_region)
+    if config.role == "primary"
+    else DataReplication(config.role, data_args, config.replication.reversed, in_region)
+)
+
 pulumi.export("role", config.role)
 pulumi.export("region", config.region)
 pulumi.export("vpcId", region.vpc_id)
@@ -30,9 +55,13 @@ pulumi.export("clusterName", region.cluster_name)
 pulumi.export("nodeGroupNames", region.node_group_names)
 pulumi.export("kubeconfig", region.kubeconfig)
 pulumi.export("keyArns", region.key_arns)
+pulumi.export("alertsTopicArn", region.alerts_topic_arn)
 # Both profiles, so failover (and a reviewer) sees the exact sizes dr scales between.
 pulumi.export(
     "capacityProfiles",
     {name: profile.as_config() for name, profile in config.capacity.profiles.items()},
 )
 pulumi.export("activeCapacityProfile", config.capacity.active_profile)
+pulumi.export("replicationDirection", config.replication.direction)
+for key, value in data.exports.items():
+    pulumi.export(key, value)

@@ -22,6 +22,7 @@ PROFILE_NAMES = ("full", "pilot-light")
 NODE_GROUP_ROLES = ("system", "trading")
 NAT_MODES = ("per-az", "single")
 DATABASE_ENGINES = ("postgres", "aurora-postgresql")
+REPLICATION_DIRECTIONS = ("primary-to-dr", "dr-to-primary")
 
 # Availability zones usable for EKS and the instance families we run, in the order subnets take
 # them. us-east-1e is left out on purpose: it cannot launch current-generation instances.
@@ -51,6 +52,7 @@ _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
 _K8S_VERSION = re.compile(r"^1\.(2[89]|3[0-9])$")
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
@@ -133,8 +135,41 @@ class Database:
     engine: str
     engine_version: str
     instance_class: str
+    replica_instance_class: str
     allocated_storage_gb: int
     backup_retention_days: int
+
+    @property
+    def is_aurora(self) -> bool:
+        return self.engine == "aurora-postgresql"
+
+    @property
+    def major_version(self) -> str:
+        return self.engine_version.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Which way data flows. `dr-to-primary` is the failback set-up: dr holds the writer and the
+    former primary is rebuilt as its replica (README, "Failback runbook")."""
+
+    direction: str
+    # The stack whose outputs this one reads: the primary, for dr; dr, for the primary while
+    # the direction is reversed; empty otherwise.
+    peer_stack: str
+
+    @property
+    def reversed(self) -> bool:
+        return self.direction == "dr-to-primary"
+
+
+@dataclass(frozen=True)
+class Records:
+    """Lifecycle of the trade and audit records bucket."""
+
+    archive_after_days: int
+    noncurrent_expiry_days: int
+    access_log_expiry_days: int
 
 
 @dataclass(frozen=True)
@@ -156,6 +191,13 @@ class Settings:
     objectives: Objectives
     log_retention_days: int
     tags: Mapping[str, str]
+    replication: Replication
+    records: Records
+
+    @property
+    def replica_lag_alarm_seconds(self) -> int:
+        """Replica lag that pages: half the RPO, so there is time to act before it is spent."""
+        return max(1, self.objectives.rpo_seconds // 2)
 
     @property
     def resource_prefix(self) -> str:
@@ -430,6 +472,7 @@ def _database(reader: _Reader, raw: Any) -> Database | None:
         "engine": "str",
         "engineVersion": "str",
         "instanceClass": "str",
+        "replicaInstanceClass": "str",
         "allocatedStorageGb": "int",
         "backupRetentionDays": "int",
     }
@@ -449,6 +492,12 @@ def _database(reader: _Reader, raw: Any) -> Database | None:
         _DB_INSTANCE_CLASS,
         "an RDS instance class like db.r7g.xlarge",
     )
+    replica_class = reader.matching(
+        "database.replicaInstanceClass",
+        values.get("replicaInstanceClass", instance_class),
+        _DB_INSTANCE_CLASS,
+        "an RDS instance class like db.r7g.large (default: database.instanceClass)",
+    )
     storage = reader.integer(
         "database.allocatedStorageGb", values.get("allocatedStorageGb", 100), 20, 65536
     )
@@ -456,11 +505,11 @@ def _database(reader: _Reader, raw: Any) -> Database | None:
     retention = reader.integer(
         "database.backupRetentionDays", values.get("backupRetentionDays", 14), 7, 35
     )
-    if engine is None or version is None or instance_class is None:
+    if engine is None or version is None or instance_class is None or replica_class is None:
         return None
     if storage is None or retention is None:
         return None
-    return Database(engine, str(version), instance_class, storage, retention)
+    return Database(engine, str(version), instance_class, replica_class, storage, retention)
 
 
 def _objectives(reader: _Reader, raw: Any) -> Objectives | None:
@@ -480,6 +529,66 @@ def _objectives(reader: _Reader, raw: Any) -> Objectives | None:
     if rto is None or rpo is None:
         return None
     return Objectives(rto, rpo)
+
+
+def _stack_reference(reader: _Reader, key: str, value: Any, example: str) -> str:
+    if not isinstance(value, str) or not _STACK_NAME.match(value):
+        reader.fail(key, value, f"a Pulumi stack name such as {example!r}")
+        return ""
+    return value
+
+
+def _replication(reader: _Reader, raw: Mapping[str, Any], role: str | None) -> Replication | None:
+    values = reader.obj("replication", raw.get("replication", {}), {"direction": "str"})
+    direction = reader.choice(
+        "replication.direction",
+        values.get("direction", "primary-to-dr"),
+        REPLICATION_DIRECTIONS,
+    )
+    if direction is None or role is None:
+        return None
+    # dr always reads the primary's outputs (it replicates the primary's tables and bucket);
+    # the primary reads dr's only while dr holds the writer.
+    if role == "primary" and direction == "primary-to-dr":
+        return Replication(direction, "")
+    key, example = (
+        ("primaryStack", "organization/trading-platform/primary")
+        if role == "dr"
+        else ("drStack", "organization/trading-platform/dr")
+    )
+    if key not in raw:
+        reader.problems.append(
+            f"{NAMESPACE}:{key} is required when trading:role is {role} and "
+            f"trading:replication.direction is {direction}; allowed: the stack this stack reads "
+            f"outputs from, such as {example!r}"
+        )
+        return None
+    return Replication(direction, _stack_reference(reader, key, raw[key], example))
+
+
+def _records(reader: _Reader, raw: Any) -> Records | None:
+    fields = {
+        "archiveAfterDays": "int",
+        "noncurrentVersionExpiryDays": "int",
+        "accessLogExpiryDays": "int",
+    }
+    values = reader.obj("records", raw, fields)
+    # S3 moves objects to STANDARD_IA only after 30 days.
+    archive = reader.integer(
+        "records.archiveAfterDays", values.get("archiveAfterDays", 90), 30, 3650
+    )
+    noncurrent = reader.integer(
+        "records.noncurrentVersionExpiryDays",
+        values.get("noncurrentVersionExpiryDays", 365),
+        1,
+        3650,
+    )
+    access_logs = reader.integer(
+        "records.accessLogExpiryDays", values.get("accessLogExpiryDays", 400), 1, 3650
+    )
+    if archive is None or noncurrent is None or access_logs is None:
+        return None
+    return Records(archive, noncurrent, access_logs)
 
 
 def _tags(reader: _Reader, raw: Any) -> dict[str, str] | None:
@@ -523,10 +632,19 @@ def parse(raw: Mapping[str, Any]) -> Settings:
     if retention not in LOG_RETENTION_DAYS:
         reader.fail("logRetentionDays", retention, ", ".join(map(str, LOG_RETENTION_DAYS)))
     tags = _tags(reader, raw.get("tags", {}))
+    replication = _replication(reader, raw, role)
+    if replication and replication.reversed and database and database.is_aurora:
+        reader.fail(
+            "replication.direction",
+            replication.direction,
+            "primary-to-dr with database.engine aurora-postgresql: an Aurora global database "
+            "moves its writer with a managed failover or switchover, not by redeploying",
+        )
+    records = _records(reader, raw.get("records", {}))
     if reader.problems:
         raise SettingsError(reader.problems)
     assert role and region and peer_region and name_prefix and network and capacity and eks
-    assert database and objectives and tags is not None
+    assert database and objectives and tags is not None and replication and records
     return Settings(
         role=role,
         region=region,
@@ -539,10 +657,12 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         objectives=objectives,
         log_retention_days=int(retention),
         tags=tags,
+        replication=replication,
+        records=records,
     )
 
 
-STRING_KEYS = ("role", "region", "peerRegion", "namePrefix")
+STRING_KEYS = ("role", "region", "peerRegion", "namePrefix", "primaryStack", "drStack")
 STRUCTURED_KEYS = (
     "network",
     "capacity",
@@ -551,6 +671,8 @@ STRUCTURED_KEYS = (
     "objectives",
     "logRetentionDays",
     "tags",
+    "replication",
+    "records",
 )
 
 

@@ -85,6 +85,7 @@ class TradingCluster(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str]
     oidc_provider_url: pulumi.Output[str]
     secrets_key_arn: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
     node_group_names: dict[str, str]
 
     def __init__(
@@ -106,6 +107,9 @@ class TradingCluster(pulumi.ComponentResource):
         self.oidc_provider_arn = self.cluster.oidc_provider_arn
         self.oidc_provider_url = self.cluster.oidc_provider_url
         self.secrets_key_arn = secrets_key.arn
+        # Managed nodes carry the EKS-created cluster security group; with pulumi-eks's own
+        # groups skipped, this output is that group, the one databases admit.
+        self.node_security_group_id = self.cluster.cluster_security_group_id
         self.register_outputs(
             {
                 "clusterName": self.cluster_name,
@@ -190,6 +194,7 @@ class TradingCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CLUSTER_LOG_TYPES),
             create_oidc_provider=True,
             skip_default_node_group=True,
+            skip_default_security_groups=True,
             service_role=cluster_role,
             instance_roles=[node_role],
             deletion_protection=True,

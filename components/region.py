@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.alerts import Alerts, AlertsArgs
 from components.cluster import TradingCluster, TradingClusterArgs
-from components.kms import current_account, customer_key, key_policy, logs_usage
+from components.kms import Account, current_account, customer_key, key_policy, logs_usage
 from components.network import Network, NetworkArgs
 from settings import CapacityProfile, EksSettings
 from settings import Network as NetworkSettings
@@ -34,7 +35,11 @@ class TradingRegion(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     node_group_names: dict[str, str]
+    node_security_group_id: pulumi.Output[str]
     key_arns: dict[str, pulumi.Output[str]]
+    logs_key_arn: pulumi.Output[str]
+    alerts_topic_arn: pulumi.Output[str]
+    account: pulumi.Output[Account]
 
     def __init__(
         self, name: str, args: TradingRegionArgs, opts: pulumi.ResourceOptions | None = None
@@ -50,6 +55,7 @@ class TradingRegion(pulumi.ComponentResource):
         )
         self._in_region = pulumi.ResourceOptions(parent=self, providers=[self.provider])
         account = current_account(args.region, self.provider)
+        self.account = account
 
         logs_key = customer_key(
             f"{args.cluster_name}-logs",
@@ -93,13 +99,23 @@ class TradingRegion(pulumi.ComponentResource):
         self.data_subnet_ids = network.data_subnet_ids
         self.cluster_name = cluster.cluster_name
         self.kubeconfig = cluster.kubeconfig
+        alerts = Alerts(name, AlertsArgs(args.cluster_name, account), self._in_region)
+
         self.node_group_names = cluster.node_group_names
-        self.key_arns = {"logs": logs_key.arn, "eksSecrets": cluster.secrets_key_arn}
+        self.node_security_group_id = cluster.node_security_group_id
+        self.logs_key_arn = logs_key.arn
+        self.alerts_topic_arn = alerts.topic_arn
+        self.key_arns = {
+            "logs": logs_key.arn,
+            "eksSecrets": cluster.secrets_key_arn,
+            "alerts": alerts.key_arn,
+        }
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
                 "clusterName": self.cluster_name,
                 "nodeGroupNames": self.node_group_names,
                 "keyArns": self.key_arns,
+                "alertsTopicArn": self.alerts_topic_arn,
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -56,9 +57,22 @@ def primary() -> StackGraph:
     return StackGraph(run_program("primary"))
 
 
+PRIMARY_REFERENCE = "organization/trading-platform/primary"
+
+
 @pytest.fixture(scope="session")
-def dr() -> StackGraph:
-    return StackGraph(run_program("dr"))
+def run_dr(primary: StackGraph) -> Callable[..., Graph]:
+    """Runs the dr stack (with config overrides) against the session's primary graph."""
+
+    def run(overrides: dict[str, Any] | None = None) -> Graph:
+        return run_program("dr", overrides, references={PRIMARY_REFERENCE: primary.graph})
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def dr(run_dr: Callable[..., Graph]) -> StackGraph:
+    return StackGraph(run_dr())
 
 
 @pytest.fixture(params=STACKS)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 
 import pytest
 
 from components.network import INTERFACE_ENDPOINT_SERVICES, SubnetPlan
 from settings import CLUSTER_LOG_TYPES
 from tests.conftest import StackGraph, raw_settings
-from tools.harness import run_program
+from tools.harness import Graph
 
 
 def test_both_stacks_build_with_their_own_region_and_role(stack: StackGraph) -> None:
@@ -60,24 +61,23 @@ def test_trading_nodes_are_tainted_for_the_gateway_only(primary: StackGraph) -> 
     assert primary.node_group("system").inputs.get("taints", []) == []
 
 
-@pytest.mark.parametrize(("stack_name", "count"), [("primary", 3), ("dr", 1)])
-def test_nat_gateways_follow_the_capacity_profile(stack_name: str, count: int) -> None:
-    graph = run_program(stack_name)
-    assert len(graph.of_type("aws:ec2/natGateway:NatGateway")) == count
-    assert len(graph.of_type("aws:ec2/eip:Eip")) == count
+def test_nat_gateways_follow_the_capacity_profile(stack: StackGraph) -> None:
+    count = {"primary": 3, "dr": 1}[stack.name]
+    assert len(stack.of_type("aws:ec2/natGateway:NatGateway")) == count
+    assert len(stack.of_type("aws:ec2/eip:Eip")) == count
     private_defaults = [
         r
-        for r in graph.of_type("aws:ec2/route:Route")
-        if r.name.startswith(f"{stack_name}-private-default-")
+        for r in stack.of_type("aws:ec2/route:Route")
+        if r.name.startswith(f"{stack.name}-private-default-")
     ]
     assert len(private_defaults) == 3
-    nat_ids = {f"{n.name}-id" for n in graph.of_type("aws:ec2/natGateway:NatGateway")}
+    nat_ids = {f"{n.name}-id" for n in stack.of_type("aws:ec2/natGateway:NatGateway")}
     assert {r.inputs["natGatewayId"] for r in private_defaults} == nat_ids
 
 
-def test_a_full_profile_in_dr_gets_a_nat_gateway_per_az() -> None:
+def test_a_full_profile_in_dr_gets_a_nat_gateway_per_az(run_dr: Callable[..., Graph]) -> None:
     capacity = raw_settings("dr")["capacity"] | {"activeProfile": "full"}
-    graph = run_program("dr", {"trading:capacity": capacity})
+    graph = run_dr({"trading:capacity": capacity})
     assert len(graph.of_type("aws:ec2/natGateway:NatGateway")) == 3
     trading = graph.one("eks:index:ManagedNodeGroup", "dr-trading-ng")
     assert trading.inputs["scalingConfig"]["desiredSize"] == 6
@@ -118,7 +118,9 @@ def test_interface_endpoints_are_private_and_admit_https_from_the_vpc_only(
     )
     assert all(e.inputs["privateDnsEnabled"] is True for e in interfaces)
     assert all(e.inputs["subnetIds"] == stack.exports["privateSubnetIds"] for e in interfaces)
-    (rule,) = stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    rule = stack.one(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", f"{stack.name}-endpoints-https"
+    )
     vpc = stack.one("aws:ec2/vpc:Vpc", f"{stack.name}-vpc")
     assert rule.inputs["cidrIpv4"] == vpc.inputs["cidrBlock"]
     assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (443, 443)
@@ -155,16 +157,19 @@ def test_subnet_plan_fits_any_allowed_az_count(az_count: int) -> None:
 
 def test_every_kms_key_rotates(stack: StackGraph) -> None:
     keys = stack.of_type("aws:kms/key:Key")
-    assert len(keys) == 2
+    assert {k.name for k in keys} == {
+        f"trading-{stack.name}-{use}" for use in ("logs", "eks-secrets", "alerts", "data")
+    }
     assert all(k.inputs["enableKeyRotation"] is True for k in keys)
 
 
 def test_every_log_group_has_a_customer_key_and_retention(stack: StackGraph) -> None:
     key_arns = {k.outputs["arn"] for k in stack.of_type("aws:kms/key:Key")}
     groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert {g.inputs["name"] for g in groups} == {
+    assert {g.inputs["name"] for g in groups} >= {
         f"/aws/eks/trading-{stack.name}/cluster",
         f"/trading/{stack.name}/vpc-flow-logs",
+        f"/aws/rds/instance/trading-{stack.name}-db/postgresql",
     }
     for group in groups:
         assert group.inputs["kmsKeyId"] in key_arns
@@ -211,10 +216,12 @@ def test_control_plane_log_group_exists_before_the_cluster(stack: StackGraph) ->
     assert group.urn in stack.cluster.dependencies
 
 
-def test_public_endpoint_opens_only_to_configured_cidrs_and_admins_get_access_entries() -> None:
+def test_public_endpoint_opens_only_to_configured_cidrs_and_admins_get_access_entries(
+    run_dr: Callable[..., Graph],
+) -> None:
     admin = "arn:aws:iam::123456789012:role/platform-admin"
     eks_config = {"publicAccessCidrs": ["203.0.113.0/24"], "adminRoleArns": [admin]}
-    graph = run_program("dr", {"trading:eks": eks_config})
+    graph = run_dr({"trading:eks": eks_config})
     cluster = graph.one("eks:index:Cluster", "dr-eks")
     assert cluster.inputs["endpointPublicAccess"] is True
     assert cluster.inputs["publicAccessCidrs"] == ["203.0.113.0/24"]
@@ -228,19 +235,18 @@ def test_flow_logs_capture_all_traffic_into_the_encrypted_group(stack: StackGrap
     group = stack.one("aws:cloudwatch/logGroup:LogGroup", f"{stack.name}-flow-logs")
     assert flow.inputs["trafficType"] == "ALL"
     assert flow.inputs["logDestination"] == group.outputs["arn"]
-    (policy,) = stack.of_type("aws:iam/rolePolicy:RolePolicy")
+    policy = stack.one("aws:iam/rolePolicy:RolePolicy", f"{stack.name}-flow-logs-write")
     (statement,) = json.loads(policy.inputs["policy"])["Statement"]
     assert statement["Resource"] == [group.outputs["arn"], f"{group.outputs['arn']}:*"]
 
 
 def test_every_resource_sits_under_its_component(stack: StackGraph) -> None:
     graph = stack.graph
-    (region,) = stack.of_type("trading:index:TradingRegion")
+    top_level = {r.type for r in graph if not graph.ancestors(r)}
+    data_component = {"primary": "trading:data:PrimaryData", "dr": "trading:data:DataReplication"}
+    assert top_level == {"trading:index:TradingRegion", data_component[stack.name]}
     for resource in graph:
-        if resource is region:
-            continue
-        assert region in graph.ancestors(resource), f"{resource.urn} is outside TradingRegion"
-        if resource.custom and not resource.type.startswith("pulumi:providers:"):
+        if resource.custom:
             assert graph.by_urn(resource.parent).type.startswith("trading:"), resource.urn
 
 

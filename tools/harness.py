@@ -62,6 +62,7 @@ class Resource:
     dependencies: list[str]
     ignore_changes: list[str]
     protect: bool
+    delete_before_replace: bool
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,9 +141,10 @@ def _whole_numbers(value: Any) -> Any:
 class _Mocks(mocks.Mocks):
     """Invents the outputs the program reads back from AWS and from pulumi-eks."""
 
-    def __init__(self) -> None:
+    def __init__(self, references: Mapping[str, Graph]) -> None:
         self._regions: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._references = references
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -161,6 +163,8 @@ class _Mocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         resource_id = f"{args.name}-id"
         state = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            return resource_id, self._stack_reference(str(args.inputs["name"]))
         if args.typ == "pulumi:providers:aws":
             with self._lock:
                 self._regions[resource_id] = str(args.inputs.get("region", "us-east-1"))
@@ -179,7 +183,35 @@ class _Mocks(mocks.Mocks):
             state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"
         elif args.typ == "eks:index:Cluster":
             state.update(_cluster_outputs(physical, region))
+        elif args.typ == "aws:s3/bucket:Bucket":
+            state["arn"] = f"arn:aws:s3:::{args.inputs.get('bucket')}"
+        elif args.typ == "aws:rds/instance:Instance":
+            identifier = args.inputs.get("identifier")
+            state["arn"] = f"arn:aws:rds:{region}:{MOCK_ACCOUNT}:db:{identifier}"
+            state["address"] = f"{identifier}.mock.{region}.rds.amazonaws.com"
+        elif args.typ == "aws:rds/cluster:Cluster":
+            identifier = args.inputs.get("clusterIdentifier")
+            state["arn"] = f"arn:aws:rds:{region}:{MOCK_ACCOUNT}:cluster:{identifier}"
+            state["endpoint"] = f"{identifier}.cluster-mock.{region}.rds.amazonaws.com"
+        elif args.typ == "aws:rds/globalCluster:GlobalCluster":
+            state["id"] = str(args.inputs.get("globalClusterIdentifier"))
+            return state["id"], state
+        elif args.typ == "aws:dynamodb/table:Table":
+            state["arn"] = f"arn:aws:dynamodb:{region}:{MOCK_ACCOUNT}:table/{physical}"
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = "mock-password-not-a-secret"
         return resource_id, state
+
+    def _stack_reference(self, name: str) -> dict[str, Any]:
+        if name not in self._references:
+            fed = ", ".join(sorted(self._references)) or "none"
+            raise LookupError(f"the harness was not given outputs for stack {name!r} (fed: {fed})")
+        graph = self._references[name]
+        return {
+            "name": name,
+            "outputs": graph.exports,
+            "secretOutputNames": sorted(graph.secret_exports),
+        }
 
 
 def _cluster_outputs(name: str, region: str) -> dict[str, Any]:
@@ -198,6 +230,7 @@ def _cluster_outputs(name: str, region: str) -> dict[str, Any]:
         "oidcProviderArn": f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/{issuer}",
         "oidcProviderUrl": f"https://{issuer}",
         "oidcIssuer": issuer,
+        "clusterSecurityGroupId": f"sg-{name}-cluster",
     }
 
 
@@ -232,6 +265,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
                 protect=request.protect,
+                delete_before_replace=request.deleteBeforeReplace,
                 outputs=_whole_numbers(dict(registered.state)) if registered else {},
             )
         )
@@ -242,16 +276,43 @@ def _config_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Graph:
-    """Run `__main__.py` for `stack` with its real config, `overrides` (full keys) on top."""
+# Config keys that name another stack whose outputs this one reads.
+STACK_REFERENCE_KEYS = ("trading:primaryStack", "trading:drStack")
+
+
+def _referenced_graphs(config: Mapping[str, Any]) -> dict[str, Graph]:
+    """Feed each stack reference with the referenced stack's own mocked run (its stack is the
+    last part of the reference, `org/project/<stack>`)."""
+    return {
+        str(config[key]): run_program(str(config[key]).rsplit("/", 1)[-1])
+        for key in STACK_REFERENCE_KEYS
+        if config.get(key)
+    }
+
+
+def run_program(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    references: Mapping[str, Graph] | None = None,
+) -> Graph:
+    """Run `__main__.py` for `stack` with its real config, `overrides` (full keys) on top.
+
+    Stack references read `references` (reference name -> that stack's graph); by default the
+    referenced stacks are run first. When the program fails, the exception carries the
+    resources registered until then as `partial_graph`.
+    """
     config = stack_config(stack) | dict(overrides or {})
     config = {key: value for key, value in config.items() if value is not None}
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    fed = _referenced_graphs(config) if references is None else dict(references)
 
     settings.ROOT.set(None)
+    # Outputs are tracked process-wide; a failed earlier run would otherwise be awaited, and
+    # its error reported, by this one.
+    settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
     pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, [])
-    mock = _Mocks()
+    mock = _Mocks(fed)
     monitor = _RecordingMonitor(mock)
     mocks.set_mocks(mock, project=project_name(), stack=stack, preview=False, monitor=monitor)
     root = settings.get_root_resource()
@@ -260,7 +321,11 @@ def run_program(stack: str, overrides: Mapping[str, Any] | None = None) -> Graph
     def program() -> None:
         runpy.run_path(str(PROGRAM), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    try:
+        _sync_await(run_pulumi_func(program))
+    except Exception as error:
+        error.partial_graph = Graph(stack, list(monitor.recorded), {}, set())  # type: ignore[attr-defined]
+        raise
 
     exports: dict[str, Any] = {}
     secret: set[str] = set()

@@ -100,6 +100,7 @@ def to_document(graph: Graph) -> dict[str, Any]:
                 "remote": r.remote,
                 "dependencies": r.dependencies,
                 "ignoreChanges": r.ignore_changes,
+                "deleteBeforeReplace": r.delete_before_replace,
                 "inputs": r.inputs,
             }
             for r in graph

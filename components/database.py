@@ -1,0 +1,350 @@
+"""`Database`: the PostgreSQL tier, as a writer or as a cross-region replica.
+
+Two engines, one interface:
+- `postgres`: an RDS instance; the replica is a cross-region read replica of the writer's ARN.
+- `aurora-postgresql`: an Aurora global database; the writer stack creates the global cluster
+  and its primary cluster, the replica stack a secondary cluster in it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from settings import Database as DatabaseSettings
+
+PORT = 5432
+MASTER_USERNAME = "trading_admin"
+DATABASE_NAME = "trading"
+MONITORING_INTERVAL_SECONDS = 15
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+
+
+@dataclass
+class DatabaseArgs:
+    identifier: str
+    settings: DatabaseSettings
+    instance_class: str
+    # None: this stack holds the writer. Otherwise what to replicate: the writer instance's ARN
+    # (postgres) or the global cluster's identifier (aurora-postgresql).
+    replicate_from: pulumi.Input[str] | None
+    multi_az: bool
+    kms_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    client_security_group_id: pulumi.Input[str]
+    alerts_topic_arn: pulumi.Input[str]
+    replica_lag_alarm_seconds: int
+    # Aurora only: the global cluster a writer creates.
+    global_cluster_identifier: str = ""
+
+
+def _monitoring_trust() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+class Database(pulumi.ComponentResource):
+    arn: pulumi.Output[str]
+    identifier: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    global_cluster_identifier: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:data:Database", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self.global_cluster_identifier = None
+
+        self._security_group = self._firewall()
+        self._subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            name=args.identifier,
+            subnet_ids=list(args.subnet_ids),
+            description=f"Data subnets of {args.identifier}",
+            opts=self._child,
+        )
+        self._monitoring_role = self._monitoring()
+        if args.settings.is_aurora:
+            self._aurora()
+        else:
+            self._instance()
+        self.register_outputs({"arn": self.arn, "identifier": self.identifier})
+
+    @property
+    def is_replica(self) -> bool:
+        return self._args.replicate_from is not None
+
+    def _firewall(self) -> aws.ec2.SecurityGroup:
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-sg",
+            vpc_id=self._args.vpc_id,
+            description=f"PostgreSQL {self._args.identifier}: the EKS nodes only",
+            opts=self._child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-from-nodes",
+            security_group_id=group.id,
+            referenced_security_group_id=self._args.client_security_group_id,
+            ip_protocol="tcp",
+            from_port=PORT,
+            to_port=PORT,
+            description="PostgreSQL from the EKS nodes",
+            opts=self._child,
+        )
+        return group
+
+    def _monitoring(self) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-monitoring",
+            assume_role_policy=_monitoring_trust(),
+            opts=self._child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-monitoring",
+            role=role.name,
+            policy_arn=aws.iam.ManagedPolicy.AMAZON_RDS_ENHANCED_MONITORING_ROLE,
+            opts=self._child,
+        )
+        return role
+
+    def _log_groups(self, kind: str, identifier: str, exports: Sequence[str]) -> list:
+        # RDS creates these on first write, unencrypted and kept forever; creating them first
+        # gives them our key and retention.
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{self._name}-{export}-logs",
+                name=f"/aws/rds/{kind}/{identifier}/{export}",
+                kms_key_id=self._args.logs_key_arn,
+                retention_in_days=self._args.log_retention_days,
+                opts=self._child,
+            )
+            for export in exports
+        ]
+
+    def _parameter_family(self) -> str:
+        major = self._args.settings.major_version
+        return f"aurora-postgresql{major}" if self._args.settings.is_aurora else f"postgres{major}"
+
+    def _lag_alarm(self, metric: str, dimensions: dict[str, pulumi.Input[str]], scale: int) -> None:
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-replica-lag",
+            alarm_description=(
+                f"{self._args.identifier} lags its writer by more than "
+                f"{self._args.replica_lag_alarm_seconds} s (half the RPO objective)"
+            ),
+            namespace="AWS/RDS",
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            threshold=self._args.replica_lag_alarm_seconds * scale,
+            comparison_operator="GreaterThanThreshold",
+            # No lag datapoints means replication itself has stopped reporting.
+            treat_missing_data="breaching",
+            alarm_actions=[self._args.alerts_topic_arn],
+            ok_actions=[self._args.alerts_topic_arn],
+            opts=self._child,
+        )
+
+    def _instance(self) -> None:
+        args = self._args
+        exports = ("postgresql", "upgrade")
+        logs = self._log_groups("instance", args.identifier, exports)
+        parameters = aws.rds.ParameterGroup(
+            f"{self._name}-params",
+            name=args.identifier,
+            family=self._parameter_family(),
+            description=f"TLS-only connections to {args.identifier}",
+            parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
+            opts=self._child,
+        )
+        # A replica inherits engine, credentials and storage from its writer.
+        writer = not self.is_replica
+        instance = aws.rds.Instance(
+            f"{self._name}-db",
+            identifier=args.identifier,
+            replicate_source_db=args.replicate_from,
+            engine="postgres" if writer else None,
+            engine_version=args.settings.engine_version if writer else None,
+            username=MASTER_USERNAME if writer else None,
+            db_name=DATABASE_NAME if writer else None,
+            manage_master_user_password=True if writer else None,
+            master_user_secret_kms_key_id=args.kms_key_arn if writer else None,
+            allocated_storage=args.settings.allocated_storage_gb if writer else None,
+            instance_class=args.instance_class,
+            max_allocated_storage=args.settings.allocated_storage_gb * 4,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            multi_az=args.multi_az,
+            db_subnet_group_name=self._subnet_group.name,
+            vpc_security_group_ids=[self._security_group.id],
+            parameter_group_name=parameters.name,
+            publicly_accessible=False,
+            backup_retention_period=args.settings.backup_retention_days,
+            backup_window="03:00-04:00",
+            maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            deletion_protection=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{args.identifier}-final",
+            iam_database_authentication_enabled=True,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=args.kms_key_arn,
+            performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+            monitoring_interval=MONITORING_INTERVAL_SECONDS,
+            monitoring_role_arn=self._monitoring_role.arn,
+            enabled_cloudwatch_logs_exports=list(exports),
+            auto_minor_version_upgrade=True,
+            ca_cert_identifier=CA_CERTIFICATE,
+            # The identifier is fixed (failover finds the database by it), so a replacement, as
+            # when failback rebuilds a writer as a replica, must delete first; deletion
+            # protection keeps that a deliberate step (README, "Failback runbook").
+            opts=pulumi.ResourceOptions(parent=self, depends_on=logs, delete_before_replace=True),
+        )
+        self.arn = instance.arn
+        self.identifier = instance.identifier
+        self.endpoint = instance.address
+        if self.is_replica:
+            self._lag_alarm("ReplicaLag", {"DBInstanceIdentifier": instance.identifier}, 1)
+
+    def _aurora(self) -> None:
+        args = self._args
+        exports = ("postgresql",)
+        logs = self._log_groups("cluster", args.identifier, exports)
+        parameters = aws.rds.ClusterParameterGroup(
+            f"{self._name}-params",
+            name=args.identifier,
+            family=self._parameter_family(),
+            description=f"TLS-only connections to {args.identifier}",
+            parameters=[
+                aws.rds.ClusterParameterGroupParameterArgs(name="rds.force_ssl", value="1")
+            ],
+            opts=self._child,
+        )
+        master_password: pulumi.Input[str] | None = None
+        if args.replicate_from is not None:
+            global_id = args.replicate_from
+        else:
+            global_cluster = aws.rds.GlobalCluster(
+                f"{self._name}-global",
+                global_cluster_identifier=args.global_cluster_identifier,
+                engine="aurora-postgresql",
+                engine_version=args.settings.engine_version,
+                database_name=DATABASE_NAME,
+                storage_encrypted=True,
+                deletion_protection=True,
+                opts=self._child,
+            )
+            global_id = global_cluster.id
+            self.global_cluster_identifier = global_cluster.global_cluster_identifier
+            master_password = self._aurora_master_password()
+        writer = master_password is not None
+        cluster = aws.rds.Cluster(
+            f"{self._name}-cluster",
+            cluster_identifier=args.identifier,
+            global_cluster_identifier=global_id,
+            engine="aurora-postgresql",
+            engine_version=args.settings.engine_version,
+            master_username=MASTER_USERNAME if writer else None,
+            master_password=master_password,
+            database_name=DATABASE_NAME if writer else None,
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            db_subnet_group_name=self._subnet_group.name,
+            vpc_security_group_ids=[self._security_group.id],
+            db_cluster_parameter_group_name=parameters.name,
+            backup_retention_period=args.settings.backup_retention_days,
+            preferred_backup_window="03:00-04:00",
+            copy_tags_to_snapshot=True,
+            deletion_protection=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{args.identifier}-final",
+            iam_database_authentication_enabled=True,
+            enabled_cloudwatch_logs_exports=list(exports),
+            # A global failover or switchover rewrites these on both clusters.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=logs,
+                ignore_changes=["replicationSourceIdentifier", "globalClusterIdentifier"],
+            ),
+        )
+        for index in range(2 if args.multi_az else 1):
+            aws.rds.ClusterInstance(
+                f"{self._name}-instance-{index}",
+                identifier=f"{args.identifier}-{index}",
+                cluster_identifier=cluster.id,
+                instance_class=args.instance_class,
+                engine=aws.rds.EngineType.AURORA_POSTGRESQL,
+                db_subnet_group_name=self._subnet_group.name,
+                publicly_accessible=False,
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=args.kms_key_arn,
+                monitoring_interval=MONITORING_INTERVAL_SECONDS,
+                monitoring_role_arn=self._monitoring_role.arn,
+                auto_minor_version_upgrade=True,
+                ca_cert_identifier=CA_CERTIFICATE,
+                opts=self._child,
+            )
+        self.arn = cluster.arn
+        self.identifier = cluster.cluster_identifier
+        self.endpoint = cluster.endpoint
+        if self.is_replica:
+            # Aurora reports global replication lag in milliseconds.
+            self._lag_alarm(
+                "AuroraGlobalDBReplicationLag",
+                {"DBClusterIdentifier": cluster.cluster_identifier},
+                1000,
+            )
+
+    def _aurora_master_password(self) -> pulumi.Output[str]:
+        """Aurora global databases cannot use RDS-managed passwords (an AWS limitation), so
+        the password is generated here, kept in Secrets Manager under our key and only as an
+        encrypted secret in Pulumi state; never in config."""
+        password = random.RandomPassword(
+            f"{self._name}-master-password",
+            length=40,
+            special=True,
+            override_special="!#$%^&*()-_=+[]{}<>:?",
+            opts=self._child,
+        )
+        secret = aws.secretsmanager.Secret(
+            f"{self._name}-master",
+            name=f"{self._args.identifier}/master",
+            kms_key_id=self._args.kms_key_arn,
+            description=f"Master credentials of {self._args.identifier}",
+            opts=self._child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{self._name}-master",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.json_dumps(
+                {"username": MASTER_USERNAME, "password": password.result}
+            ),
+            opts=self._child,
+        )
+        return password.result

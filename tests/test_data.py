@@ -1,0 +1,381 @@
+"""The data tier: primary stores, their dr replicas, and the replication between them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.references import MissingStackOutputError
+from settings import SettingsError, parse
+from tests.conftest import PRIMARY_REFERENCE, StackGraph, raw_settings
+from tools.harness import Graph, Resource, run_program
+
+MUTATING_S3 = ("s3:Replicate", "s3:Put", "s3:Delete")
+
+
+def key_arn(graph: Graph | StackGraph, name: str) -> str:
+    return graph.one("aws:kms/key:Key", name).outputs["arn"]
+
+
+def region_of(graph: Graph, resource: Resource) -> str:
+    """Where a resource lives: its own `region` input, else its provider's region."""
+    provider = graph.provider_of(resource)
+    assert provider is not None, resource.urn
+    return resource.inputs.get("region") or provider.inputs["region"]
+
+
+# -- primary stores -------------------------------------------------------------------------
+
+
+def test_primary_database_is_protected_encrypted_and_multi_az(primary: StackGraph) -> None:
+    db = primary.one("aws:rds/instance:Instance", "primary-db")
+    inputs = db.inputs
+    assert inputs["identifier"] == "trading-primary-db"
+    assert inputs["engine"] == "postgres"
+    assert inputs["engineVersion"] == "16.4"
+    assert inputs["instanceClass"] == "db.r7g.xlarge"
+    assert inputs["multiAz"] is True
+    assert inputs["deletionProtection"] is True
+    assert inputs["manageMasterUserPassword"] is True
+    assert "password" not in inputs
+    assert inputs["storageEncrypted"] is True
+    assert inputs["kmsKeyId"] == key_arn(primary, "trading-primary-data")
+    assert inputs["backupRetentionPeriod"] == 14
+    assert inputs["publiclyAccessible"] is False
+    assert inputs["iamDatabaseAuthenticationEnabled"] is True
+    assert inputs["performanceInsightsEnabled"] is True
+    assert inputs["monitoringInterval"] == 15
+    assert inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    assert "replicateSourceDb" not in inputs
+    # Its identifier is fixed, so a replacement must delete first (failback runbook).
+    assert db.delete_before_replace is True
+
+
+def test_database_lives_in_the_data_subnets_and_admits_only_the_nodes(
+    primary: StackGraph,
+) -> None:
+    subnets = primary.one("aws:rds/subnetGroup:SubnetGroup", "primary-subnets")
+    assert subnets.inputs["subnetIds"] == primary.exports["dataSubnetIds"]
+    rule = primary.one(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "primary-from-nodes"
+    )
+    assert rule.inputs["referencedSecurityGroupId"] == "sg-trading-primary-cluster"
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (5432, 5432)
+    assert "cidrIpv4" not in rule.inputs
+    params = primary.one("aws:rds/parameterGroup:ParameterGroup", "primary-params")
+    assert [(p["name"], p["value"]) for p in params.inputs["parameters"]] == [
+        ("rds.force_ssl", "1")
+    ]
+
+
+def test_primary_tables_are_on_demand_recoverable_encrypted_and_streamed(
+    primary: StackGraph,
+) -> None:
+    tables = primary.of_type("aws:dynamodb/table:Table")
+    assert {t.inputs["name"] for t in tables} == {"trading-orders", "trading-sessions"}
+    for table in tables:
+        assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+        assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+        assert table.inputs["serverSideEncryption"] == {
+            "enabled": True,
+            "kmsKeyArn": key_arn(primary, "trading-primary-data"),
+        }
+        assert table.inputs["streamEnabled"] is True
+        assert table.inputs["streamViewType"] == "NEW_AND_OLD_IMAGES"
+        assert "replicas" in table.ignore_changes
+    sessions = primary.one("aws:dynamodb/table:Table", "primary-sessions")
+    assert sessions.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
+
+
+def test_records_bucket_uses_the_data_key_logs_access_and_expires_old_versions(
+    primary: StackGraph,
+) -> None:
+    sse = primary.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "primary-records",
+    )
+    (rule,) = sse.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key_arn(primary, "trading-primary-data"),
+    }
+    assert rule["bucketKeyEnabled"] is True
+    logging = primary.one("aws:s3/bucketLogging:BucketLogging", "primary-records")
+    assert logging.inputs["targetBucket"] == "trading-primary-access-logs-123456789012"
+    lifecycle = primary.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "primary-records"
+    )
+    (rule,) = lifecycle.inputs["rules"]
+    assert rule["transitions"] == [{"days": 90, "storageClass": "STANDARD_IA"}]
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
+
+
+def test_no_bucket_can_be_public_or_reached_without_tls(stack: StackGraph) -> None:
+    buckets = stack.of_type("aws:s3/bucket:Bucket")
+    assert len(buckets) == 2
+    blocks = {
+        b.name: b for b in stack.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    }
+    policies = {p.name: p for p in stack.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    versioning = {v.name: v for v in stack.of_type("aws:s3/bucketVersioning:BucketVersioning")}
+    for bucket in buckets:
+        block = blocks[bucket.name].inputs
+        assert all(
+            block[flag] is True
+            for flag in (
+                "blockPublicAcls",
+                "blockPublicPolicy",
+                "ignorePublicAcls",
+                "restrictPublicBuckets",
+            )
+        )
+        statements = json.loads(policies[bucket.name].inputs["policy"])["Statement"]
+        deny = next(s for s in statements if s["Sid"] == "DenyInsecureTransport")
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert all(s["Principal"] != "*" or s["Effect"] == "Deny" for s in statements)
+        assert versioning[bucket.name].inputs["versioningConfiguration"] == {"status": "Enabled"}
+
+
+def test_primary_exports_what_the_dr_stack_reads(primary: StackGraph) -> None:
+    exports = primary.exports
+    assert exports["databaseArn"] == "arn:aws:rds:us-east-1:123456789012:db:trading-primary-db"
+    assert exports["tableNames"] == {"orders": "trading-orders", "sessions": "trading-sessions"}
+    assert exports["recordsBucketName"] == "trading-primary-records-123456789012"
+    assert exports["dataKeyArn"] == key_arn(primary, "trading-primary-data")
+    assert exports["alertsTopicArn"].startswith("arn:aws:sns:us-east-1:")
+
+
+# -- dr replicas ----------------------------------------------------------------------------
+
+
+def test_replica_follows_the_primary_arn_in_dr_with_a_dr_key(
+    primary: StackGraph, dr: StackGraph
+) -> None:
+    replica = dr.one("aws:rds/instance:Instance", "dr-db")
+    assert replica.inputs["replicateSourceDb"] == primary.exports["databaseArn"]
+    assert region_of(dr.graph, replica) == "us-west-2"
+    assert replica.inputs["kmsKeyId"] == key_arn(dr, "trading-dr-data")
+    assert replica.inputs["kmsKeyId"].startswith("arn:aws:kms:us-west-2:")
+    assert replica.inputs["storageEncrypted"] is True
+    assert replica.inputs["instanceClass"] == "db.r7g.xlarge"
+    assert replica.inputs["backupRetentionPeriod"] == 14
+    assert replica.inputs["deletionProtection"] is True
+    # A replica inherits engine and credentials; setting them would be rejected.
+    for inherited in ("engine", "username", "manageMasterUserPassword", "dbName"):
+        assert inherited not in replica.inputs
+
+
+def test_replica_class_comes_from_config(run_dr: Callable[..., Graph]) -> None:
+    database = raw_settings("dr")["database"] | {"replicaInstanceClass": "db.r7g.large"}
+    graph = run_dr({"trading:database": database})
+    replica = graph.one("aws:rds/instance:Instance", "dr-db")
+    assert replica.inputs["instanceClass"] == "db.r7g.large"
+
+
+def test_replica_lag_alarm_threshold_is_half_the_rpo(dr: StackGraph) -> None:
+    alarm = dr.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dr-replica-lag")
+    assert alarm.inputs["metricName"] == "ReplicaLag"
+    assert alarm.inputs["threshold"] == 150
+    assert alarm.inputs["dimensions"] == {"DBInstanceIdentifier": "trading-dr-db"}
+    assert alarm.inputs["alarmActions"] == [dr.exports["alertsTopicArn"]]
+    assert region_of(dr.graph, alarm) == "us-west-2"
+
+
+def test_table_replicas_live_in_dr_with_the_dr_key(primary: StackGraph, dr: StackGraph) -> None:
+    replicas = {r.name: r for r in dr.of_type("aws:dynamodb/tableReplica:TableReplica")}
+    assert set(replicas) == {"dr-orders-replica", "dr-sessions-replica"}
+    for table in ("orders", "sessions"):
+        replica = replicas[f"dr-{table}-replica"]
+        assert replica.inputs["globalTableArn"] == primary.exports["tableArns"][table]
+        assert replica.inputs["kmsKeyArn"] == key_arn(dr, "trading-dr-data")
+        assert replica.inputs["pointInTimeRecovery"] is True
+        assert region_of(dr.graph, replica) == "us-west-2"
+
+
+def replication_rule(graph: Graph | StackGraph) -> tuple[Resource, dict[str, Any]]:
+    (config,) = graph.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    (rule,) = config.inputs["rules"]
+    return config, rule
+
+
+def test_bucket_replication_has_rtc_metrics_delete_markers_and_kms(
+    primary: StackGraph, dr: StackGraph
+) -> None:
+    config, rule = replication_rule(dr)
+    assert config.inputs["bucket"] == primary.exports["recordsBucketName"]
+    assert region_of(dr.graph, config) == "us-east-1"
+    assert rule["status"] == "Enabled"
+    assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
+    assert rule["sourceSelectionCriteria"]["sseKmsEncryptedObjects"] == {"status": "Enabled"}
+    destination = rule["destination"]
+    assert destination["bucket"] == "arn:aws:s3:::trading-dr-records-123456789012"
+    assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+    assert destination["metrics"] == {"status": "Enabled", "eventThreshold": {"minutes": 15}}
+    assert destination["encryptionConfiguration"] == {
+        "replicaKmsKeyId": key_arn(dr, "trading-dr-data")
+    }
+
+
+def test_replication_role_is_least_privilege(primary: StackGraph, dr: StackGraph) -> None:
+    policy = dr.one("aws:iam/rolePolicy:RolePolicy", "dr-s3-replication")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    for statement in statements:
+        assert "*" not in json.dumps(statement["Action"]).replace("Replicate", "")
+        resources = statement["Resource"]
+        assert resources != "*" and "*" not in (
+            resources if isinstance(resources, list) else [resources]
+        )
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["WriteReplicas"]["Resource"] == "arn:aws:s3:::trading-dr-records-123456789012/*"
+    assert by_sid["DecryptOriginObjects"]["Resource"] == primary.exports["dataKeyArn"]
+    assert by_sid["DecryptOriginObjects"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.us-east-1.amazonaws.com"
+    }
+    assert by_sid["EncryptReplicas"]["Resource"] == key_arn(dr, "trading-dr-data")
+
+
+def test_replication_alarms_sit_where_the_metrics_are_published(
+    primary: StackGraph, dr: StackGraph
+) -> None:
+    alarms = {a.name: a for a in dr.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    orders = alarms["dr-orders-replication-latency"]
+    assert orders.inputs["namespace"] == "AWS/DynamoDB"
+    assert orders.inputs["dimensions"] == {
+        "TableName": "trading-orders",
+        "ReceivingRegion": "us-west-2",
+    }
+    assert orders.inputs["threshold"] == 150_000
+    s3_failures = alarms["dr-s3-replication-failures"]
+    assert s3_failures.inputs["metricName"] == "OperationsFailedReplication"
+    for name in ("dr-orders-replication-latency", "dr-s3-replication-failures"):
+        assert region_of(dr.graph, alarms[name]) == "us-east-1"
+        assert alarms[name].inputs["alarmActions"] == [primary.exports["alertsTopicArn"]]
+
+
+def test_dr_exports_what_failover_needs(dr: StackGraph) -> None:
+    assert dr.exports["databaseIdentifier"] == "trading-dr-db"
+    assert dr.exports["databaseArn"] == "arn:aws:rds:us-west-2:123456789012:db:trading-dr-db"
+    assert dr.exports["tableNames"] == {"orders": "trading-orders", "sessions": "trading-sessions"}
+    assert dr.exports["recordsBucketName"] == "trading-dr-records-123456789012"
+    assert dr.exports["dataKeyArn"] == key_arn(dr, "trading-dr-data")
+
+
+# -- Aurora global database ------------------------------------------------------------------
+
+AURORA = {
+    "engine": "aurora-postgresql",
+    "engineVersion": "16.4",
+    "instanceClass": "db.r7g.large",
+    "backupRetentionDays": 14,
+}
+
+
+def test_aurora_option_builds_a_global_cluster_across_both_stacks() -> None:
+    primary = run_program("primary", {"trading:database": AURORA})
+    (global_cluster,) = primary.of_type("aws:rds/globalCluster:GlobalCluster")
+    assert global_cluster.inputs["globalClusterIdentifier"] == "trading-global"
+    writer = primary.one("aws:rds/cluster:Cluster", "primary-cluster")
+    assert writer.inputs["globalClusterIdentifier"] == "trading-global"
+    assert writer.inputs["kmsKeyId"] == key_arn(primary, "trading-primary-data")
+    assert writer.inputs["deletionProtection"] is True
+    assert len(primary.of_type("aws:rds/clusterInstance:ClusterInstance")) == 2
+    assert primary.exports["globalClusterIdentifier"] == "trading-global"
+    assert not primary.of_type("aws:rds/instance:Instance")
+    secret = primary.one("aws:secretsmanager/secret:Secret", "primary-master")
+    assert secret.inputs["kmsKeyId"] == key_arn(primary, "trading-primary-data")
+
+    dr = run_program("dr", {"trading:database": AURORA}, references={PRIMARY_REFERENCE: primary})
+    secondary = dr.one("aws:rds/cluster:Cluster", "dr-cluster")
+    assert secondary.inputs["globalClusterIdentifier"] == "trading-global"
+    assert secondary.inputs["kmsKeyId"] == key_arn(dr, "trading-dr-data")
+    assert region_of(dr, secondary) == "us-west-2"
+    assert "masterPassword" not in secondary.inputs
+    assert not dr.of_type("aws:rds/globalCluster:GlobalCluster")
+    lag = dr.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dr-replica-lag")
+    assert lag.inputs["metricName"] == "AuroraGlobalDBReplicationLag"
+    assert lag.inputs["threshold"] == 150_000
+
+
+# -- failback: the direction is config ----------------------------------------------------------
+
+
+def test_reversed_direction_promotes_dr_and_replicates_records_back(
+    primary: StackGraph, run_dr: Callable[..., Graph]
+) -> None:
+    graph = run_dr({"trading:replication": {"direction": "dr-to-primary"}})
+    writer = graph.one("aws:rds/instance:Instance", "dr-db")
+    assert "replicateSourceDb" not in writer.inputs
+    assert writer.inputs["multiAz"] is True
+    assert writer.inputs["manageMasterUserPassword"] is True
+    config, rule = replication_rule(graph)
+    assert config.inputs["bucket"] == "trading-dr-records-123456789012"
+    assert region_of(graph, config) == "us-west-2"
+    assert rule["destination"]["bucket"] == primary.exports["recordsBucketArn"]
+    assert rule["destination"]["encryptionConfiguration"] == {
+        "replicaKmsKeyId": primary.exports["dataKeyArn"]
+    }
+    assert graph.exports["replicationDirection"] == "dr-to-primary"
+
+
+def test_reversed_direction_rebuilds_the_primary_database_as_drs_replica(dr: StackGraph) -> None:
+    reference = "organization/trading-platform/dr"
+    graph = run_program(
+        "primary",
+        {"trading:replication": {"direction": "dr-to-primary"}, "trading:drStack": reference},
+        references={reference: dr.graph},
+    )
+    rebuilt = graph.one("aws:rds/instance:Instance", "primary-db")
+    assert rebuilt.inputs["replicateSourceDb"] == dr.exports["databaseArn"]
+    assert "engine" not in rebuilt.inputs
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_dr_without_primary_stack_names_the_key_and_an_example() -> None:
+    raw = raw_settings("dr")
+    del raw["primaryStack"]
+    with pytest.raises(SettingsError) as caught:
+        parse(raw)
+    (problem,) = caught.value.problems
+    assert problem.startswith("trading:primaryStack is required when trading:role is dr")
+    assert "'organization/trading-platform/primary'" in problem
+
+
+def test_primary_stack_missing_an_output_fails_before_any_replica(primary: StackGraph) -> None:
+    incomplete = dict(primary.exports)
+    del incomplete["tableArns"]
+    fed = Graph("primary", primary.graph.resources, incomplete, set())
+    with pytest.raises(MissingStackOutputError) as caught:
+        run_program("dr", references={PRIMARY_REFERENCE: fed})
+    message = str(caught.value)
+    assert "'organization/trading-platform/primary' lacks the output(s) tableArns" in message
+    declared = {r.type for r in caught.value.partial_graph}  # type: ignore[attr-defined]
+    assert declared.isdisjoint(
+        {
+            "aws:rds/instance:Instance",
+            "aws:dynamodb/tableReplica:TableReplica",
+            "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("backupRetentionDays", 3, "trading:database.backupRetentionDays = 3"),
+        ("engine", "oracle", "allowed: postgres | aurora-postgresql"),
+        ("replicaInstanceClass", "large", "trading:database.replicaInstanceClass = 'large'"),
+        ("engine", "aurora-postgresql", "an Aurora global database moves its writer"),
+    ],
+)
+def test_bad_database_settings_are_refused(field: str, value: Any, expected: str) -> None:
+    raw = raw_settings("dr") | {"replication": {"direction": "dr-to-primary"}}
+    raw["database"] = raw["database"] | {field: value}
+    with pytest.raises(SettingsError) as caught:
+        parse(raw)
+    assert any(expected in p for p in caught.value.problems), caught.value.problems
