@@ -4,6 +4,7 @@ import pulumi
 
 import settings as stack_settings
 from components.data import DataArgs, DataReplication, PrimaryData
+from components.failover import FailoverAutomation, FailoverAutomationArgs
 from components.region import TradingRegion, TradingRegionArgs
 
 config = stack_settings.load()
@@ -39,11 +40,37 @@ data_args = DataArgs(
     peer_stack=config.replication.peer_stack,
 )
 in_region = pulumi.ResourceOptions(providers=[region.provider])
-data = (
-    PrimaryData(config.role, data_args, in_region)
-    if config.role == "primary"
-    else DataReplication(config.role, data_args, config.replication.reversed, in_region)
-)
+data: PrimaryData | DataReplication
+if config.role == "primary":
+    data = PrimaryData(config.role, data_args, in_region)
+else:
+    data = DataReplication(config.role, data_args, config.replication.reversed, in_region)
+    automation = FailoverAutomation(
+        config.role,
+        FailoverAutomationArgs(
+            prefix=config.resource_prefix,
+            region=config.region,
+            primary_region=config.peer_region,
+            cluster_name=config.cluster_name,
+            node_group_names=region.node_group_names,
+            full=config.capacity.full,
+            pilot_light=config.capacity.pilot_light,
+            db_engine=config.database.engine,
+            db_identifier=data.database.identifier,
+            primary_db_identifier=data.primary_database_identifier,
+            global_cluster_identifier=data.global_cluster_identifier,
+            settings=config.failover,
+            data_key_arn=data.data_key_arn,
+            logs_key_arn=region.logs_key_arn,
+            alerts_topic_arn=region.alerts_topic_arn,
+            log_retention_days=config.log_retention_days,
+            account=region.account,
+        ),
+        in_region,
+    )
+    pulumi.export("failoverFunctionName", automation.function_name)
+    pulumi.export("failoverStateTable", automation.state_table_name)
+    pulumi.export("failoverTopicArn", automation.topic_arn)
 
 pulumi.export("role", config.role)
 pulumi.export("region", config.region)

@@ -23,6 +23,7 @@ NODE_GROUP_ROLES = ("system", "trading")
 NAT_MODES = ("per-az", "single")
 DATABASE_ENGINES = ("postgres", "aurora-postgresql")
 REPLICATION_DIRECTIONS = ("primary-to-dr", "dr-to-primary")
+FAILOVER_MODES = ("manual", "automatic")
 
 # Availability zones usable for EKS and the instance families we run, in the order subnets take
 # them. us-east-1e is left out on purpose: it cannot launch current-generation instances.
@@ -52,6 +53,7 @@ _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
 _K8S_VERSION = re.compile(r"^1\.(2[89]|3[0-9])$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
@@ -164,6 +166,16 @@ class Replication:
 
 
 @dataclass(frozen=True)
+class Failover:
+    """Detection and notification of the failover automation (dr stack)."""
+
+    mode: str
+    probe_failure_threshold: int
+    probe_interval_minutes: int
+    notify_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Records:
     """Lifecycle of the trade and audit records bucket."""
 
@@ -193,6 +205,7 @@ class Settings:
     tags: Mapping[str, str]
     replication: Replication
     records: Records
+    failover: Failover
 
     @property
     def replica_lag_alarm_seconds(self) -> int:
@@ -591,6 +604,31 @@ def _records(reader: _Reader, raw: Any) -> Records | None:
     return Records(archive, noncurrent, access_logs)
 
 
+def _failover(reader: _Reader, raw: Any) -> Failover | None:
+    fields = {
+        "mode": "str",
+        "probeFailureThreshold": "int",
+        "probeIntervalMinutes": "int",
+        "notifyEmails": "list",
+    }
+    values = reader.obj("failover", raw, fields)
+    mode = reader.choice("failover.mode", values.get("mode", "manual"), FAILOVER_MODES)
+    threshold = reader.integer(
+        "failover.probeFailureThreshold", values.get("probeFailureThreshold", 3), 1, 20
+    )
+    interval = reader.integer(
+        "failover.probeIntervalMinutes", values.get("probeIntervalMinutes", 1), 1, 15
+    )
+    emails = reader.strings(
+        "failover.notifyEmails",
+        values.get("notifyEmails", []),
+        lambda k, v: reader.matching(k, v, _EMAIL, "an email address"),
+    )
+    if mode is None or threshold is None or interval is None or emails is None:
+        return None
+    return Failover(mode, threshold, interval, emails)
+
+
 def _tags(reader: _Reader, raw: Any) -> dict[str, str] | None:
     if not isinstance(raw, Mapping):
         reader.fail("tags", raw, "an object of tag keys to string values")
@@ -641,10 +679,11 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             "moves its writer with a managed failover or switchover, not by redeploying",
         )
     records = _records(reader, raw.get("records", {}))
+    failover = _failover(reader, raw.get("failover", {}))
     if reader.problems:
         raise SettingsError(reader.problems)
     assert role and region and peer_region and name_prefix and network and capacity and eks
-    assert database and objectives and tags is not None and replication and records
+    assert database and objectives and tags is not None and replication and records and failover
     return Settings(
         role=role,
         region=region,
@@ -659,6 +698,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         tags=tags,
         replication=replication,
         records=records,
+        failover=failover,
     )
 
 
@@ -673,6 +713,7 @@ STRUCTURED_KEYS = (
     "tags",
     "replication",
     "records",
+    "failover",
 )
 
 

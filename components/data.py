@@ -198,6 +198,7 @@ class PrimaryData(pulumi.ComponentResource):
 
 REQUIRED_SOURCE_OUTPUTS = (
     "region",
+    "databaseIdentifier",
     "alertsTopicArn",
     "tableArns",
     "tableNames",
@@ -211,6 +212,9 @@ class DataReplication(pulumi.ComponentResource):
     """The dr copies of the primary's stores, read from the primary stack's outputs."""
 
     database: Database
+    primary_database_identifier: pulumi.Output[str]
+    global_cluster_identifier: pulumi.Output[str] | None
+    data_key_arn: pulumi.Output[str]
     exports: dict[str, Any]
 
     def __init__(
@@ -282,6 +286,13 @@ class DataReplication(pulumi.ComponentResource):
         self._bucket_replication(origin, target, records)
         self._replication_alarms(origin, target, source)
 
+        self.primary_database_identifier = source.apply(lambda o: str(o["databaseIdentifier"]))
+        self.global_cluster_identifier = (
+            source.apply(lambda o: str(o["globalClusterIdentifier"]))
+            if args.database.is_aurora
+            else None
+        )
+        self.data_key_arn = key.arn
         self.exports = {
             "databaseArn": self.database.arn,
             "databaseIdentifier": self.database.identifier,

@@ -157,9 +157,10 @@ def test_subnet_plan_fits_any_allowed_az_count(az_count: int) -> None:
 
 def test_every_kms_key_rotates(stack: StackGraph) -> None:
     keys = stack.of_type("aws:kms/key:Key")
-    assert {k.name for k in keys} == {
-        f"trading-{stack.name}-{use}" for use in ("logs", "eks-secrets", "alerts", "data")
-    }
+    uses = {"logs", "eks-secrets", "alerts", "data"}
+    if stack.name == "dr":
+        uses |= {"failover-alerts", "failover-dlq"}
+    assert {k.name for k in keys} == {f"trading-{stack.name}-{use}" for use in uses}
     assert all(k.inputs["enableKeyRotation"] is True for k in keys)
 
 
@@ -243,8 +244,11 @@ def test_flow_logs_capture_all_traffic_into_the_encrypted_group(stack: StackGrap
 def test_every_resource_sits_under_its_component(stack: StackGraph) -> None:
     graph = stack.graph
     top_level = {r.type for r in graph if not graph.ancestors(r)}
-    data_component = {"primary": "trading:data:PrimaryData", "dr": "trading:data:DataReplication"}
-    assert top_level == {"trading:index:TradingRegion", data_component[stack.name]}
+    expected = {
+        "primary": {"trading:data:PrimaryData"},
+        "dr": {"trading:data:DataReplication", "trading:failover:FailoverAutomation"},
+    }[stack.name]
+    assert top_level == {"trading:index:TradingRegion", *expected}
     for resource in graph:
         if resource.custom:
             assert graph.by_urn(resource.parent).type.startswith("trading:"), resource.urn

@@ -1,0 +1,131 @@
+"""The failover state record: one DynamoDB item, changed only by conditional writes.
+
+standby -> failing-over -> active-in-dr -> failing-back -> standby, with `failed` when a run
+ended with a failed step (a new failover or failback may start from there). A transition
+succeeds only from the state it expects, so two triggers can never run at once: the second
+one's conditional write fails and it reports the state it found instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+KEY = {"pk": {"S": "failover"}}
+
+STANDBY = "standby"
+FAILING_OVER = "failing-over"
+ACTIVE_IN_DR = "active-in-dr"
+FAILING_BACK = "failing-back"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    run_id: str
+    probe_failures: int
+    detail: str
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any] | None) -> State:
+        if not item:
+            return cls(STANDBY, "", 0, "")
+        return cls(
+            item["state"]["S"],
+            item.get("run_id", {}).get("S", ""),
+            int(item.get("probe_failures", {}).get("N", "0")),
+            item.get("detail", {}).get("S", ""),
+        )
+
+
+class StateStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    def read(self) -> State:
+        response = self._dynamodb.get_item(TableName=self._table, Key=KEY, ConsistentRead=True)
+        return State.from_item(response.get("Item"))
+
+    def transition(
+        self, expected: tuple[str, ...], new: str, run_id: str, detail: str = ""
+    ) -> bool:
+        """Move to `new` if the state is one of `expected` (a missing item counts as standby).
+        Returns False, changing nothing, when another run got there first."""
+        names = {f":s{i}": {"S": s} for i, s in enumerate(expected)}
+        condition = " OR ".join(f"#state = :s{i}" for i in range(len(expected)))
+        if STANDBY in expected:
+            condition = f"attribute_not_exists(#state) OR {condition}"
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=KEY,
+                UpdateExpression="SET #state = :new, run_id = :run, detail = :detail, "
+                "probe_failures = :zero",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    **names,
+                    ":new": {"S": new},
+                    ":run": {"S": run_id},
+                    ":detail": {"S": detail},
+                    ":zero": {"N": "0"},
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def finish(self, run_id: str, new: str, detail: str) -> None:
+        """End the run this caller owns; the condition on run_id keeps it from ending another."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=KEY,
+            UpdateExpression="SET #state = :new, detail = :detail",
+            ConditionExpression="run_id = :run",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":new": {"S": new},
+                ":run": {"S": run_id},
+                ":detail": {"S": detail},
+            },
+        )
+
+    def count_probe_failure(self) -> int:
+        """Add one consecutive probe failure while standing by; returns the new count (0 when
+        not standing by, where the probe must not act)."""
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=KEY,
+                UpdateExpression="SET #state = if_not_exists(#state, :standby) "
+                "ADD probe_failures :one",
+                ConditionExpression="attribute_not_exists(#state) OR #state = :standby",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":standby": {"S": STANDBY}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return 0
+            raise
+        return int(response["Attributes"]["probe_failures"]["N"])
+
+    def reset_probe_failures(self) -> None:
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=KEY,
+                UpdateExpression="SET probe_failures = :zero",
+                ConditionExpression="attribute_exists(#state)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise

@@ -1,0 +1,476 @@
+"""The failover handler against moto, in a dr world named by the dr program's own Lambda
+environment. Where moto does not emulate an effect (RDS promotion, health check status), the
+test states AWS's answers with a botocore Stubber on that one client and says so."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+import handlers.failover as failover_module
+from handlers.failover import Runner, handler
+from handlers.model import (
+    Command,
+    InvalidEnvironmentError,
+    InvalidEventError,
+    parse_environment,
+    parse_event,
+)
+from tests.conftest import StackGraph
+from tools import emulation
+
+REGION = "us-west-2"
+
+
+@pytest.fixture
+def variables(dr: StackGraph) -> dict[str, str]:
+    return emulation.lambda_environment(dr.graph)
+
+
+@pytest.fixture
+def world(variables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[emulation.World]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield emulation.build(variables, REGION)
+
+
+def command(action: str, **fields: Any) -> Command:
+    return Command(
+        action=action,
+        reason=fields.get("reason", ""),
+        force=fields.get("force", False),
+        planned=fields.get("planned", False),
+        requested_by="test",
+        correlation_id="test-run",
+    )
+
+
+def sizes(world: emulation.World) -> dict[str, int]:
+    eks = boto3.client("eks", region_name=REGION)
+    return {
+        group: eks.describe_nodegroup(clusterName=world.env.cluster_name, nodegroupName=name)[
+            "nodegroup"
+        ]["scalingConfig"]["desiredSize"]
+        for group, name in world.env.node_groups.items()
+    }
+
+
+def inverted(world: emulation.World) -> bool:
+    route53 = boto3.client("route53", region_name="us-east-1")
+    check = route53.get_health_check(HealthCheckId=world.primary_health_check_id)
+    return bool(check["HealthCheck"]["HealthCheckConfig"].get("Inverted"))
+
+
+def state(world: emulation.World) -> str:
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=world.env.state_table, Key={"pk": {"S": "failover"}}
+    )
+    return item.get("Item", {}).get("state", {}).get("S", "absent")
+
+
+def rds_answering(region: str, identifier: str, answers: list[tuple[str, Any]]) -> Any:
+    """An RDS client whose answers the test states (moto does not emulate promotion)."""
+    client = boto3.client("rds", region_name=region)
+    stubber = Stubber(client)
+    for operation, answer in answers:
+        if isinstance(answer, Exception):
+            stubber.add_client_error(operation, service_error_code="InvalidDBInstanceState")
+        else:
+            stubber.add_response(operation, answer)
+    stubber.activate()
+    return client
+
+
+def replica(identifier: str, source: str | None, status: str = "available") -> dict:
+    instance: dict[str, Any] = {"DBInstanceIdentifier": identifier, "DBInstanceStatus": status}
+    if source:
+        instance["ReadReplicaSourceDBInstanceIdentifier"] = source
+    return {"DBInstances": [instance]}
+
+
+PRIMARY_ARN = "arn:aws:rds:us-east-1:123456789012:db:trading-primary-db"
+
+
+def promotable(world: emulation.World) -> Any:
+    """AWS's answers to a successful promotion of the dr replica."""
+    db = world.env.db_identifier
+    return rds_answering(
+        REGION,
+        db,
+        [
+            ("describe_db_instances", replica(db, PRIMARY_ARN)),
+            ("promote_read_replica", {"DBInstance": {"DBInstanceIdentifier": db}}),
+            ("describe_db_instances", replica(db, None)),
+            ("describe_db_instances", replica(db, None)),
+        ],
+    )
+
+
+def run(world: emulation.World, action: str, **overrides: Any) -> dict:
+    fields = {k: overrides.pop(k) for k in ("reason", "force", "planned") if k in overrides}
+    clients = emulation.clients(world.env, **overrides)
+    return Runner(world.env, clients, command(action, **fields)).dispatch()
+
+
+# -- wiring: the program's own Lambda environment drives the handler -------------------------
+
+
+def test_program_environment_scales_the_real_dr_node_groups_to_full(
+    world: emulation.World, dr: StackGraph
+) -> None:
+    full = dr.exports["capacityProfiles"]["full"]["nodeGroups"]
+    assert sizes(world) == {"system": 1, "trading": 1}
+    report = run(world, "failover")
+    assert sizes(world) == {group: full[group]["desiredSize"] for group in ("system", "trading")}
+    outcomes = {e["step"]: e["outcome"] for e in report["timeline"]}
+    assert outcomes["scale-node-groups"] == outcomes["verify-node-groups"] == "succeeded"
+    assert outcomes["promote-database"] == "succeeded"
+    # moto keeps describing a promoted replica as a replica: the handler says so, truthfully.
+    assert report["failedSteps"] == ["verify-database"]
+    assert "still a replica" in next(
+        e["detail"] for e in report["timeline"] if e["step"] == "verify-database"
+    )
+
+
+# -- failover --------------------------------------------------------------------------------
+
+
+def test_failover_scales_promotes_shifts_traffic_and_notifies(world: emulation.World) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    report = run(world, "failover", rds=promotable(world))
+    assert report["outcome"] == "SUCCEEDED", report
+    assert report["state"] == state(world) == "active-in-dr"
+    assert sizes(world) == {"system": 3, "trading": 6}
+    assert inverted(world)
+    steps = [e["step"] for e in report["timeline"]]
+    assert sorted(steps) == sorted(
+        [
+            "scale-node-groups",
+            "promote-database",
+            "shift-traffic",
+            "verify-node-groups",
+            "verify-database",
+            "verify-dr-health",
+        ]
+    )
+    assert all(e["endedAt"] >= e["startedAt"] for e in report["timeline"])
+    (notification,) = world.notifications(sqs)
+    assert notification["outcome"] == "SUCCEEDED"
+    assert notification["runId"] == report["runId"]
+    assert len(notification["timeline"]) == 6
+
+
+def test_second_failover_is_a_noop_reporting_the_state(world: emulation.World) -> None:
+    run(world, "failover", rds=promotable(world))
+    again = run(world, "failover")
+    assert again["outcome"] == "noop"
+    assert "state is active-in-dr" in again["detail"]
+    assert again["timeline"] == []
+
+
+def test_two_concurrent_failovers_exactly_one_proceeds(world: emulation.World) -> None:
+    first_is_scaling = threading.Event()
+    release = threading.Event()
+    eks = boto3.client("eks", region_name=REGION)
+    real_describe = eks.describe_nodegroup
+
+    def held_describe(**kwargs: Any) -> Any:
+        first_is_scaling.set()
+        release.wait(10)
+        return real_describe(**kwargs)
+
+    eks.describe_nodegroup = held_describe  # type: ignore[method-assign]
+    results: dict[str, dict] = {}
+    first = threading.Thread(
+        target=lambda: results.setdefault("first", run(world, "failover", eks=eks))
+    )
+    first.start()
+    assert first_is_scaling.wait(10)
+    results["second"] = run(world, "failover")
+    release.set()
+    first.join(30)
+    assert results["second"]["outcome"] == "noop"
+    assert "state is failing-over" in results["second"]["detail"]
+    assert results["first"]["outcome"] in {"SUCCEEDED", "FAILED"}
+    assert results["first"]["timeline"]
+
+
+def test_failing_promotion_lets_the_other_steps_finish_and_names_the_step(
+    world: emulation.World,
+) -> None:
+    db = world.env.db_identifier
+    broken = rds_answering(
+        REGION,
+        db,
+        [
+            ("describe_db_instances", replica(db, PRIMARY_ARN)),
+            ("promote_read_replica", Exception("refused")),
+        ],
+    )
+    report = run(world, "failover", rds=broken)
+    assert report["outcome"] == "FAILED"
+    assert report["failedSteps"] == ["promote-database"]
+    outcomes = {e["step"]: e["outcome"] for e in report["timeline"]}
+    assert outcomes["scale-node-groups"] == outcomes["shift-traffic"] == "succeeded"
+    assert outcomes["verify-database"] == "skipped"
+    assert sizes(world) == {"system": 3, "trading": 6}
+    assert state(world) == "failed"
+    # A failed run can be resumed: the next failover redoes only what is left.
+    resumed = run(world, "failover", rds=promotable(world))
+    assert resumed["outcome"] == "SUCCEEDED"
+    details = {e["step"]: e["detail"] for e in resumed["timeline"]}
+    assert details["scale-node-groups"] == "already at size"
+
+
+# -- failback ----------------------------------------------------------------------------------
+
+
+def unhealthy_route53() -> Any:
+    route53 = boto3.client("route53", region_name="us-east-1")
+    stubber = Stubber(route53)
+    stubber.add_response(
+        "get_health_check_status",
+        {
+            "HealthCheckObservations": [
+                {
+                    "Region": r,
+                    "IPAddress": "192.0.2.1",
+                    "StatusReport": {"Status": "Failure: timeout"},
+                }
+                for r in ("us-east-1", "us-west-2", "eu-west-1")
+            ]
+        },
+    )
+    stubber.activate()
+    return route53
+
+
+def test_failback_is_refused_while_the_primary_is_unhealthy(world: emulation.World) -> None:
+    run(world, "failover", rds=promotable(world))
+    report = run(world, "failback", route53=unhealthy_route53())
+    assert report["outcome"] == "refused"
+    assert "is not healthy" in report["detail"]
+    assert state(world) == "active-in-dr"
+    assert sizes(world) == {"system": 3, "trading": 6}
+
+
+def test_failback_is_refused_until_the_primary_replicates_from_dr(
+    world: emulation.World,
+) -> None:
+    run(world, "failover", rds=promotable(world))
+    report = run(world, "failback")
+    assert report["outcome"] == "refused"
+    assert "trading-primary-db is not a replica of trading-dr-db" in report["detail"]
+    assert state(world) == "active-in-dr"
+
+
+def test_forced_failback_records_its_reason_and_returns_dr_to_the_pilot_light(
+    world: emulation.World,
+) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    run(world, "failover", rds=promotable(world))
+    world.notifications(sqs)
+    report = run(world, "failback", force=True, reason="drill: primary rebuilt by hand")
+    assert report["outcome"] == "SUCCEEDED", report
+    assert report["forced"] is True
+    assert report["reason"] == "drill: primary rebuilt by hand"
+    assert state(world) == "standby"
+    assert sizes(world) == {"system": 1, "trading": 1}
+    assert not inverted(world)
+    order = [e["step"] for e in report["timeline"]]
+    assert order.index("scale-to-pilot-light") > order.index("verify-primary-database")
+    (notification,) = world.notifications(sqs)
+    assert notification["reason"] == "drill: primary rebuilt by hand"
+
+
+def test_failback_without_a_failover_is_a_noop(world: emulation.World) -> None:
+    report = run(world, "failback", force=True, reason="nothing to fail back")
+    assert report["outcome"] == "noop"
+    assert sizes(world) == {"system": 1, "trading": 1}
+
+
+# -- status and probe -------------------------------------------------------------------------
+
+
+def test_status_reports_state_and_sizes_and_changes_nothing(world: emulation.World) -> None:
+    report = run(world, "status")
+    assert report["outcome"] == "ok"
+    assert report["state"] == "standby"
+    assert report["nodeGroups"]["trading"]["desiredSize"] == 1
+    assert state(world) == "absent"
+
+
+def test_manual_probe_pages_once_when_the_threshold_is_reached(world: emulation.World) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    outcomes = [run(world, "probe", route53=unhealthy_route53())["outcome"] for _ in range(4)]
+    assert outcomes == ["degraded", "degraded", "failover-recommended", "failover-recommended"]
+    (page,) = world.notifications(sqs)
+    assert page["reason"].startswith("probe: 3 consecutive failures")
+    assert sizes(world) == {"system": 1, "trading": 1}
+    assert state(world) == "standby"
+
+
+def test_automatic_probe_starts_the_failover(
+    world: emulation.World, variables: dict[str, str]
+) -> None:
+    world.env = parse_environment(
+        {
+            **variables,
+            "AWS_REGION": REGION,
+            "FAILOVER_MODE": "automatic",
+            "PROBE_FAILURE_THRESHOLD": "1",
+            "PRIMARY_HEALTH_CHECK_ID": world.primary_health_check_id,
+        }
+    )
+    report = run(world, "probe", route53=unhealthy_route53())
+    assert report["action"] == "failover"
+    assert report["reason"].startswith("probe: 1 consecutive failures")
+    assert sizes(world) == {"system": 3, "trading": 6}
+
+
+def test_healthy_probe_resets_the_count(world: emulation.World) -> None:
+    run(world, "probe", route53=unhealthy_route53())
+    assert run(world, "probe")["outcome"] == "ok"
+    assert run(world, "probe", route53=unhealthy_route53())["detail"] == "1 of 3 failures"
+
+
+# -- input: refused before any AWS call ---------------------------------------------------------
+
+MALFORMED = [
+    ("not an object", "expected a JSON object"),
+    ([{"action": "failover"}], "expected a JSON object"),
+    ({}, "action None is not one of"),
+    ({"action": "destroy"}, "action 'destroy' is not one of"),
+    ({"action": "failover", "dryRun": True}, "unknown field(s) 'dryRun'"),
+    ({"action": "failover", "force": "yes"}, "force must be true or false"),
+    ({"action": "failback", "force": True}, "force needs a reason"),
+    ({"action": "failover", "force": True, "reason": "x"}, "force only overrides failback"),
+    ({"action": "failover", "reason": "x" * 501}, "at most 500 characters"),
+    ({"action": "status", "requestedBy": "a b; rm -rf"}, "requestedBy must be a short identifier"),
+    ({"action": "failover", "correlationId": 42}, "correlationId must be a short identifier"),
+    ({"Records": []}, "sns: expected exactly one record"),
+    ({"Records": [{"EventSource": "aws:sqs"}]}, "not an SNS notification"),
+    (
+        {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "failover now"}}]},
+        "the message is not JSON",
+    ),
+    ({"source": "aws.ec2", "detail-type": "EC2 Instance State-change"}, "is not 'Scheduled"),
+    ({"detail-type": "trading.failover", "detail": {"action": "nuke"}}, "action 'nuke'"),
+]
+
+
+@pytest.mark.parametrize(("event", "expected"), MALFORMED)
+def test_malformed_event_is_refused_before_any_aws_call(
+    event: Any, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_aws(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an AWS client was created for a malformed event")
+
+    monkeypatch.setattr(boto3, "client", no_aws)
+    monkeypatch.setattr(failover_module, "make_clients", no_aws)
+    with pytest.raises(InvalidEventError) as caught:
+        handler(event)
+    assert expected in str(caught.value)
+
+
+def test_accepted_event_shapes() -> None:
+    scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    assert parse_event(scheduled).action == "probe"
+    custom = {"detail-type": "trading.failover", "detail": {"action": "status"}}
+    assert parse_event(custom).action == "status"
+    sns = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": '{"action": "failover"}'}}]}
+    assert parse_event(sns).action == "failover"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"CLUSTER_NAME": ""}, "CLUSTER_NAME is missing"),
+        ({"FULL_PROFILE": "{not json"}, "FULL_PROFILE must be JSON"),
+        ({"DB_ENGINE": "mysql"}, "DB_ENGINE='mysql'"),
+        ({"TOPIC_ARN": "my-topic"}, "TOPIC_ARN='my-topic' is malformed"),
+        ({"FAILOVER_MODE": "yolo"}, "FAILOVER_MODE='yolo'"),
+        ({"NODE_GROUPS": '{"system": "a"}'}, "must name the same node groups"),
+    ],
+)
+def test_bad_environment_names_the_variable(
+    variables: dict[str, str], change: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(InvalidEnvironmentError) as caught:
+        parse_environment({**variables, "AWS_REGION": REGION, **change})
+    assert expected in str(caught.value)
+
+
+def test_entry_point_reads_the_environment_and_answers_status(
+    world: emulation.World, variables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {**variables, "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    failover_module.environment.cache_clear()
+    try:
+        report = handler({"action": "status", "requestedBy": "operator"})
+    finally:
+        failover_module.environment.cache_clear()
+    assert report["outcome"] == "ok"
+    assert report["nodeGroups"]["system"]["desiredSize"] == 1
+
+
+# -- the deployed role ---------------------------------------------------------------------------
+
+MUTATING_PREFIXES = ("Update", "Promote", "Failover", "Switchover", "Put", "Publish", "Send")
+
+
+def test_handler_role_grants_no_mutating_action_on_star(dr: StackGraph) -> None:
+    policy = dr.one("aws:iam/rolePolicy:RolePolicy", "dr-role")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        assert all(a != "*" and not a.endswith(":*") for a in actions), statement
+        if any(a.split(":", 1)[1].startswith(MUTATING_PREFIXES) for a in actions):
+            assert "*" not in resources, statement
+    scale = next(s for s in statements if s["Sid"] == "ScaleDrNodeGroups")
+    assert scale["Resource"] == [
+        "arn:aws:eks:us-west-2:123456789012:nodegroup/trading-dr/trading-dr-system/*",
+        "arn:aws:eks:us-west-2:123456789012:nodegroup/trading-dr/trading-dr-trading/*",
+    ]
+
+
+def test_automation_lives_in_dr_with_no_retries_and_an_on_failure_queue(dr: StackGraph) -> None:
+    function = dr.one("aws:lambda/function:Function", "dr-handler")
+    assert dr.graph.provider_of(function).inputs["region"] == "us-west-2"  # type: ignore[union-attr]
+    assert "region" not in function.inputs
+    assert function.inputs["runtime"] == "python3.12"
+    assert function.inputs["handler"] == "handlers.failover.handler"
+    invoke = dr.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "dr-invoke")
+    assert invoke.inputs["maximumRetryAttempts"] == 0
+    queue = dr.one("aws:sqs/queue:Queue", "dr-on-failure")
+    assert invoke.inputs["destinationConfig"]["onFailure"]["destination"] == queue.outputs["arn"]
+    assert queue.inputs["kmsMasterKeyId"]
+    table = dr.one("aws:dynamodb/table:Table", "dr-state")
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:us-west-2:")
+    rule = dr.one("aws:cloudwatch/eventRule:EventRule", "dr-probe")
+    assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
+    logs = dr.one("aws:cloudwatch/logGroup:LogGroup", "dr-logs")
+    assert logs.inputs["name"] == "/aws/lambda/trading-dr-failover"
+    assert logs.inputs["kmsKeyId"]

@@ -1,0 +1,164 @@
+"""An emulated dr world in moto: the AWS resources the failover path touches, named from the
+failover Lambda's own environment (which the mocked dr program produced).
+
+Used by the handler tests and the emulated drill. moto emulates EKS scaling, DynamoDB
+conditional writes, SNS to SQS and Route 53 health check configuration faithfully; it does not
+emulate RDS promotion (describe still shows a replica), health check status (always healthy) or
+replication. Whoever uses this world reports those as not emulated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from handlers.failover import Clients
+from handlers.model import Environment, parse_environment
+
+MOCK_ACCOUNT = "123456789012"
+
+
+def lambda_environment(graph: Any, function_name: str = "dr-handler") -> dict[str, str]:
+    """The failover Lambda's environment variables as the dr program declared them."""
+    function = graph.one("aws:lambda/function:Function", function_name)
+    return {key: str(value) for key, value in function.inputs["environment"]["variables"].items()}
+
+
+def handler_environment(variables: Mapping[str, str], region: str) -> Environment:
+    """What the Lambda parses at cold start; AWS_REGION is the one Lambda sets itself."""
+    return parse_environment({**variables, "AWS_REGION": region})
+
+
+def clients(env: Environment, **overrides: Any) -> Clients:
+    def client(service: str, region: str) -> Any:
+        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+
+    made = {
+        "eks": client("eks", env.region),
+        "rds": client("rds", env.region),
+        "primary_rds": client("rds", env.primary_region),
+        "route53": client("route53", "us-east-1"),
+        "dynamodb": client("dynamodb", env.region),
+        "sns": client("sns", env.region),
+    }
+    return Clients(**(made | overrides))
+
+
+@dataclass
+class World:
+    env: Environment
+    notifications_queue_url: str
+    primary_health_check_id: str
+    dr_health_check_id: str
+
+    def notifications(self, sqs: Any) -> list[dict[str, Any]]:
+        """SNS messages the handler published, oldest first."""
+        received = sqs.receive_message(
+            QueueUrl=self.notifications_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        return [json.loads(m["Body"]) for m in received]
+
+
+def _eks(env: Environment) -> None:
+    eks = boto3.client("eks", region_name=env.region)
+    ec2 = boto3.client("ec2", region_name=env.region)
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.0.0/19")["Subnet"]["SubnetId"]
+    role = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{env.cluster_name}"
+    eks.create_cluster(
+        name=env.cluster_name, roleArn=role, resourcesVpcConfig={"subnetIds": [subnet]}
+    )
+    for group, name in env.node_groups.items():
+        size = env.pilot_light[group]
+        eks.create_nodegroup(
+            clusterName=env.cluster_name,
+            nodegroupName=name,
+            nodeRole=role,
+            subnets=[subnet],
+            scalingConfig={
+                "minSize": size.min_size,
+                "desiredSize": size.desired_size,
+                "maxSize": size.max_size,
+            },
+        )
+
+
+def _databases(env: Environment) -> None:
+    primary = boto3.client("rds", region_name=env.primary_region)
+    writer = primary.create_db_instance(
+        DBInstanceIdentifier=env.primary_db_identifier,
+        Engine="postgres",
+        DBInstanceClass="db.r7g.xlarge",
+        AllocatedStorage=200,
+        MasterUsername="trading_admin",
+        MasterUserPassword="emulated-only-password",
+        StorageEncrypted=True,
+    )["DBInstance"]
+    boto3.client("rds", region_name=env.region).create_db_instance_read_replica(
+        DBInstanceIdentifier=env.db_identifier,
+        SourceDBInstanceIdentifier=writer["DBInstanceArn"],
+        DBInstanceClass="db.r7g.xlarge",
+    )
+
+
+def _state_and_topic(env: Environment) -> str:
+    boto3.client("dynamodb", region_name=env.region).create_table(
+        TableName=env.state_table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sns = boto3.client("sns", region_name=env.region)
+    topic = sns.create_topic(Name=env.topic_arn.rsplit(":", 1)[-1])["TopicArn"]
+    sqs = boto3.client("sqs", region_name=env.region)
+    queue = sqs.create_queue(QueueName=f"{env.cluster_name}-notifications")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return queue
+
+
+def _health_check(route53: Any, name: str) -> str:
+    return route53.create_health_check(
+        CallerReference=name,
+        HealthCheckConfig={
+            "Type": "HTTPS",
+            "FullyQualifiedDomainName": f"{name}.trading.example",
+            "ResourcePath": "/health",
+            "RequestInterval": 10,
+            "FailureThreshold": 3,
+        },
+    )["HealthCheck"]["Id"]
+
+
+def build(variables: Mapping[str, str], region: str, with_health_checks: bool = True) -> World:
+    """Create the dr world in the current moto backend. With health checks, the handler's
+    environment names the two created here (the DNS stack's checks are not modelled yet)."""
+    env = handler_environment(variables, region)
+    _eks(env)
+    _databases(env)
+    queue = _state_and_topic(env)
+    primary_check = dr_check = ""
+    if with_health_checks:
+        route53 = boto3.client("route53", region_name="us-east-1")
+        primary_check = _health_check(route53, "primary")
+        dr_check = _health_check(route53, "dr")
+        env = handler_environment(
+            {
+                **variables,
+                "PRIMARY_HEALTH_CHECK_ID": primary_check,
+                "DR_HEALTH_CHECK_ID": dr_check,
+            },
+            region,
+        )
+    return World(env, queue, primary_check, dr_check)
