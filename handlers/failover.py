@@ -95,6 +95,8 @@ class Step:
 @dataclass
 class Timeline:
     action: str
+    # Serial runs exist to measure what running independent steps at once saves.
+    parallel: bool = True
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     def outcome(self, name: str) -> str | None:
@@ -125,6 +127,10 @@ class Timeline:
 
     def run_parallel(self, batch: list[Step]) -> None:
         """Independent steps at once; each records itself when it ends."""
+        if not self.parallel:
+            for step in batch:
+                self.run(step)
+            return
         with ThreadPoolExecutor(max_workers=max(1, len(batch))) as pool:
             list(pool.map(self.run, batch))
 
@@ -134,10 +140,13 @@ class Timeline:
 
 
 class Runner:
-    def __init__(self, env: Environment, clients: Clients, command: Command) -> None:
+    def __init__(
+        self, env: Environment, clients: Clients, command: Command, parallel: bool = True
+    ) -> None:
         self.env = env
         self.clients = clients
         self.command = command
+        self.parallel = parallel
         self.store = StateStore(clients.dynamodb, env.state_table)
         self.run_id = f"{command.action}-{uuid.uuid4().hex[:12]}"
 
@@ -173,7 +182,7 @@ class Runner:
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
         self.log("failover started", reason=self.command.reason)
         env, c = self.env, self.clients
-        timeline = Timeline("failover")
+        timeline = Timeline("failover", self.parallel)
         timeline.run_parallel(
             [
                 Step("scale-node-groups", lambda: steps.scale_node_groups(c.eks, env, env.full)),
@@ -258,7 +267,7 @@ class Runner:
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
         self.log("failback started", forced=self.command.force, reason=self.command.reason)
         env, c = self.env, self.clients
-        timeline = Timeline("failback")
+        timeline = Timeline("failback", self.parallel)
         timeline.run_parallel(
             [
                 Step("promote-primary-database", self._promote_primary_database),

@@ -60,6 +60,7 @@ class Resource:
     provider: str
     providers: dict[str, str]
     dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
     ignore_changes: list[str]
     protect: bool
     delete_before_replace: bool
@@ -263,6 +264,9 @@ class _RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider,
                 providers=dict(request.providers),
                 dependencies=list(request.dependencies),
+                property_dependencies={
+                    key: list(value.urns) for key, value in request.propertyDependencies.items()
+                },
                 ignore_changes=list(request.ignoreChanges),
                 protect=request.protect,
                 delete_before_replace=request.deleteBeforeReplace,
