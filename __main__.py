@@ -90,5 +90,10 @@ pulumi.export(
 )
 pulumi.export("activeCapacityProfile", config.capacity.active_profile)
 pulumi.export("replicationDirection", config.replication.direction)
+pulumi.export("databaseEngine", config.database.engine)
+pulumi.export(
+    "objectives",
+    {"rtoSeconds": config.objectives.rto_seconds, "rpoSeconds": config.objectives.rpo_seconds},
+)
 for key, value in data.exports.items():
     pulumi.export(key, value)

@@ -110,7 +110,7 @@ class Timeline:
         else:
             try:
                 outcome, detail = "succeeded", step.action()
-            except Exception as error:
+            except Exception as error:  # a failed step is recorded; the others go on
                 outcome, detail = "failed", f"{type(error).__name__}: {error}"
         seconds = time.monotonic() - clock
         self.entries.append(

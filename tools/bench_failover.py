@@ -16,16 +16,12 @@ import argparse
 import contextlib
 import io
 import json
-import logging
-import os
 import statistics
 import time
-import urllib.request
 import warnings
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-
+from drill.emulated import moto_server, reset
 from handlers.failover import Runner
 from handlers.model import Command
 from tools import emulation
@@ -48,7 +44,7 @@ def variables_with(base: dict[str, str], count: int) -> dict[str, str]:
 
 
 def one_failover(endpoint: str, variables: dict[str, str], parallel: bool) -> dict[str, Any]:
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    reset(endpoint)
     world = emulation.build(variables, REGION)
     runner = Runner(
         world.env,
@@ -67,19 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="benchmark",
-        AWS_SECRET_ACCESS_KEY="benchmark",
-        AWS_DEFAULT_REGION=REGION,
-    )
-    try:
+    with moto_server() as endpoint:
         base = emulation.lambda_environment(run_program("dr"))
         print("node groups | serial (s) | parallel (s) | steps failed under moto")
         print("---: | ---: | ---: | ---")
@@ -96,8 +80,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{count} | {statistics.median(timings[False]):.3f} | "
                 f"{statistics.median(timings[True]):.3f} | {', '.join(sorted(failed)) or 'none'}"
             )
-    finally:
-        server.stop()
     return 0
 
 

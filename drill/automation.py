@@ -1,0 +1,89 @@
+"""The real drill's Pulumi side, on the Automation API: select both stacks, read their outputs,
+and refresh them after the drill so Pulumi's state matches what the handler changed.
+
+One drill at a time: a LocalWorkspace selects stacks in the project folder, which two drills
+in parallel would fight over (the CLI's `stack select` is process-global state)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from pulumi import automation as auto
+
+from drill.core import Drill
+from drill.model import DrillInputError, Target
+from tools.harness import ROOT
+
+PULUMI_INSTALL = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) and log in"
+# A synchronous failover invocation can take the Lambda's full 15 minutes.
+LAMBDA_CONFIG = Config(read_timeout=960, connect_timeout=10, retries={"max_attempts": 0})
+
+
+def select(stack_name: str, command: auto.PulumiCommand | None) -> auto.Stack:
+    try:
+        options = auto.LocalWorkspaceOptions(pulumi_command=command or auto.PulumiCommand())
+    except FileNotFoundError:
+        raise DrillInputError(f"the Pulumi CLI was not found: {PULUMI_INSTALL}") from None
+    try:
+        return auto.select_stack(stack_name, work_dir=str(ROOT), opts=options)
+    except auto.errors.StackNotFoundError:
+        raise DrillInputError(
+            f"no stack named {stack_name!r}; `pulumi stack ls --all` lists the stacks"
+        ) from None
+
+
+def outputs(stack: auto.Stack) -> dict[str, Any]:
+    return {key: value.value for key, value in stack.outputs().items()}
+
+
+def lambda_trigger(function_name: str, region: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    client = boto3.client("lambda", region_name=region, config=LAMBDA_CONFIG)  # type: ignore[call-overload]
+
+    def invoke(payload: dict[str, Any]) -> dict[str, Any]:
+        response = client.invoke(
+            FunctionName=function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload).encode(),
+        )
+        body = json.loads(response["Payload"].read() or b"{}")
+        if "FunctionError" in response:
+            return {"outcome": "ERROR", "detail": body.get("errorMessage", body)}
+        return body
+
+    return invoke
+
+
+def build(
+    primary_stack: str,
+    dr_stack: str,
+    command: auto.PulumiCommand | None = None,
+    trigger: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    progress: Callable[[str], None] = print,
+) -> Drill:
+    """The drill against AWS. `command` and `trigger` are injectable for tests."""
+    progress(f"[drill] selecting {primary_stack} and {dr_stack} ...")
+    stacks = {name: select(name, command) for name in (primary_stack, dr_stack)}
+    target = Target.from_outputs(
+        primary_stack, outputs(stacks[primary_stack]), dr_stack, outputs(stacks[dr_stack])
+    )
+
+    def refresh() -> str:
+        results = []
+        for name, stack in stacks.items():
+            progress(f"[drill] pulumi refresh {name} ...")
+            summary = stack.refresh(on_output=lambda line: None).summary
+            results.append(f"{name}: {summary.result}")
+        return "; ".join(results)
+
+    return Drill(
+        target=target,
+        client=lambda service, region: boto3.client(service, region_name=region),  # type: ignore[call-overload]
+        trigger=trigger or lambda_trigger(target.function_name, target.dr_region),
+        mode="aws",
+        refresh=refresh,
+        progress=progress,
+    )
