@@ -19,6 +19,9 @@ region = TradingRegion(
         eks=config.eks,
         log_retention_days=config.log_retention_days,
         tags=config.resource_tags,
+        dns=config.dns,
+        gateway=config.gateway,
+        failover_type="PRIMARY" if config.role == "primary" else "SECONDARY",
     ),
 )
 
@@ -65,6 +68,9 @@ else:
             alerts_topic_arn=region.alerts_topic_arn,
             log_retention_days=config.log_retention_days,
             account=region.account,
+            primary_health_check_id=data.primary_health_check_id,
+            dr_health_check_id=region.health_check_id,
+            primary_endpoint=data.primary_endpoint,
         ),
         in_region,
     )
@@ -83,6 +89,9 @@ pulumi.export("nodeGroupNames", region.node_group_names)
 pulumi.export("kubeconfig", region.kubeconfig)
 pulumi.export("keyArns", region.key_arns)
 pulumi.export("alertsTopicArn", region.alerts_topic_arn)
+pulumi.export("regionalEndpoint", region.regional_hostname)
+pulumi.export("healthCheckId", region.health_check_id)
+pulumi.export("recordName", config.dns.record_name)
 # Both profiles, so failover (and a reviewer) sees the exact sizes dr scales between.
 pulumi.export(
     "capacityProfiles",

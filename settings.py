@@ -53,6 +53,12 @@ _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
 _K8S_VERSION = re.compile(r"^1\.(2[89]|3[0-9])$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,32}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_IMAGE = re.compile(
+    r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$"
+)
+HEALTH_CHECK_INTERVALS = (10, 30)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -75,10 +81,19 @@ class NodeGroupSize:
 
 
 @dataclass(frozen=True)
+class GatewaySize:
+    """The order gateway's pods: replicas at rest and the autoscaler's ceiling."""
+
+    replicas: int
+    max_replicas: int
+
+
+@dataclass(frozen=True)
 class CapacityProfile:
     name: str
     nat_gateways: str
     node_groups: Mapping[str, NodeGroupSize]
+    gateway: GatewaySize
 
     @property
     def nat_gateway_per_az(self) -> bool:
@@ -96,6 +111,10 @@ class CapacityProfile:
                     "maxSize": size.max_size,
                 }
                 for group, size in self.node_groups.items()
+            },
+            "gateway": {
+                "replicas": self.gateway.replicas,
+                "maxReplicas": self.gateway.max_replicas,
             },
         }
 
@@ -185,6 +204,33 @@ class Records:
 
 
 @dataclass(frozen=True)
+class Dns:
+    """DNS failover in an existing hosted zone: one record, PRIMARY in the primary stack and
+    SECONDARY in dr, each with its own region's health check."""
+
+    zone_id: str
+    zone_name: str
+    record_name: str
+    health_check_interval_seconds: int
+    health_check_failure_threshold: int
+
+    def regional_name(self, region: str) -> str:
+        """The region's own hostname: what its health check probes, bypassing failover."""
+        return f"{region}.{self.record_name}"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """The order gateway workload and its public entry point."""
+
+    image: str
+    args: tuple[str, ...]
+    port: int
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+
+
+@dataclass(frozen=True)
 class Objectives:
     rto_seconds: int
     rpo_seconds: int
@@ -206,6 +252,8 @@ class Settings:
     replication: Replication
     records: Records
     failover: Failover
+    dns: Dns
+    gateway: Gateway
 
     @property
     def replica_lag_alarm_seconds(self) -> int:
@@ -386,7 +434,9 @@ def _node_group(reader: _Reader, key: str, raw: Any) -> NodeGroupSize | None:
 
 def _profile(reader: _Reader, name: str, raw: Any) -> CapacityProfile | None:
     key = f"capacity.profiles.{name}"
-    values = reader.obj(key, raw, {"natGateways": "str", "nodeGroups": "object"})
+    values = reader.obj(
+        key, raw, {"natGateways": "str", "nodeGroups": "object", "gateway": "object"}
+    )
     nat = reader.choice(
         f"{key}.natGateways",
         reader.field(key, values, "natGateways", " | ".join(NAT_MODES)),
@@ -405,9 +455,30 @@ def _profile(reader: _Reader, name: str, raw: Any) -> CapacityProfile | None:
         )
         for group in NODE_GROUP_ROLES
     }
-    if nat is None or any(size is None for size in groups.values()):
+    gateway = _gateway_size(
+        reader,
+        f"{key}.gateway",
+        reader.field(key, values, "gateway", "an object with replicas and maxReplicas"),
+    )
+    if nat is None or gateway is None or any(size is None for size in groups.values()):
         return None
-    return CapacityProfile(name, nat, {g: s for g, s in groups.items() if s is not None})
+    return CapacityProfile(name, nat, {g: s for g, s in groups.items() if s is not None}, gateway)
+
+
+def _gateway_size(reader: _Reader, key: str, raw: Any) -> GatewaySize | None:
+    values = reader.obj(key, raw, {"replicas": "int", "maxReplicas": "int"})
+    replicas = reader.integer(
+        f"{key}.replicas", reader.field(key, values, "replicas", "1-500"), 1, 500
+    )
+    ceiling = reader.integer(
+        f"{key}.maxReplicas", reader.field(key, values, "maxReplicas", "1-500"), 1, 500
+    )
+    if replicas is None or ceiling is None:
+        return None
+    if replicas > ceiling:
+        reader.fail(key, {"replicas": replicas, "maxReplicas": ceiling}, "replicas <= maxReplicas")
+        return None
+    return GatewaySize(replicas, ceiling)
 
 
 def _capacity(reader: _Reader, raw: Any) -> Capacity | None:
@@ -452,6 +523,15 @@ def _capacity(reader: _Reader, raw: Any) -> Capacity | None:
                     f"at most the full profile's {label} ({large}): a pilot light is never "
                     "larger than full capacity",
                 )
+    for attr, label in (("replicas", "replicas"), ("max_replicas", "maxReplicas")):
+        small, large = getattr(pilot.gateway, attr), getattr(full.gateway, attr)
+        if small > large:
+            reader.fail(
+                f"capacity.profiles.pilot-light.gateway.{label}",
+                small,
+                f"at most the full profile's {label} ({large}): a pilot light is never "
+                "larger than full capacity",
+            )
     return Capacity(active, {"full": full, "pilot-light": pilot})
 
 
@@ -629,6 +709,84 @@ def _failover(reader: _Reader, raw: Any) -> Failover | None:
     return Failover(mode, threshold, interval, emails)
 
 
+def _dns(reader: _Reader, raw: Any) -> Dns | None:
+    fields = {
+        "zoneId": "str",
+        "zoneName": "str",
+        "recordName": "str",
+        "healthCheckIntervalSeconds": "int",
+        "healthCheckFailureThreshold": "int",
+    }
+    values = reader.obj("dns", raw, fields)
+    zone_id = reader.matching(
+        "dns.zoneId",
+        reader.field("dns", values, "zoneId", "the id of an existing Route 53 hosted zone"),
+        _ZONE_ID,
+        "a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ",
+    )
+    zone = reader.matching(
+        "dns.zoneName",
+        reader.field("dns", values, "zoneName", "the hosted zone's domain"),
+        _DOMAIN,
+        "a lowercase domain name like trading.example.com",
+    )
+    record = reader.matching(
+        "dns.recordName",
+        reader.field("dns", values, "recordName", "a name in the zone"),
+        _DOMAIN,
+        "a lowercase host name like api.trading.example.com",
+    )
+    if zone and record and not (record == zone or record.endswith(f".{zone}")):
+        reader.fail("dns.recordName", record, f"a name inside dns.zoneName ({zone})")
+        record = None
+    interval = values.get("healthCheckIntervalSeconds", 10)
+    if interval not in HEALTH_CHECK_INTERVALS:
+        reader.fail("dns.healthCheckIntervalSeconds", interval, "10 or 30 (what Route 53 offers)")
+    threshold = reader.integer(
+        "dns.healthCheckFailureThreshold", values.get("healthCheckFailureThreshold", 3), 1, 10
+    )
+    if zone_id is None or zone is None or record is None or threshold is None:
+        return None
+    if interval not in HEALTH_CHECK_INTERVALS:
+        return None
+    return Dns(zone_id, zone, record, int(interval), threshold)
+
+
+def _gateway(reader: _Reader, raw: Any) -> Gateway | None:
+    fields = {
+        "image": "str",
+        "args": "list",
+        "port": "int",
+        "throttleRateLimit": "int",
+        "throttleBurstLimit": "int",
+    }
+    values = reader.obj("gateway", raw, fields)
+    image = reader.matching(
+        "gateway.image",
+        values.get("image", "hashicorp/http-echo:1.0.0"),
+        _IMAGE,
+        "an image pinned by tag or digest, never latest (e.g. registry/gateway:1.4.2)",
+    )
+    if image and image.endswith(":latest"):
+        reader.fail("gateway.image", image, "an image pinned by tag or digest, never latest")
+        image = None
+    args = reader.strings(
+        "gateway.args",
+        values.get("args", ["-listen=:5678", "-text=ok"]),
+        lambda k, v: v if isinstance(v, str) else reader.fail(k, v, "a string"),
+    )
+    port = reader.integer("gateway.port", values.get("port", 5678), 1024, 65535)
+    rate = reader.integer(
+        "gateway.throttleRateLimit", values.get("throttleRateLimit", 1000), 1, 10000
+    )
+    burst = reader.integer(
+        "gateway.throttleBurstLimit", values.get("throttleBurstLimit", 2000), 1, 5000
+    )
+    if image is None or args is None or port is None or rate is None or burst is None:
+        return None
+    return Gateway(image, args, port, rate, burst)
+
+
 def _tags(reader: _Reader, raw: Any) -> dict[str, str] | None:
     if not isinstance(raw, Mapping):
         reader.fail("tags", raw, "an object of tag keys to string values")
@@ -680,10 +838,13 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         )
     records = _records(reader, raw.get("records", {}))
     failover = _failover(reader, raw.get("failover", {}))
+    dns = _dns(reader, reader.field("", raw, "dns", "an object"))
+    gateway = _gateway(reader, raw.get("gateway", {}))
     if reader.problems:
         raise SettingsError(reader.problems)
     assert role and region and peer_region and name_prefix and network and capacity and eks
     assert database and objectives and tags is not None and replication and records and failover
+    assert dns and gateway
     return Settings(
         role=role,
         region=region,
@@ -699,6 +860,8 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         replication=replication,
         records=records,
         failover=failover,
+        dns=dns,
+        gateway=gateway,
     )
 
 
@@ -714,6 +877,8 @@ STRUCTURED_KEYS = (
     "replication",
     "records",
     "failover",
+    "dns",
+    "gateway",
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
+import pulumi_kubernetes as k8s
 
 from components.kms import Account, customer_key, key_policy
 from settings import CLUSTER_LOG_TYPES, NodeGroupSize
@@ -87,6 +88,7 @@ class TradingCluster(pulumi.ComponentResource):
     secrets_key_arn: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
     node_group_names: dict[str, str]
+    kubernetes: k8s.Provider
 
     def __init__(
         self, name: str, args: TradingClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -110,6 +112,13 @@ class TradingCluster(pulumi.ComponentResource):
         # Managed nodes carry the EKS-created cluster security group; with pulumi-eks's own
         # groups skipped, this output is that group, the one databases admit.
         self.node_security_group_id = self.cluster.cluster_security_group_id
+        # Every Kubernetes resource of this region names this provider, never an ambient one.
+        self.kubernetes = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs(
             {
                 "clusterName": self.cluster_name,

@@ -199,6 +199,8 @@ class PrimaryData(pulumi.ComponentResource):
 REQUIRED_SOURCE_OUTPUTS = (
     "region",
     "databaseIdentifier",
+    "healthCheckId",
+    "regionalEndpoint",
     "alertsTopicArn",
     "tableArns",
     "tableNames",
@@ -213,6 +215,8 @@ class DataReplication(pulumi.ComponentResource):
 
     database: Database
     primary_database_identifier: pulumi.Output[str]
+    primary_health_check_id: pulumi.Output[str]
+    primary_endpoint: pulumi.Output[str]
     global_cluster_identifier: pulumi.Output[str] | None
     data_key_arn: pulumi.Output[str]
     exports: dict[str, Any]
@@ -287,6 +291,8 @@ class DataReplication(pulumi.ComponentResource):
         self._replication_alarms(origin, target, source)
 
         self.primary_database_identifier = source.apply(lambda o: str(o["databaseIdentifier"]))
+        self.primary_health_check_id = source.apply(lambda o: str(o["healthCheckId"]))
+        self.primary_endpoint = source.apply(lambda o: f"https://{o['regionalEndpoint']}")
         self.global_cluster_identifier = (
             source.apply(lambda o: str(o["globalClusterIdentifier"]))
             if args.database.is_aurora

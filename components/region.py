@@ -10,9 +10,13 @@ import pulumi_aws as aws
 
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import TradingCluster, TradingClusterArgs
+from components.dns import DnsFailover, DnsFailoverArgs
+from components.entry import RegionalEntry, RegionalEntryArgs
+from components.gateway import OrderGateway, OrderGatewayArgs
 from components.kms import Account, current_account, customer_key, key_policy, logs_usage
+from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.network import Network, NetworkArgs
-from settings import CapacityProfile, EksSettings
+from settings import CapacityProfile, Dns, EksSettings, Gateway
 from settings import Network as NetworkSettings
 
 
@@ -25,6 +29,10 @@ class TradingRegionArgs:
     eks: EksSettings
     log_retention_days: int
     tags: Mapping[str, str]
+    dns: Dns
+    gateway: Gateway
+    # PRIMARY or SECONDARY: this region's side of the DNS failover.
+    failover_type: str
 
 
 class TradingRegion(pulumi.ComponentResource):
@@ -40,6 +48,8 @@ class TradingRegion(pulumi.ComponentResource):
     logs_key_arn: pulumi.Output[str]
     alerts_topic_arn: pulumi.Output[str]
     account: pulumi.Output[Account]
+    regional_hostname: str
+    health_check_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TradingRegionArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,6 +110,7 @@ class TradingRegion(pulumi.ComponentResource):
         self.cluster_name = cluster.cluster_name
         self.kubeconfig = cluster.kubeconfig
         alerts = Alerts(name, AlertsArgs(args.cluster_name, account), self._in_region)
+        self._serve(name, args, network, cluster, logs_key.arn)
 
         self.node_group_names = cluster.node_group_names
         self.node_security_group_id = cluster.node_security_group_id
@@ -112,6 +123,8 @@ class TradingRegion(pulumi.ComponentResource):
         }
         self.register_outputs(
             {
+                "regionalHostname": self.regional_hostname,
+                "healthCheckId": self.health_check_id,
                 "vpcId": self.vpc_id,
                 "clusterName": self.cluster_name,
                 "nodeGroupNames": self.node_group_names,
@@ -119,3 +132,68 @@ class TradingRegion(pulumi.ComponentResource):
                 "alertsTopicArn": self.alerts_topic_arn,
             }
         )
+
+    def _serve(
+        self,
+        name: str,
+        args: TradingRegionArgs,
+        network: Network,
+        cluster: TradingCluster,
+        logs_key_arn: pulumi.Output[str],
+    ) -> None:
+        """The order gateway, the public entry in front of it, and this region's DNS side."""
+        entry = RegionalEntry(
+            name,
+            RegionalEntryArgs(
+                prefix=args.cluster_name,
+                region=args.region,
+                dns=args.dns,
+                gateway=args.gateway,
+                vpc_id=network.vpc_id,
+                vpc_cidr=args.network.vpc_cidr,
+                private_subnet_ids=network.private_subnet_ids,
+                node_security_group_id=cluster.node_security_group_id,
+                logs_key_arn=logs_key_arn,
+                log_retention_days=args.log_retention_days,
+            ),
+            self._in_region,
+        )
+        controller = LoadBalancerController(
+            name,
+            LoadBalancerControllerArgs(
+                cluster_name=args.cluster_name,
+                region=args.region,
+                vpc_id=network.vpc_id,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_provider_url=cluster.oidc_provider_url,
+                target_group_arn=entry.target_group_arn,
+                kubernetes=cluster.kubernetes,
+            ),
+            self._in_region,
+        )
+        OrderGateway(
+            name,
+            OrderGatewayArgs(
+                gateway=args.gateway,
+                size=args.capacity.gateway,
+                target_group_arn=entry.target_group_arn,
+                provider=cluster.kubernetes,
+                controller=controller.release,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        dns = DnsFailover(
+            name,
+            DnsFailoverArgs(
+                prefix=args.cluster_name,
+                failover_type=args.failover_type,
+                dns=args.dns,
+                regional_hostname=entry.hostname,
+                public_domain=entry.domain,
+                regional_domain=entry.regional_domain,
+                tags=args.tags,
+            ),
+            self._in_region,
+        )
+        self.regional_hostname = entry.hostname
+        self.health_check_id = dns.health_check_id

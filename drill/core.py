@@ -48,6 +48,14 @@ SERVING_CHECKS = (
 )
 
 
+def _answer(check: Callable[[], str]) -> str:
+    """While dr comes up, an API error is a check that has not passed yet."""
+    try:
+        return check()
+    except (ClientError, OSError):
+        return FAILED
+
+
 @dataclass
 class DrillOptions:
     failback: bool = False
@@ -338,7 +346,8 @@ class Drill:
         deadline = time.monotonic() + options.poll_timeout_seconds
         while True:
             statuses = {
-                name: self.not_emulated_status(name) or answers[name]() for name in SERVING_CHECKS
+                name: self.not_emulated_status(name) or _answer(answers[name])
+                for name in SERVING_CHECKS
             }
             if FAILED not in statuses.values() or time.monotonic() > deadline:
                 for name, status in statuses.items():

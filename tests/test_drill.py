@@ -219,7 +219,12 @@ def test_real_drill_selects_reads_and_refreshes_both_stacks(
     world = emulation.build(emulation.lambda_environment(dr.graph), "us-west-2")
     emulated._data_stores(primary.exports, dr.exports)
     deploy_handler_function("us-west-2", dr.exports["failoverFunctionName"])
-    fake = FakePulumi({PRIMARY: primary.exports, DR: dr.exports})
+    fake = FakePulumi(
+        {
+            PRIMARY: primary.exports | {"healthCheckId": world.primary_health_check_id},
+            DR: dr.exports | {"healthCheckId": world.dr_health_check_id},
+        }
+    )
 
     def in_process(payload: dict[str, Any]) -> dict[str, Any]:
         with redirect_stdout(io.StringIO()):

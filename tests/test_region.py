@@ -18,7 +18,7 @@ def test_both_stacks_build_with_their_own_region_and_role(stack: StackGraph) -> 
     expected_region = {"primary": "us-east-1", "dr": "us-west-2"}[stack.name]
     assert stack.exports["role"] == stack.name
     assert stack.exports["region"] == expected_region
-    (provider,) = stack.of_type("pulumi:providers:aws")
+    provider = stack.one("pulumi:providers:aws", f"{stack.name}-aws")
     assert provider.inputs["region"] == expected_region
 
 
@@ -157,7 +157,7 @@ def test_subnet_plan_fits_any_allowed_az_count(az_count: int) -> None:
 
 def test_every_kms_key_rotates(stack: StackGraph) -> None:
     keys = stack.of_type("aws:kms/key:Key")
-    uses = {"logs", "eks-secrets", "alerts", "data"}
+    uses = {"logs", "eks-secrets", "alerts", "data", "health-alerts"}
     if stack.name == "dr":
         uses |= {"failover-alerts", "failover-dlq"}
     assert {k.name for k in keys} == {f"trading-{stack.name}-{use}" for use in uses}
@@ -254,18 +254,33 @@ def test_every_resource_sits_under_its_component(stack: StackGraph) -> None:
             assert graph.by_urn(resource.parent).type.startswith("trading:"), resource.urn
 
 
-def test_every_aws_resource_uses_the_regions_provider_with_config_tags(
+def test_every_aws_resource_uses_an_explicit_provider_with_config_tags(
     stack: StackGraph,
 ) -> None:
-    (provider,) = stack.of_type("pulumi:providers:aws")
+    region = stack.one("pulumi:providers:aws", f"{stack.name}-aws")
+    metrics = stack.one("pulumi:providers:aws", f"{stack.name}-route53-metrics")
+    assert metrics.inputs["region"] == "us-east-1"
     expected_tags = raw_settings(stack.name)["tags"] | {"trading-role": stack.name}
-    # Provider inputs travel JSON-encoded, as the engine hands them to the provider.
-    assert json.loads(provider.inputs["defaultTags"]) == {"tags": expected_tags}
+    for provider in (region, metrics):
+        # Provider inputs travel JSON-encoded, as the engine hands them to the provider.
+        assert json.loads(provider.inputs["defaultTags"]) == {"tags": expected_tags}
+    on_metrics = set()
     for resource in stack:
         if resource.type.startswith("aws:"):
-            assert stack.graph.provider_of(resource) is provider, resource.urn
+            provider = stack.graph.provider_of(resource)
+            assert provider in (region, metrics), resource.urn
+            if provider is metrics:
+                on_metrics.add(resource.type)
         elif resource.remote:
-            assert resource.providers["aws"].startswith(provider.urn), resource.urn
+            assert resource.providers["aws"].startswith(region.urn), resource.urn
+    # Only the health check's alarm and the topic it pages sit where Route 53's metrics are.
+    assert on_metrics == {
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:sns/topic:Topic",
+        "aws:sns/topicPolicy:TopicPolicy",
+        "aws:kms/key:Key",
+        "aws:kms/alias:Alias",
+    }
 
 
 def test_kubeconfig_is_exported_as_a_secret(stack: StackGraph) -> None:

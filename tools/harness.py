@@ -13,7 +13,7 @@ import json
 import runpy
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,10 @@ PROGRAM = ROOT / "__main__.py"
 MOCK_ACCOUNT = "123456789012"
 
 _RESOURCE_SIG = rpc._special_resource_sig
+_SECRET_SIG = rpc._special_secret_sig
 _SIG_KEY = rpc._special_sig_key
+# What a secret input is recorded as: tests and the synth must never hold its value.
+SECRET = "[secret]"
 
 
 def project_name() -> str:
@@ -114,7 +117,7 @@ class Graph:
 
 
 def _strip_resource_references(value: Any) -> Any:
-    """Replaces resource references by their URN string.
+    """Replaces resource references by their URN string and secrets by `SECRET`.
 
     The stock mock monitor hangs or fails intermittently when it deserializes resource
     references on its worker threads; the URN is all a test needs.
@@ -122,6 +125,8 @@ def _strip_resource_references(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get(_SIG_KEY) == _RESOURCE_SIG:
             return value.get("urn", "")
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            return SECRET
         return {k: _strip_resource_references(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_strip_resource_references(v) for v in value]
@@ -174,33 +179,11 @@ class _Mocks(mocks.Mocks):
         service = args.typ.split(":")[1].split("/")[0]
         physical = str(args.inputs.get("name") or args.name)
         state.setdefault("arn", f"arn:aws:{service}:{region}:{MOCK_ACCOUNT}:{physical}")
-        if args.typ == "aws:kms/key:Key":
-            state["keyId"] = f"key-{args.name}"
-            state["arn"] = f"arn:aws:kms:{region}:{MOCK_ACCOUNT}:key/key-{args.name}"
-        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
-            state["arn"] = f"arn:aws:logs:{region}:{MOCK_ACCOUNT}:log-group:{physical}"
-        elif args.typ == "aws:iam/role:Role":
-            state["name"] = physical
-            state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"
-        elif args.typ == "eks:index:Cluster":
-            state.update(_cluster_outputs(physical, region))
-        elif args.typ == "aws:s3/bucket:Bucket":
-            state["arn"] = f"arn:aws:s3:::{args.inputs.get('bucket')}"
-        elif args.typ == "aws:rds/instance:Instance":
-            identifier = args.inputs.get("identifier")
-            state["arn"] = f"arn:aws:rds:{region}:{MOCK_ACCOUNT}:db:{identifier}"
-            state["address"] = f"{identifier}.mock.{region}.rds.amazonaws.com"
-        elif args.typ == "aws:rds/cluster:Cluster":
-            identifier = args.inputs.get("clusterIdentifier")
-            state["arn"] = f"arn:aws:rds:{region}:{MOCK_ACCOUNT}:cluster:{identifier}"
-            state["endpoint"] = f"{identifier}.cluster-mock.{region}.rds.amazonaws.com"
-        elif args.typ == "aws:rds/globalCluster:GlobalCluster":
-            state["id"] = str(args.inputs.get("globalClusterIdentifier"))
-            return state["id"], state
-        elif args.typ == "aws:dynamodb/table:Table":
-            state["arn"] = f"arn:aws:dynamodb:{region}:{MOCK_ACCOUNT}:table/{physical}"
-        elif args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = "mock-password-not-a-secret"
+        invent = _INVENTED_OUTPUTS.get(args.typ)
+        if invent is not None:
+            state.update(invent(_Created(args.name, physical, region, args.inputs)))
+        if args.typ == "aws:rds/globalCluster:GlobalCluster":
+            return str(state["id"]), state
         return resource_id, state
 
     def _stack_reference(self, name: str) -> dict[str, Any]:
@@ -213,6 +196,83 @@ class _Mocks(mocks.Mocks):
             "outputs": graph.exports,
             "secretOutputNames": sorted(graph.secret_exports),
         }
+
+
+@dataclass(frozen=True)
+class _Created:
+    """What the mock knows of a resource when it invents the outputs the program reads."""
+
+    name: str
+    physical: str
+    region: str
+    inputs: dict[str, Any]
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{resource}"
+
+
+def _validation_options(r: _Created) -> dict[str, Any]:
+    names = [r.inputs["domainName"], *r.inputs.get("subjectAlternativeNames", [])]
+    return {
+        "domainValidationOptions": [
+            {
+                "domainName": name,
+                "resourceRecordName": f"_mock.{name}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_mock.acm-validations.aws.{name}.",
+            }
+            for name in names
+        ]
+    }
+
+
+def _rds_instance(r: _Created) -> dict[str, Any]:
+    identifier = r.inputs.get("identifier")
+    return {
+        "arn": r.arn("rds", f"db:{identifier}"),
+        "address": f"{identifier}.mock.{r.region}.rds.amazonaws.com",
+    }
+
+
+def _rds_cluster(r: _Created) -> dict[str, Any]:
+    identifier = r.inputs.get("clusterIdentifier")
+    return {
+        "arn": r.arn("rds", f"cluster:{identifier}"),
+        "endpoint": f"{identifier}.cluster-mock.{r.region}.rds.amazonaws.com",
+    }
+
+
+_INVENTED_OUTPUTS: dict[str, Callable[[_Created], dict[str, Any]]] = {
+    "aws:kms/key:Key": lambda r: {
+        "keyId": f"key-{r.name}",
+        "arn": r.arn("kms", f"key/key-{r.name}"),
+    },
+    "aws:cloudwatch/logGroup:LogGroup": lambda r: {"arn": r.arn("logs", f"log-group:{r.physical}")},
+    "aws:iam/role:Role": lambda r: {
+        "name": r.physical,
+        "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:role/{r.physical}",
+    },
+    "eks:index:Cluster": lambda r: _cluster_outputs(r.physical, r.region),
+    "aws:s3/bucket:Bucket": lambda r: {"arn": f"arn:aws:s3:::{r.inputs.get('bucket')}"},
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:rds/cluster:Cluster": _rds_cluster,
+    "aws:rds/globalCluster:GlobalCluster": lambda r: {
+        "id": str(r.inputs.get("globalClusterIdentifier"))
+    },
+    "aws:dynamodb/table:Table": lambda r: {"arn": r.arn("dynamodb", f"table/{r.physical}")},
+    "aws:acm/certificate:Certificate": _validation_options,
+    "aws:apigateway/domainName:DomainName": lambda r: {
+        "regionalDomainName": f"d-{r.name}.execute-api.{r.region}.amazonaws.com",
+        "regionalZoneId": f"ZMOCK{r.region.upper().replace('-', '')}",
+    },
+    "aws:lb/loadBalancer:LoadBalancer": lambda r: {
+        "dnsName": f"{r.physical}.elb.{r.region}.amazonaws.com"
+    },
+    "aws:route53/record:Record": lambda r: {"fqdn": str(r.inputs.get("name"))},
+    "random:index/randomPassword:RandomPassword": lambda r: {
+        "result": "mock-password-not-a-secret"
+    },
+}
 
 
 def _cluster_outputs(name: str, region: str) -> dict[str, Any]:

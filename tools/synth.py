@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from settings import SettingsError
-from tools.harness import ROOT, Graph, Resource, run_program
+from tools.harness import ROOT, SECRET, Graph, Resource, run_program
 
 # Inputs a reviewer looks for first; everything else is in the JSON file.
 REVIEW_KEYS = (
@@ -49,7 +49,6 @@ BANNER = (
     "OFFLINE RENDERING of stack {stack!r} under Pulumi mocks: not a `pulumi preview`. "
     "No engine, no provider checks, no cloud; ids and ARNs are invented."
 )
-SECRET = "[secret]"
 
 
 def _summary(resource: Resource) -> str:

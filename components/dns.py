@@ -1,0 +1,129 @@
+"""`DnsFailover`: this region's Route 53 health check on its own `/health`, its failover record
+(PRIMARY in the primary stack, SECONDARY in dr), its regional record, and an alarm on the
+health check.
+
+Route 53 publishes health check metrics in us-east-1 only, so the alarm and the topic it pages
+live there, whichever region this stack serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alerts import Alerts, AlertsArgs
+from components.kms import current_account
+from settings import Dns
+
+ROUTE53_METRICS_REGION = "us-east-1"
+FAILOVER_TYPES = ("PRIMARY", "SECONDARY")
+
+
+@dataclass
+class DnsFailoverArgs:
+    prefix: str
+    failover_type: str
+    dns: Dns
+    regional_hostname: str
+    public_domain: aws.apigateway.DomainName
+    regional_domain: aws.apigateway.DomainName
+    tags: Mapping[str, str]
+
+
+class DnsFailover(pulumi.ComponentResource):
+    health_check_id: pulumi.Output[str]
+    record_name: str
+
+    def __init__(
+        self, name: str, args: DnsFailoverArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:dns:DnsFailover", name, None, opts)
+        if args.failover_type not in FAILOVER_TYPES:
+            raise ValueError(f"failover_type {args.failover_type!r} is not one of {FAILOVER_TYPES}")
+        child = pulumi.ResourceOptions(parent=self)
+        check = aws.route53.HealthCheck(
+            f"{name}-health",
+            type="HTTPS",
+            fqdn=args.regional_hostname,
+            port=443,
+            resource_path="/health",
+            request_interval=args.dns.health_check_interval_seconds,
+            failure_threshold=args.dns.health_check_failure_threshold,
+            enable_sni=True,
+            measure_latency=True,
+            tags={"Name": f"{args.prefix}-health"},
+            opts=child,
+        )
+        # The region's own name, which its health check probes, bypassing failover.
+        aws.route53.Record(
+            f"{name}-regional",
+            zone_id=args.dns.zone_id,
+            name=args.regional_hostname,
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=args.regional_domain.regional_domain_name,
+                    zone_id=args.regional_domain.regional_zone_id,
+                    evaluate_target_health=False,
+                )
+            ],
+            opts=child,
+        )
+        aws.route53.Record(
+            f"{name}-failover",
+            zone_id=args.dns.zone_id,
+            name=args.dns.record_name,
+            type="A",
+            set_identifier=f"{args.prefix}-{args.failover_type.lower()}",
+            failover_routing_policies=[
+                aws.route53.RecordFailoverRoutingPolicyArgs(type=args.failover_type)
+            ],
+            health_check_id=check.id,
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=args.public_domain.regional_domain_name,
+                    zone_id=args.public_domain.regional_zone_id,
+                    evaluate_target_health=True,
+                )
+            ],
+            opts=child,
+        )
+        self._alarm(name, args, check)
+        self.health_check_id = check.id
+        self.record_name = args.dns.record_name
+        self.register_outputs({"healthCheckId": self.health_check_id})
+
+    def _alarm(self, name: str, args: DnsFailoverArgs, check: aws.route53.HealthCheck) -> None:
+        metrics_region = aws.Provider(
+            f"{name}-route53-metrics",
+            region=ROUTE53_METRICS_REGION,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.tags)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_metrics_region = pulumi.ResourceOptions(parent=self, providers=[metrics_region])
+        topic = Alerts(
+            f"{name}-health",
+            AlertsArgs(
+                f"{args.prefix}-health", current_account(ROUTE53_METRICS_REGION, metrics_region)
+            ),
+            in_metrics_region,
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-health",
+            alarm_description=f"{args.regional_hostname}/health fails Route 53's checks",
+            namespace="AWS/Route53",
+            metric_name="HealthCheckStatus",
+            dimensions={"HealthCheckId": check.id},
+            statistic="Minimum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="breaching",
+            alarm_actions=[topic.topic_arn],
+            ok_actions=[topic.topic_arn],
+            opts=pulumi.ResourceOptions(parent=self, provider=metrics_region),
+        )

@@ -1,0 +1,182 @@
+"""`OrderGateway`: the order-gateway workload on the trading node group, bound to the regional
+load balancer's target group by the AWS Load Balancer Controller (TargetGroupBinding)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster import NODE_GROUP_LABELS
+from settings import Gateway, GatewaySize
+
+NAMESPACE = "trading"
+APP = "order-gateway"
+HEALTH_PATH = "/health"
+# A non-root user that exists in distroless and scratch images alike.
+RUN_AS_USER = 65532
+
+
+@dataclass
+class OrderGatewayArgs:
+    gateway: Gateway
+    size: GatewaySize
+    target_group_arn: pulumi.Input[str]
+    provider: k8s.Provider
+    # The Load Balancer Controller must run (its CRD exist) before a TargetGroupBinding.
+    controller: pulumi.Resource
+
+
+def _labels() -> dict[str, str]:
+    return {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "trading"}
+
+
+class OrderGateway(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: OrderGatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:workload:OrderGateway", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        labels = _labels()
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAMESPACE,
+                labels={"pod-security.kubernetes.io/enforce": "restricted"},
+            ),
+            opts=child,
+        )
+        metadata = k8s.meta.v1.ObjectMetaArgs(
+            name=APP, namespace=namespace.metadata.name, labels=labels
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.size.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=self._pod_spec(args.gateway, labels),
+                ),
+            ),
+            # The autoscaler owns the replica count once the deployment exists.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, ignore_changes=["spec.replicas"]
+            ),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata,
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=labels,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http", port=80, target_port=args.gateway.port, protocol="TCP"
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=metadata,
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+            ),
+            opts=child,
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=metadata,
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
+                ),
+                min_replicas=args.size.replicas,
+                max_replicas=args.size.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=60
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-target-group-binding",
+            api_version="elbv2.k8s.aws/v1beta1",
+            kind="TargetGroupBinding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=namespace.metadata.name),
+            spec={
+                "serviceRef": {"name": service.metadata.name, "port": 80},
+                "targetGroupARN": args.target_group_arn,
+                "targetType": "ip",
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[args.controller]
+            ),
+        )
+        self.service_name = service.metadata.name
+        self.register_outputs({"serviceName": self.service_name})
+
+    @staticmethod
+    def _pod_spec(gateway: Gateway, labels: dict[str, str]) -> k8s.core.v1.PodSpecArgs:
+        probe = k8s.core.v1.ProbeArgs(
+            http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port=gateway.port),
+            period_seconds=5,
+            failure_threshold=3,
+        )
+        return k8s.core.v1.PodSpecArgs(
+            node_selector=dict(NODE_GROUP_LABELS["trading"]),
+            tolerations=[
+                k8s.core.v1.TolerationArgs(
+                    key="dedicated", operator="Equal", value="trading", effect="NoSchedule"
+                )
+            ],
+            topology_spread_constraints=[
+                k8s.core.v1.TopologySpreadConstraintArgs(
+                    max_skew=1,
+                    topology_key="topology.kubernetes.io/zone",
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                )
+            ],
+            automount_service_account_token=False,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=RUN_AS_USER,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name=APP,
+                    image=gateway.image,
+                    args=list(gateway.args),
+                    ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=gateway.port)],
+                    readiness_probe=probe,
+                    liveness_probe=probe,
+                    resources=k8s.core.v1.ResourceRequirementsArgs(
+                        requests={"cpu": "250m", "memory": "128Mi"},
+                        limits={"cpu": "1", "memory": "256Mi"},
+                    ),
+                    security_context=k8s.core.v1.SecurityContextArgs(
+                        run_as_non_root=True,
+                        read_only_root_filesystem=True,
+                        allow_privilege_escalation=False,
+                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                    ),
+                )
+            ],
+        )

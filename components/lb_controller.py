@@ -1,0 +1,144 @@
+"""`LoadBalancerController`: the AWS Load Balancer Controller (Helm, IRSA), here only to bind the
+gateway's pods to a target group that Pulumi owns (TargetGroupBinding). It creates no load
+balancer itself, so its role is limited to reading and to (de)registering targets of that one
+target group."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.cluster import NODE_GROUP_LABELS
+
+CHART = "aws-load-balancer-controller"
+CHART_VERSION = "1.13.0"
+CHART_REPOSITORY = "https://aws.github.io/eks-charts"
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "aws-load-balancer-controller"
+
+READ_ACTIONS = (
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+)
+
+
+def irsa_trust(oidc_provider_arn: str, oidc_provider_url: str, service_account: str) -> str:
+    """Only `service_account` in kube-system of this cluster may assume the role."""
+    issuer = oidc_provider_url.removeprefix("https://")
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": oidc_provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {
+                            f"{issuer}:sub": f"system:serviceaccount:{NAMESPACE}:{service_account}",
+                            f"{issuer}:aud": "sts.amazonaws.com",
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+def controller_policy(target_group_arn: str) -> str:
+    statements: list[dict[str, Any]] = [
+        {"Sid": "Discover", "Effect": "Allow", "Action": list(READ_ACTIONS), "Resource": "*"},
+        {
+            "Sid": "BindGatewayPods",
+            "Effect": "Allow",
+            "Action": [
+                "elasticloadbalancing:RegisterTargets",
+                "elasticloadbalancing:DeregisterTargets",
+            ],
+            "Resource": target_group_arn,
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+@dataclass
+class LoadBalancerControllerArgs:
+    cluster_name: str
+    region: str
+    vpc_id: pulumi.Input[str]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+    target_group_arn: pulumi.Input[str]
+    kubernetes: k8s.Provider
+
+
+class LoadBalancerController(pulumi.ComponentResource):
+    release: k8s.helm.v3.Release
+
+    def __init__(
+        self,
+        name: str,
+        args: LoadBalancerControllerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("trading:ingress:LoadBalancerController", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-lb-controller",
+            assume_role_policy=pulumi.Output.all(
+                args.oidc_provider_arn, args.oidc_provider_url
+            ).apply(lambda v: irsa_trust(v[0], v[1], SERVICE_ACCOUNT)),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-lb-controller",
+            role=role.id,
+            policy=pulumi.Output.from_input(args.target_group_arn).apply(controller_policy),
+            opts=child,
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-lb-controller",
+            name=CHART,
+            chart=CHART,
+            version=CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=NAMESPACE,
+            values={
+                "clusterName": args.cluster_name,
+                "region": args.region,
+                "vpcId": args.vpc_id,
+                "replicaCount": 2,
+                "serviceAccount": {
+                    "create": True,
+                    "name": SERVICE_ACCOUNT,
+                    "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+                },
+                # Only TargetGroupBinding is used: no WAF, Shield or Service mutation.
+                "enableShield": False,
+                "enableWaf": False,
+                "enableWafv2": False,
+                "enableServiceMutatorWebhook": False,
+                "nodeSelector": dict(NODE_GROUP_LABELS["system"]),
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                    "limits": {"memory": "256Mi"},
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes),
+        )
+        self.register_outputs({"roleArn": role.arn})
