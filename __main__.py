@@ -22,6 +22,7 @@ region = TradingRegion(
         dns=config.dns,
         gateway=config.gateway,
         failover_type="PRIMARY" if config.role == "primary" else "SECONDARY",
+        observability=config.observability,
     ),
 )
 

@@ -53,6 +53,9 @@ _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$")
 _K8S_VERSION = re.compile(r"^1\.(2[89]|3[0-9])$")
+_CPU = re.compile(r"^([1-9][0-9]{0,3}m|[1-9][0-9]?(\.[0-9]+)?)$")
+_MEMORY = re.compile(r"^[1-9][0-9]{0,5}(Mi|Gi)$")
+_RETENTION = re.compile(r"^[1-9][0-9]{0,3}[dhw]$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,32}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _IMAGE = re.compile(
@@ -89,11 +92,21 @@ class GatewaySize:
 
 
 @dataclass(frozen=True)
+class AddonRequests:
+    """CPU and memory requests of each add-on pod (Prometheus, Grafana, the autoscaler,
+    metrics-server): small at the pilot light, sized for production at full."""
+
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True)
 class CapacityProfile:
     name: str
     nat_gateways: str
     node_groups: Mapping[str, NodeGroupSize]
     gateway: GatewaySize
+    addons: AddonRequests
 
     @property
     def nat_gateway_per_az(self) -> bool:
@@ -116,6 +129,7 @@ class CapacityProfile:
                 "replicas": self.gateway.replicas,
                 "maxReplicas": self.gateway.max_replicas,
             },
+            "addons": {"cpu": self.addons.cpu, "memory": self.addons.memory},
         }
 
 
@@ -231,6 +245,15 @@ class Gateway:
 
 
 @dataclass(frozen=True)
+class Observability:
+    """Monitoring inside the cluster and who is paged."""
+
+    prometheus_retention: str
+    prometheus_storage_gb: int
+    alert_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Objectives:
     rto_seconds: int
     rpo_seconds: int
@@ -254,6 +277,7 @@ class Settings:
     failover: Failover
     dns: Dns
     gateway: Gateway
+    observability: Observability
 
     @property
     def replica_lag_alarm_seconds(self) -> int:
@@ -435,7 +459,9 @@ def _node_group(reader: _Reader, key: str, raw: Any) -> NodeGroupSize | None:
 def _profile(reader: _Reader, name: str, raw: Any) -> CapacityProfile | None:
     key = f"capacity.profiles.{name}"
     values = reader.obj(
-        key, raw, {"natGateways": "str", "nodeGroups": "object", "gateway": "object"}
+        key,
+        raw,
+        {"natGateways": "str", "nodeGroups": "object", "gateway": "object", "addons": "object"},
     )
     nat = reader.choice(
         f"{key}.natGateways",
@@ -460,9 +486,37 @@ def _profile(reader: _Reader, name: str, raw: Any) -> CapacityProfile | None:
         f"{key}.gateway",
         reader.field(key, values, "gateway", "an object with replicas and maxReplicas"),
     )
-    if nat is None or gateway is None or any(size is None for size in groups.values()):
+    addons = _addon_requests(
+        reader,
+        f"{key}.addons",
+        reader.field(key, values, "addons", "an object with cpu and memory"),
+    )
+    if nat is None or gateway is None or addons is None:
         return None
-    return CapacityProfile(name, nat, {g: s for g, s in groups.items() if s is not None}, gateway)
+    if any(size is None for size in groups.values()):
+        return None
+    return CapacityProfile(
+        name, nat, {g: s for g, s in groups.items() if s is not None}, gateway, addons
+    )
+
+
+def _addon_requests(reader: _Reader, key: str, raw: Any) -> AddonRequests | None:
+    values = reader.obj(key, raw, {"cpu": "quantity", "memory": "quantity"})
+    cpu = reader.matching(
+        f"{key}.cpu",
+        reader.field(key, values, "cpu", "a CPU quantity"),
+        _CPU,
+        'a Kubernetes CPU quantity like "250m" or "1"',
+    )
+    memory = reader.matching(
+        f"{key}.memory",
+        reader.field(key, values, "memory", "a memory quantity"),
+        _MEMORY,
+        'a Kubernetes memory quantity like "512Mi" or "2Gi"',
+    )
+    if cpu is None or memory is None:
+        return None
+    return AddonRequests(cpu, memory)
 
 
 def _gateway_size(reader: _Reader, key: str, raw: Any) -> GatewaySize | None:
@@ -787,6 +841,28 @@ def _gateway(reader: _Reader, raw: Any) -> Gateway | None:
     return Gateway(image, args, port, rate, burst)
 
 
+def _observability(reader: _Reader, raw: Any) -> Observability | None:
+    fields = {"prometheusRetention": "str", "prometheusStorageGb": "int", "alertEmails": "list"}
+    values = reader.obj("observability", raw, fields)
+    retention = reader.matching(
+        "observability.prometheusRetention",
+        values.get("prometheusRetention", "15d"),
+        _RETENTION,
+        'a Prometheus duration like "15d" or "2w"',
+    )
+    storage = reader.integer(
+        "observability.prometheusStorageGb", values.get("prometheusStorageGb", 50), 10, 16000
+    )
+    emails = reader.strings(
+        "observability.alertEmails",
+        values.get("alertEmails", []),
+        lambda k, v: reader.matching(k, v, _EMAIL, "an email address"),
+    )
+    if retention is None or storage is None or emails is None:
+        return None
+    return Observability(retention, storage, emails)
+
+
 def _tags(reader: _Reader, raw: Any) -> dict[str, str] | None:
     if not isinstance(raw, Mapping):
         reader.fail("tags", raw, "an object of tag keys to string values")
@@ -840,11 +916,12 @@ def parse(raw: Mapping[str, Any]) -> Settings:
     failover = _failover(reader, raw.get("failover", {}))
     dns = _dns(reader, reader.field("", raw, "dns", "an object"))
     gateway = _gateway(reader, raw.get("gateway", {}))
+    observability = _observability(reader, raw.get("observability", {}))
     if reader.problems:
         raise SettingsError(reader.problems)
     assert role and region and peer_region and name_prefix and network and capacity and eks
     assert database and objectives and tags is not None and replication and records and failover
-    assert dns and gateway
+    assert dns and gateway and observability
     return Settings(
         role=role,
         region=region,
@@ -862,6 +939,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         failover=failover,
         dns=dns,
         gateway=gateway,
+        observability=observability,
     )
 
 
@@ -879,6 +957,7 @@ STRUCTURED_KEYS = (
     "failover",
     "dns",
     "gateway",
+    "observability",
 )
 
 

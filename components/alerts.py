@@ -51,6 +51,7 @@ def _topic_policy(topic_arn: str, account: Account) -> str:
 class AlertsArgs:
     prefix: str
     account: pulumi.Output[Account]
+    emails: tuple[str, ...] = ()
 
 
 class Alerts(pulumi.ComponentResource):
@@ -82,6 +83,14 @@ class Alerts(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        for index, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(
+                f"{name}-alerts-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
+            )
         self.topic_arn = topic.arn
         self.key_arn = key.arn
         self.register_outputs({"topicArn": self.topic_arn})

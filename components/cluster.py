@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.irsa import OidcProvider
 from components.kms import Account, customer_key, key_policy
 from settings import CLUSTER_LOG_TYPES, NodeGroupSize
 
@@ -83,8 +84,7 @@ class TradingClusterArgs:
 class TradingCluster(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
-    oidc_provider_arn: pulumi.Output[str]
-    oidc_provider_url: pulumi.Output[str]
+    oidc: OidcProvider
     secrets_key_arn: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
     node_group_names: dict[str, str]
@@ -106,8 +106,7 @@ class TradingCluster(pulumi.ComponentResource):
 
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
-        self.oidc_provider_arn = self.cluster.oidc_provider_arn
-        self.oidc_provider_url = self.cluster.oidc_provider_url
+        self.oidc = OidcProvider(self.cluster.oidc_provider_arn, self.cluster.oidc_provider_url)
         self.secrets_key_arn = secrets_key.arn
         # Managed nodes carry the EKS-created cluster security group; with pulumi-eks's own
         # groups skipped, this output is that group, the one databases admit.

@@ -229,8 +229,33 @@ class Database(pulumi.ComponentResource):
         self.arn = instance.arn
         self.identifier = instance.identifier
         self.endpoint = instance.address
+        self._health_alarms(instance)
         if self.is_replica:
             self._lag_alarm("ReplicaLag", {"DBInstanceIdentifier": instance.identifier}, 1)
+
+    def _health_alarms(self, instance: aws.rds.Instance) -> None:
+        """CPU saturation and storage running out, on the writer and the replica alike."""
+        storage_floor = self._args.settings.allocated_storage_gb * 1024**3 // 10
+        for label, metric, threshold, comparison in (
+            ("cpu", "CPUUtilization", 80, "GreaterThanThreshold"),
+            ("free-storage", "FreeStorageSpace", storage_floor, "LessThanThreshold"),
+        ):
+            aws.cloudwatch.MetricAlarm(
+                f"{self._name}-{label}",
+                alarm_description=f"{self._args.identifier}: {metric} crossed {threshold}",
+                namespace="AWS/RDS",
+                metric_name=metric,
+                dimensions={"DBInstanceIdentifier": instance.identifier},
+                statistic="Average",
+                period=300,
+                evaluation_periods=3,
+                threshold=threshold,
+                comparison_operator=comparison,
+                treat_missing_data="notBreaching",
+                alarm_actions=[self._args.alerts_topic_arn],
+                ok_actions=[self._args.alerts_topic_arn],
+                opts=self._child,
+            )
 
     def _aurora(self) -> None:
         args = self._args

@@ -56,6 +56,7 @@ def _visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
 
 class RegionalEntry(pulumi.ComponentResource):
     target_group_arn: pulumi.Output[str]
+    api_name: pulumi.Output[str]
     hostname: str
     domain: aws.apigateway.DomainName
     regional_domain: aws.apigateway.DomainName
@@ -166,6 +167,7 @@ class RegionalEntry(pulumi.ComponentResource):
             disable_execute_api_endpoint=True,
             opts=self._child,
         )
+        self.api_name = api.name
         link = aws.apigateway.VpcLink(
             f"{name}-vpc-link",
             name=f"{args.prefix}-gateway",

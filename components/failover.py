@@ -185,16 +185,10 @@ class FailoverAutomation(pulumi.ComponentResource):
             opts=child,
         )
         notifications = Alerts(
-            f"{name}-failover", AlertsArgs(f"{args.prefix}-failover", args.account), child
+            f"{name}-failover",
+            AlertsArgs(f"{args.prefix}-failover", args.account, args.settings.notify_emails),
+            child,
         )
-        for index, email in enumerate(args.settings.notify_emails):
-            aws.sns.TopicSubscription(
-                f"{name}-notify-{index}",
-                topic=notifications.topic_arn,
-                protocol="email",
-                endpoint=email,
-                opts=child,
-            )
         queue_key = customer_key(
             f"{args.prefix}-failover-dlq",
             f"Encryption of {function_name}'s on-failure queue",

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import NODE_GROUP_LABELS
+from components.irsa import OidcProvider, irsa_role
 
 CHART = "aws-load-balancer-controller"
 CHART_VERSION = "1.13.0"
@@ -37,29 +38,6 @@ READ_ACTIONS = (
 )
 
 
-def irsa_trust(oidc_provider_arn: str, oidc_provider_url: str, service_account: str) -> str:
-    """Only `service_account` in kube-system of this cluster may assume the role."""
-    issuer = oidc_provider_url.removeprefix("https://")
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": oidc_provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {
-                            f"{issuer}:sub": f"system:serviceaccount:{NAMESPACE}:{service_account}",
-                            f"{issuer}:aud": "sts.amazonaws.com",
-                        }
-                    },
-                }
-            ],
-        }
-    )
-
-
 def controller_policy(target_group_arn: str) -> str:
     statements: list[dict[str, Any]] = [
         {"Sid": "Discover", "Effect": "Allow", "Action": list(READ_ACTIONS), "Resource": "*"},
@@ -81,8 +59,7 @@ class LoadBalancerControllerArgs:
     cluster_name: str
     region: str
     vpc_id: pulumi.Input[str]
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_provider_url: pulumi.Input[str]
+    oidc: OidcProvider
     target_group_arn: pulumi.Input[str]
     kubernetes: k8s.Provider
 
@@ -98,11 +75,11 @@ class LoadBalancerController(pulumi.ComponentResource):
     ) -> None:
         super().__init__("trading:ingress:LoadBalancerController", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
+        role = irsa_role(
             f"{name}-lb-controller",
-            assume_role_policy=pulumi.Output.all(
-                args.oidc_provider_arn, args.oidc_provider_url
-            ).apply(lambda v: irsa_trust(v[0], v[1], SERVICE_ACCOUNT)),
+            args.oidc,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
             opts=child,
         )
         aws.iam.RolePolicy(

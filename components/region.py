@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import TradingCluster, TradingClusterArgs
 from components.dns import DnsFailover, DnsFailoverArgs
@@ -16,7 +17,8 @@ from components.gateway import OrderGateway, OrderGatewayArgs
 from components.kms import Account, current_account, customer_key, key_policy, logs_usage
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.network import Network, NetworkArgs
-from settings import CapacityProfile, Dns, EksSettings, Gateway
+from components.observability import RegionMonitoring, RegionMonitoringArgs
+from settings import CapacityProfile, Dns, EksSettings, Gateway, Observability
 from settings import Network as NetworkSettings
 
 
@@ -33,6 +35,7 @@ class TradingRegionArgs:
     gateway: Gateway
     # PRIMARY or SECONDARY: this region's side of the DNS failover.
     failover_type: str
+    observability: Observability
 
 
 class TradingRegion(pulumi.ComponentResource):
@@ -109,8 +112,41 @@ class TradingRegion(pulumi.ComponentResource):
         self.data_subnet_ids = network.data_subnet_ids
         self.cluster_name = cluster.cluster_name
         self.kubeconfig = cluster.kubeconfig
-        alerts = Alerts(name, AlertsArgs(args.cluster_name, account), self._in_region)
-        self._serve(name, args, network, cluster, logs_key.arn)
+        alerts = Alerts(
+            name,
+            AlertsArgs(args.cluster_name, account, args.observability.alert_emails),
+            self._in_region,
+        )
+        ClusterAddons(
+            name,
+            ClusterAddonsArgs(
+                cluster_name=args.cluster_name,
+                region=args.region,
+                cluster=cluster.cluster,
+                oidc=cluster.oidc,
+                kubernetes=cluster.kubernetes,
+                requests=args.capacity.addons,
+                observability=args.observability,
+                alerts_topic_arn=alerts.topic_arn,
+                alerts_key_arn=alerts.key_arn,
+                logs_key_arn=logs_key.arn,
+                log_retention_days=args.log_retention_days,
+                account=account,
+            ),
+            self._in_region,
+        )
+        entry = self._serve(name, args, network, cluster, logs_key.arn)
+        RegionMonitoring(
+            name,
+            RegionMonitoringArgs(
+                prefix=args.cluster_name,
+                region=args.region,
+                cluster_name=args.cluster_name,
+                api_name=entry.api_name,
+                alerts_topic_arn=alerts.topic_arn,
+            ),
+            self._in_region,
+        )
 
         self.node_group_names = cluster.node_group_names
         self.node_security_group_id = cluster.node_security_group_id
@@ -140,7 +176,7 @@ class TradingRegion(pulumi.ComponentResource):
         network: Network,
         cluster: TradingCluster,
         logs_key_arn: pulumi.Output[str],
-    ) -> None:
+    ) -> RegionalEntry:
         """The order gateway, the public entry in front of it, and this region's DNS side."""
         entry = RegionalEntry(
             name,
@@ -164,8 +200,7 @@ class TradingRegion(pulumi.ComponentResource):
                 cluster_name=args.cluster_name,
                 region=args.region,
                 vpc_id=network.vpc_id,
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
+                oidc=cluster.oidc,
                 target_group_arn=entry.target_group_arn,
                 kubernetes=cluster.kubernetes,
             ),
@@ -197,3 +232,4 @@ class TradingRegion(pulumi.ComponentResource):
         )
         self.regional_hostname = entry.hostname
         self.health_check_id = dns.health_check_id
+        return entry

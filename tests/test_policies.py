@@ -468,6 +468,26 @@ def test_no_open_ingress(pack: Pack) -> None:
         ({"Effect": "Allow", "Action": "*", "Resource": "*"}, 2),
         ({"Effect": "Allow", "Action": "ec2:*", "Resource": "arn:aws:ec2:x"}, 1),
         ({"Effect": "Deny", "Action": "*", "Resource": "*"}, 0),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "autoscaling:SetDesiredCapacity",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/c": "owned"}
+                },
+            },
+            0,
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "autoscaling:SetDesiredCapacity",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}},
+            },
+            1,
+        ),
     ],
 )
 def test_iam_least_privilege(pack: Pack, statement: dict, violations: int) -> None:

@@ -157,7 +157,7 @@ def test_subnet_plan_fits_any_allowed_az_count(az_count: int) -> None:
 
 def test_every_kms_key_rotates(stack: StackGraph) -> None:
     keys = stack.of_type("aws:kms/key:Key")
-    uses = {"logs", "eks-secrets", "alerts", "data", "health-alerts"}
+    uses = {"logs", "eks-secrets", "alerts", "data", "health-alerts", "ebs"}
     if stack.name == "dr":
         uses |= {"failover-alerts", "failover-dlq"}
     assert {k.name for k in keys} == {f"trading-{stack.name}-{use}" for use in uses}

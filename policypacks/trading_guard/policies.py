@@ -379,6 +379,18 @@ def is_mutating(action: str) -> bool:
     return verb == "*" or not verb.startswith(READ_ONLY_VERBS)
 
 
+def _tag_scoped(statement: Mapping[str, Any]) -> bool:
+    """A condition on the resources' own tags scopes `*` to the resources carrying them (the
+    cluster autoscaler's rights over its cluster's Auto Scaling groups)."""
+    conditions = statement.get("Condition") or {}
+    return any(
+        "ResourceTag/" in key
+        for operator in conditions.values()
+        if isinstance(operator, Mapping)
+        for key in operator
+    )
+
+
 def _iam(_: str, props: Props, __: Mapping[str, Any]) -> Iterable[str]:
     for statement in _statements(props.get("policy")):
         if statement.get("Effect") != "Allow":
@@ -387,7 +399,8 @@ def _iam(_: str, props: Props, __: Mapping[str, Any]) -> Iterable[str]:
         sid = statement.get("Sid", "(no Sid)")
         if any(a == "*" or a.endswith(":*") for a in actions):
             yield f"statement {sid} allows every action of a service ({', '.join(actions)})"
-        if "*" in _as_list(statement.get("Resource")) and any(is_mutating(a) for a in actions):
+        on_everything = "*" in _as_list(statement.get("Resource"))
+        if on_everything and any(is_mutating(a) for a in actions) and not _tag_scoped(statement):
             yield f"statement {sid} allows a mutating action on every resource"
 
 
@@ -668,7 +681,8 @@ POLICIES = [
     ),
     resource_policy(
         "iam-least-privilege",
-        "No IAM statement allows `*` actions, or a mutating action on `*` resources.",
+        "No IAM statement allows `*` actions, or a mutating action on `*` resources unless a "
+        "condition on resource tags scopes it.",
         IAM_POLICY_TYPES,
         _iam,
         severity=Severity.HIGH,

@@ -1,0 +1,435 @@
+"""`ClusterAddons`: what the cluster needs beyond pulumi-eks, every piece on the cluster's own
+Kubernetes provider: encrypted gp3 volumes (EBS CSI driver, default storage class), the cluster
+autoscaler, metrics-server, kube-prometheus-stack (Prometheus, Alertmanager to SNS, Grafana)
+and Container Insights. Helm chart versions are pinned here; add-on pods request the capacity
+profile's `addons` resources, so the dr pilot light stays small."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.cluster import NODE_GROUP_LABELS
+from components.irsa import OidcProvider, irsa_role
+from components.kms import Account, customer_key, key_policy
+from settings import AddonRequests, Observability
+
+CHARTS = {
+    "cluster-autoscaler": ("https://kubernetes.github.io/autoscaler", "9.43.0"),
+    "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server/", "3.12.1"),
+    "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "78.3.0"),
+}
+STORAGE_CLASS = "gp3-encrypted"
+MONITORING = "monitoring"
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+CONTAINER_INSIGHTS_LOGS = ("application", "dataplane", "host", "performance")
+DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
+
+AUTOSCALER_READ = (
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeTags",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "eks:DescribeNodegroup",
+)
+
+
+def autoscaler_policy(cluster_name: str) -> str:
+    """Scaling only Auto Scaling groups tagged as this cluster's (EKS tags the groups of its
+    managed node groups so); the tag condition is what scopes the `*` resource."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Discover",
+                    "Effect": "Allow",
+                    "Action": list(AUTOSCALER_READ),
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ScaleThisClustersNodeGroups",
+                    "Effect": "Allow",
+                    "Action": [
+                        "autoscaling:SetDesiredCapacity",
+                        "autoscaling:TerminateInstanceInAutoScalingGroup",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"
+                        }
+                    },
+                },
+            ],
+        }
+    )
+
+
+def _publish(topic_arn: str, key_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PageOnCall",
+                    "Effect": "Allow",
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                },
+                {
+                    "Sid": "EncryptedTopic",
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": key_arn,
+                },
+            ],
+        }
+    )
+
+
+def _read_metrics() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadCloudWatchMetrics",
+                    "Effect": "Allow",
+                    "Action": [
+                        "cloudwatch:DescribeAlarms",
+                        "cloudwatch:GetMetricData",
+                        "cloudwatch:GetMetricStatistics",
+                        "cloudwatch:ListMetrics",
+                    ],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+
+
+@dataclass
+class ClusterAddonsArgs:
+    cluster_name: str
+    region: str
+    cluster: pulumi.Resource
+    oidc: OidcProvider
+    kubernetes: k8s.Provider
+    requests: AddonRequests
+    observability: Observability
+    alerts_topic_arn: pulumi.Input[str]
+    alerts_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    account: pulumi.Output[Account]
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:k8s:ClusterAddons", name, None, opts)
+        self._name = name
+        self._args = args
+        self._aws = pulumi.ResourceOptions(parent=self)
+        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.kubernetes)
+        storage_class = self._encrypted_volumes()
+        self._autoscaler()
+        self._release("metrics-server", "kube-system", {"resources": self._resources()})
+        self._monitoring(storage_class)
+        self._container_insights()
+        self.register_outputs({})
+
+    def _resources(self) -> dict[str, Any]:
+        requests = {"cpu": self._args.requests.cpu, "memory": self._args.requests.memory}
+        return {"requests": requests, "limits": {"memory": self._args.requests.memory}}
+
+    def _release(
+        self,
+        chart: str,
+        namespace: str,
+        values: dict[str, Any],
+        depends_on: list[pulumi.Resource] | None = None,
+    ) -> k8s.helm.v3.Release:
+        repository, version = CHARTS[chart]
+        return k8s.helm.v3.Release(
+            f"{self._name}-{chart}",
+            name=chart,
+            chart=chart,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+            namespace=namespace,
+            values={"nodeSelector": dict(NODE_GROUP_LABELS["system"]), **values},
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s, pulumi.ResourceOptions(depends_on=depends_on or [])
+            ),
+        )
+
+    def _irsa(self, label: str, namespace: str, service_account: str) -> aws.iam.Role:
+        return irsa_role(
+            f"{self._name}-{label}",
+            self._args.oidc,
+            namespace=namespace,
+            service_account=service_account,
+            opts=self._aws,
+        )
+
+    def _encrypted_volumes(self) -> k8s.storage.v1.StorageClass:
+        args = self._args
+        role = self._irsa("ebs-csi", "kube-system", "ebs-csi-controller-sa")
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-ebs-csi", role=role.name, policy_arn=EBS_CSI_POLICY, opts=self._aws
+        )
+        key = customer_key(
+            f"{args.cluster_name}-ebs",
+            f"Encryption of {args.cluster_name}'s persistent volumes",
+            pulumi.Output.all(args.account, role.arn).apply(
+                lambda v: key_policy(v[0], _ebs_key_usage(v[1]))
+            ),
+            self._aws,
+        )
+        addon = aws.eks.Addon(
+            f"{self._name}-ebs-csi",
+            cluster_name=args.cluster_name,
+            addon_name="aws-ebs-csi-driver",
+            service_account_role_arn=role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster]),
+        )
+        return k8s.storage.v1.StorageClass(
+            f"{self._name}-{STORAGE_CLASS}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=STORAGE_CLASS,
+                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": key.arn},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Retain",
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s, pulumi.ResourceOptions(depends_on=[addon])
+            ),
+        )
+
+    def _autoscaler(self) -> None:
+        args = self._args
+        role = self._irsa("cluster-autoscaler", "kube-system", "cluster-autoscaler")
+        aws.iam.RolePolicy(
+            f"{self._name}-cluster-autoscaler",
+            role=role.id,
+            policy=autoscaler_policy(args.cluster_name),
+            opts=self._aws,
+        )
+        self._release(
+            "cluster-autoscaler",
+            "kube-system",
+            {
+                "cloudProvider": "aws",
+                "awsRegion": args.region,
+                "autoDiscovery": {"clusterName": args.cluster_name},
+                "rbac": {
+                    "serviceAccount": {
+                        "create": True,
+                        "name": "cluster-autoscaler",
+                        "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+                    }
+                },
+                # Never below a node group's minimum (the pilot light's, or the full profile's
+                # once failover has raised it), and slow to remove nodes failover just added.
+                "extraArgs": {
+                    "balance-similar-node-groups": "true",
+                    "expander": "least-waste",
+                    "scale-down-delay-after-add": "10m",
+                    "scale-down-unneeded-time": "10m",
+                    "skip-nodes-with-local-storage": "false",
+                },
+                "resources": self._resources(),
+            },
+        )
+
+    def _monitoring(self, storage_class: k8s.storage.v1.StorageClass) -> None:
+        args = self._args
+        namespace = k8s.core.v1.Namespace(
+            f"{self._name}-{MONITORING}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=MONITORING),
+            opts=self._k8s,
+        )
+        password = random.RandomPassword(
+            f"{self._name}-grafana-admin", length=32, special=False, opts=self._aws
+        )
+        admin = k8s.core.v1.Secret(
+            f"{self._name}-grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="grafana-admin", namespace=namespace.metadata.name
+            ),
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=self._k8s,
+        )
+        alertmanager = self._irsa("alertmanager", MONITORING, "alertmanager")
+        aws.iam.RolePolicy(
+            f"{self._name}-alertmanager",
+            role=alertmanager.id,
+            policy=pulumi.Output.all(args.alerts_topic_arn, args.alerts_key_arn).apply(
+                lambda v: _publish(v[0], v[1])
+            ),
+            opts=self._aws,
+        )
+        grafana = self._irsa("grafana", MONITORING, "grafana")
+        aws.iam.RolePolicy(
+            f"{self._name}-grafana", role=grafana.id, policy=_read_metrics(), opts=self._aws
+        )
+        dashboards = [
+            k8s.core.v1.ConfigMap(
+                f"{self._name}-dashboard-{path.stem}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"dashboard-{path.stem}",
+                    namespace=namespace.metadata.name,
+                    labels={"grafana_dashboard": "1"},
+                ),
+                data={path.name: path.read_text()},
+                opts=self._k8s,
+            )
+            for path in sorted(DASHBOARDS.glob("*.json"))
+        ]
+        resources = self._resources()
+        storage = f"{args.observability.prometheus_storage_gb}Gi"
+        # Alertmanager's own template syntax, not Python's.
+        subject = f"[{args.cluster_name}] {{{{ .CommonLabels.alertname }}}}"
+        self._release(
+            "kube-prometheus-stack",
+            MONITORING,
+            {
+                "prometheus": {
+                    "prometheusSpec": {
+                        "retention": args.observability.prometheus_retention,
+                        "resources": resources,
+                        "nodeSelector": dict(NODE_GROUP_LABELS["system"]),
+                        "storageSpec": {
+                            "volumeClaimTemplate": {
+                                "spec": {
+                                    "storageClassName": STORAGE_CLASS,
+                                    "accessModes": ["ReadWriteOnce"],
+                                    "resources": {"requests": {"storage": storage}},
+                                }
+                            }
+                        },
+                    }
+                },
+                "alertmanager": {
+                    "serviceAccount": {
+                        "create": True,
+                        "name": "alertmanager",
+                        "annotations": {"eks.amazonaws.com/role-arn": alertmanager.arn},
+                    },
+                    "alertmanagerSpec": {"resources": resources},
+                    "config": {
+                        "route": {"receiver": "sns", "group_by": ["alertname", "namespace"]},
+                        "receivers": [
+                            {
+                                "name": "sns",
+                                "sns_configs": [
+                                    {
+                                        "topic_arn": args.alerts_topic_arn,
+                                        "sigv4": {"region": args.region},
+                                        "subject": subject,
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                },
+                "grafana": {
+                    # The password lives only in the Kubernetes secret, never in these values.
+                    "admin": {
+                        "existingSecret": "grafana-admin",
+                        "userKey": "admin-user",
+                        "passwordKey": "admin-password",
+                    },
+                    "service": {"type": "ClusterIP"},
+                    "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": grafana.arn}},
+                    "resources": resources,
+                    "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}},
+                    "additionalDataSources": [
+                        {
+                            "name": "CloudWatch",
+                            "type": "cloudwatch",
+                            "jsonData": {"authType": "default", "defaultRegion": args.region},
+                        }
+                    ],
+                },
+            },
+            depends_on=[storage_class, admin, *dashboards],
+        )
+
+    def _container_insights(self) -> None:
+        """The CloudWatch agent add-on: node and pod metrics (the failed-node alarm reads them)
+        and container logs, into log groups created first so they are encrypted."""
+        args = self._args
+        groups = [
+            aws.cloudwatch.LogGroup(
+                f"{self._name}-insights-{kind}",
+                name=f"/aws/containerinsights/{args.cluster_name}/{kind}",
+                kms_key_id=args.logs_key_arn,
+                retention_in_days=args.log_retention_days,
+                opts=self._aws,
+            )
+            for kind in CONTAINER_INSIGHTS_LOGS
+        ]
+        role = self._irsa("cloudwatch-agent", "amazon-cloudwatch", "cloudwatch-agent")
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-cloudwatch-agent",
+            role=role.name,
+            policy_arn=aws.iam.ManagedPolicy.CLOUD_WATCH_AGENT_SERVER_POLICY,
+            opts=self._aws,
+        )
+        aws.eks.Addon(
+            f"{self._name}-container-insights",
+            cluster_name=args.cluster_name,
+            addon_name="amazon-cloudwatch-observability",
+            service_account_role_arn=role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster, *groups]),
+        )
+
+
+def _ebs_key_usage(role_arn: str) -> list[dict[str, Any]]:
+    """The EBS CSI driver's role may encrypt volumes with the key, and let EC2 hold grants."""
+    return [
+        {
+            "Sid": "EbsCsiDriverEncryptsVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": role_arn},
+            "Action": [
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:DescribeKey",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "EbsCsiDriverGrantsToEc2",
+            "Effect": "Allow",
+            "Principal": {"AWS": role_arn},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    ]
