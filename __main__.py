@@ -3,6 +3,8 @@
 import pulumi
 
 import settings as stack_settings
+from components.baseline import SecurityBaseline, SecurityBaselineArgs
+from components.connectivity import TransitGatewayPeering, TransitGatewayPeeringArgs
 from components.data import DataArgs, DataReplication, PrimaryData
 from components.failover import FailoverAutomation, FailoverAutomationArgs
 from components.region import TradingRegion, TradingRegionArgs
@@ -23,6 +25,8 @@ region = TradingRegion(
         gateway=config.gateway,
         failover_type="PRIMARY" if config.role == "primary" else "SECONDARY",
         observability=config.observability,
+        low_latency=config.low_latency,
+        connectivity=config.connectivity,
     ),
 )
 
@@ -44,6 +48,36 @@ data_args = DataArgs(
     peer_stack=config.replication.peer_stack,
 )
 in_region = pulumi.ResourceOptions(providers=[region.provider])
+SecurityBaseline(
+    config.role,
+    SecurityBaselineArgs(
+        prefix=config.resource_prefix,
+        region=config.region,
+        settings=config.security,
+        logs_key_arn=region.logs_key_arn,
+        log_retention_days=config.log_retention_days,
+        account=region.account,
+    ),
+    in_region,
+)
+hub = region.transit_gateway
+if hub is not None:
+    pulumi.export("transitGatewayId", hub.transit_gateway_id)
+    pulumi.export("transitGatewayRouteTableId", hub.route_table_id)
+    if config.role == "dr" and config.connectivity.peering:
+        TransitGatewayPeering(
+            config.role,
+            TransitGatewayPeeringArgs(
+                prefix=config.resource_prefix,
+                transit_gateway_id=hub.transit_gateway_id,
+                route_table_id=hub.route_table_id,
+                vpc_cidr=config.network.vpc_cidr,
+                peer_region=config.peer_region,
+                peer_stack=config.replication.peer_stack,
+                peer_vpc_cidr=config.network.peer_vpc_cidr,
+            ),
+            in_region,
+        )
 data: PrimaryData | DataReplication
 if config.role == "primary":
     data = PrimaryData(config.role, data_args, in_region)

@@ -20,6 +20,8 @@ NAMESPACE = "trading"
 ROLES = ("primary", "dr")
 PROFILE_NAMES = ("full", "pilot-light")
 NODE_GROUP_ROLES = ("system", "trading")
+# Present in both profiles exactly when trading:lowLatency is set.
+LATENCY_NODE_GROUP = "latency"
 NAT_MODES = ("per-az", "single")
 DATABASE_ENGINES = ("postgres", "aurora-postgresql")
 REPLICATION_DIRECTIONS = ("primary-to-dr", "dr-to-primary")
@@ -56,6 +58,8 @@ _K8S_VERSION = re.compile(r"^1\.(2[89]|3[0-9])$")
 _CPU = re.compile(r"^([1-9][0-9]{0,3}m|[1-9][0-9]?(\.[0-9]+)?)$")
 _MEMORY = re.compile(r"^[1-9][0-9]{0,5}(Mi|Gi)$")
 _RETENTION = re.compile(r"^[1-9][0-9]{0,3}[dhw]$")
+# Families without ENA enhanced networking (older generations): refused for trading nodes.
+NON_ENA_FAMILIES = ("t1", "t2", "m1", "m2", "m3", "m4", "c1", "c3", "c4", "r3", "i2", "d2")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,32}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _IMAGE = re.compile(
@@ -254,6 +258,43 @@ class Observability:
 
 
 @dataclass(frozen=True)
+class Vpn:
+    customer_gateway_ip: str
+    bgp_asn: int
+    on_prem_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Connectivity:
+    """Private paths: a Transit Gateway per region, peered between the regions (the dr stack
+    owns the peering), and an optional site-to-site VPN to on-premises."""
+
+    transit_gateway: bool
+    peering: bool
+    amazon_side_asn: int
+    vpn: Vpn | None
+
+
+@dataclass(frozen=True)
+class LowLatency:
+    """The latency-critical node group: one AZ, a cluster placement group, ENA Express."""
+
+    availability_zone: str
+    ena_express: bool
+
+
+@dataclass(frozen=True)
+class SecurityBaseline:
+    """Account services each stack may switch off where they are managed centrally."""
+
+    cloudtrail: bool
+    guardduty: bool
+    security_hub: bool
+    config_recorder: bool
+    access_analyzer: bool
+
+
+@dataclass(frozen=True)
 class Objectives:
     rto_seconds: int
     rpo_seconds: int
@@ -278,6 +319,9 @@ class Settings:
     dns: Dns
     gateway: Gateway
     observability: Observability
+    connectivity: Connectivity
+    low_latency: LowLatency | None
+    security: SecurityBaseline
 
     @property
     def replica_lag_alarm_seconds(self) -> int:
@@ -471,15 +515,19 @@ def _profile(reader: _Reader, name: str, raw: Any) -> CapacityProfile | None:
     groups_raw = reader.obj(
         f"{key}.nodeGroups",
         reader.field(key, values, "nodeGroups", "an object with " + ", ".join(NODE_GROUP_ROLES)),
-        dict.fromkeys(NODE_GROUP_ROLES, "node group"),
+        dict.fromkeys((*NODE_GROUP_ROLES, LATENCY_NODE_GROUP), "node group"),
     )
+    present = [
+        *NODE_GROUP_ROLES,
+        *([LATENCY_NODE_GROUP] if LATENCY_NODE_GROUP in groups_raw else []),
+    ]
     groups = {
         group: _node_group(
             reader,
             f"{key}.nodeGroups.{group}",
             reader.field(f"{key}.nodeGroups", groups_raw, group, "a node group size"),
         )
-        for group in NODE_GROUP_ROLES
+        for group in present
     }
     gateway = _gateway_size(
         reader,
@@ -560,7 +608,7 @@ def _capacity(reader: _Reader, raw: Any) -> Capacity | None:
     full, pilot = profiles["full"], profiles["pilot-light"]
     if active is None or full is None or pilot is None:
         return None
-    for group in NODE_GROUP_ROLES:
+    for group in sorted(set(full.node_groups) & set(pilot.node_groups)):
         for attr, label in (
             ("min_size", "minSize"),
             ("desired_size", "desiredSize"),
@@ -863,6 +911,126 @@ def _observability(reader: _Reader, raw: Any) -> Observability | None:
     return Observability(retention, storage, emails)
 
 
+def _bool(reader: _Reader, key: str, value: Any) -> bool | None:
+    if not isinstance(value, bool):
+        reader.fail(key, value, "true | false")
+        return None
+    return value
+
+
+def _connectivity(reader: _Reader, raw: Any, network: Network | None) -> Connectivity | None:
+    fields = {"transitGateway": "bool", "peering": "bool", "amazonSideAsn": "int", "vpn": "object"}
+    values = reader.obj("connectivity", raw, fields)
+    tgw = _bool(reader, "connectivity.transitGateway", values.get("transitGateway", False))
+    peering = _bool(reader, "connectivity.peering", values.get("peering", False))
+    asn = reader.integer(
+        "connectivity.amazonSideAsn", values.get("amazonSideAsn", 64512), 64512, 65534
+    )
+    vpn = None
+    if "vpn" in values:
+        vpn = _vpn(reader, values["vpn"], network)
+        if vpn is None:
+            return None
+    if tgw is None or peering is None or asn is None:
+        return None
+    if (peering or vpn) and not tgw:
+        reader.fail(
+            "connectivity.transitGateway",
+            tgw,
+            "true when connectivity.peering or connectivity.vpn is set (both attach to it)",
+        )
+        return None
+    return Connectivity(tgw, peering, asn, vpn)
+
+
+def _vpn(reader: _Reader, raw: Any, network: Network | None) -> Vpn | None:
+    fields = {"customerGatewayIp": "str", "bgpAsn": "int", "onPremCidrs": "list"}
+    values = reader.obj("connectivity.vpn", raw, fields)
+    address = values.get("customerGatewayIp")
+    try:
+        ip = ipaddress.IPv4Address(address)
+    except (ValueError, TypeError):
+        reader.problems.append(
+            f"{NAMESPACE}:connectivity.vpn.customerGatewayIp = {address!r} is not valid; "
+            "allowed: the public IPv4 address of the on-premises VPN device"
+        )
+        return None
+    asn = reader.integer(
+        "connectivity.vpn.bgpAsn",
+        reader.field("connectivity.vpn", values, "bgpAsn", "an ASN"),
+        1,
+        4294967294,
+    )
+    cidrs: list[str] = []
+    for index, value in enumerate(values.get("onPremCidrs") or []):
+        key = f"connectivity.vpn.onPremCidrs[{index}]"
+        try:
+            cidr = ipaddress.IPv4Network(value, strict=True)
+        except (ValueError, TypeError):
+            reader.fail(key, value, "an IPv4 CIDR")
+            continue
+        overlaps = [
+            str(vpc)
+            for vpc in ((network.vpc_cidr, network.peer_vpc_cidr) if network else ())
+            if cidr.overlaps(ipaddress.IPv4Network(vpc))
+        ]
+        if overlaps:
+            reader.fail(
+                key, value, f"a CIDR that does not overlap the VPCs ({', '.join(overlaps)})"
+            )
+            continue
+        cidrs.append(str(cidr))
+    if asn is None or len(cidrs) != len(values.get("onPremCidrs") or []):
+        return None
+    if not cidrs:
+        reader.fail("connectivity.vpn.onPremCidrs", [], "at least one on-premises CIDR")
+        return None
+    return Vpn(str(ip), asn, tuple(cidrs))
+
+
+def _low_latency(reader: _Reader, raw: Any, network: Network | None) -> LowLatency | None:
+    values = reader.obj("lowLatency", raw, {"availabilityZones": "list", "enaExpress": "bool"})
+    zones = values.get("availabilityZones")
+    allowed = ", ".join(network.availability_zones) if network else "one of the stack's AZs"
+    if not isinstance(zones, list) or len(zones) != 1:
+        reader.fail(
+            "lowLatency.availabilityZones",
+            zones,
+            f"exactly one AZ (a cluster placement group cannot span AZs), one of {allowed}",
+        )
+        return None
+    if network and zones[0] not in network.availability_zones:
+        reader.fail("lowLatency.availabilityZones", zones, f"one of {allowed}")
+        return None
+    ena_express = _bool(reader, "lowLatency.enaExpress", values.get("enaExpress", False))
+    if ena_express is None:
+        return None
+    return LowLatency(str(zones[0]), ena_express)
+
+
+def _security(reader: _Reader, raw: Any) -> SecurityBaseline | None:
+    names = ("cloudtrail", "guardduty", "securityHub", "configRecorder", "accessAnalyzer")
+    values = reader.obj("security", raw, dict.fromkeys(names, "bool"))
+    flags = [_bool(reader, f"security.{n}", values.get(n, True)) for n in names]
+    if any(flag is None for flag in flags):
+        return None
+    return SecurityBaseline(*(bool(f) for f in flags))
+
+
+def _ena_instance_types(reader: _Reader, capacity: Capacity | None) -> None:
+    if capacity is None:
+        return
+    for profile in capacity.profiles.values():
+        for group, size in profile.node_groups.items():
+            for index, instance_type in enumerate(size.instance_types):
+                if group != "system" and instance_type.split(".")[0] in NON_ENA_FAMILIES:
+                    reader.fail(
+                        f"capacity.profiles.{profile.name}.nodeGroups.{group}.instanceTypes[{index}]",
+                        instance_type,
+                        "an instance type with ENA enhanced networking (current generations)",
+                    )
+
+
 def _tags(reader: _Reader, raw: Any) -> dict[str, str] | None:
     if not isinstance(raw, Mapping):
         reader.fail("tags", raw, "an object of tag keys to string values")
@@ -917,11 +1085,23 @@ def parse(raw: Mapping[str, Any]) -> Settings:
     dns = _dns(reader, reader.field("", raw, "dns", "an object"))
     gateway = _gateway(reader, raw.get("gateway", {}))
     observability = _observability(reader, raw.get("observability", {}))
+    connectivity = _connectivity(reader, raw.get("connectivity", {}), network)
+    low_latency = _low_latency(reader, raw["lowLatency"], network) if "lowLatency" in raw else None
+    if capacity is not None:
+        for profile in capacity.profiles.values():
+            if (LATENCY_NODE_GROUP in profile.node_groups) != ("lowLatency" in raw):
+                reader.fail(
+                    f"capacity.profiles.{profile.name}.nodeGroups.{LATENCY_NODE_GROUP}",
+                    profile.node_groups.get(LATENCY_NODE_GROUP),
+                    "a size exactly when trading:lowLatency is set",
+                )
+    _ena_instance_types(reader, capacity)
+    security = _security(reader, raw.get("security", {}))
     if reader.problems:
         raise SettingsError(reader.problems)
     assert role and region and peer_region and name_prefix and network and capacity and eks
     assert database and objectives and tags is not None and replication and records and failover
-    assert dns and gateway and observability
+    assert dns and gateway and observability and connectivity and security
     return Settings(
         role=role,
         region=region,
@@ -940,6 +1120,9 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         dns=dns,
         gateway=gateway,
         observability=observability,
+        connectivity=connectivity,
+        low_latency=low_latency,
+        security=security,
     )
 
 
@@ -958,6 +1141,9 @@ STRUCTURED_KEYS = (
     "dns",
     "gateway",
     "observability",
+    "connectivity",
+    "lowLatency",
+    "security",
 )
 
 

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.irsa import OidcProvider
 from components.kms import Account, customer_key, key_policy
-from settings import CLUSTER_LOG_TYPES, NodeGroupSize
+from settings import CLUSTER_LOG_TYPES, LATENCY_NODE_GROUP, LowLatency, NodeGroupSize
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 NODE_POLICIES = (
@@ -30,10 +30,15 @@ NODE_POLICIES = (
 NODE_GROUP_LABELS: Mapping[str, Mapping[str, str]] = {
     "system": {"trading.example/node-group": "system"},
     "trading": {"trading.example/node-group": "trading"},
+    LATENCY_NODE_GROUP: {"trading.example/node-group": LATENCY_NODE_GROUP},
 }
+ROOT_VOLUME_GB = 50
 NODE_GROUP_TAINTS: Mapping[str, Sequence[aws.eks.NodeGroupTaintArgs]] = {
     "system": (),
     "trading": (
+        aws.eks.NodeGroupTaintArgs(key="dedicated", value="trading", effect="NO_SCHEDULE"),
+    ),
+    LATENCY_NODE_GROUP: (
         aws.eks.NodeGroupTaintArgs(key="dedicated", value="trading", effect="NO_SCHEDULE"),
     ),
 }
@@ -79,6 +84,8 @@ class TradingClusterArgs:
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     account: pulumi.Output[Account]
+    availability_zones: tuple[str, ...]
+    low_latency: LowLatency | None = None
 
 
 class TradingCluster(pulumi.ComponentResource):
@@ -210,16 +217,27 @@ class TradingCluster(pulumi.ComponentResource):
         )
 
     def _node_groups(self, node_role: aws.iam.Role) -> dict[str, str]:
+        key = self._node_volume_key()
         names: dict[str, str] = {}
         for group, size in self._args.node_groups.items():
             node_group_name = f"{self._args.cluster_name}-{group}"
+            latency = group == LATENCY_NODE_GROUP and self._args.low_latency is not None
+            subnets = (
+                [self._subnet_in(self._args.low_latency.availability_zone)]
+                if latency and self._args.low_latency
+                else list(self._args.private_subnet_ids)
+            )
+            template = self._launch_template(group, key, latency)
             eks.ManagedNodeGroup(
                 f"{self._name}-{group}-ng",
                 cluster=self.cluster,
                 node_group_name=node_group_name,
                 node_role=node_role,
-                subnet_ids=list(self._args.private_subnet_ids),
+                subnet_ids=subnets,
                 instance_types=list(size.instance_types),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=template.id, version=template.latest_version.apply(str)
+                ),
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                     min_size=size.min_size,
                     desired_size=size.desired_size,
@@ -234,3 +252,93 @@ class TradingCluster(pulumi.ComponentResource):
             )
             names[group] = node_group_name
         return names
+
+    def _subnet_in(self, zone: str) -> pulumi.Input[str]:
+        return self._args.private_subnet_ids[self._args.availability_zones.index(zone)]
+
+    def _node_volume_key(self) -> aws.kms.Key:
+        """Root volumes are encrypted with our key; EC2 Auto Scaling launches the instances,
+        so its service-linked role must be able to use it."""
+        policy = self._args.account.apply(
+            lambda a: key_policy(
+                a,
+                [
+                    {
+                        "Sid": "AutoScalingLaunchesEncryptedNodes",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": f"arn:{a.partition}:iam::{a.account_id}:role/aws-service-role/"
+                            "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+                        },
+                        "Action": [
+                            "kms:Encrypt",
+                            "kms:Decrypt",
+                            "kms:ReEncrypt*",
+                            "kms:GenerateDataKey*",
+                            "kms:DescribeKey",
+                            "kms:CreateGrant",
+                        ],
+                        "Resource": "*",
+                    }
+                ],
+            )
+        )
+        return customer_key(
+            f"{self._args.cluster_name}-nodes",
+            f"Root volumes of {self._args.cluster_name}'s nodes",
+            policy,
+            self._child,
+        )
+
+    def _launch_template(
+        self, group: str, key: aws.kms.Key, latency: bool
+    ) -> aws.ec2.LaunchTemplate:
+        """IMDSv2 only, with a hop limit of 2 so pods that need instance metadata reach it;
+        encrypted gp3 root volumes; for the latency group, a cluster placement group."""
+        placement = None
+        interfaces = None
+        if latency and self._args.low_latency:
+            group_ = aws.ec2.PlacementGroup(
+                f"{self._name}-{group}-placement",
+                name=f"{self._args.cluster_name}-{group}",
+                strategy="cluster",
+                opts=self._child,
+            )
+            placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=group_.name)
+            if self._args.low_latency.ena_express:
+                interfaces = [
+                    aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                        device_index=0,
+                        security_groups=[self.cluster.cluster_security_group_id],
+                        ena_srd_specification=aws.ec2.LaunchTemplateNetworkInterfaceEnaSrdSpecificationArgs(
+                            ena_srd_enabled=True,
+                            ena_srd_udp_specification=aws.ec2.LaunchTemplateNetworkInterfaceEnaSrdSpecificationEnaSrdUdpSpecificationArgs(
+                                ena_srd_udp_enabled=True
+                            ),
+                        ),
+                    )
+                ]
+        return aws.ec2.LaunchTemplate(
+            f"{self._name}-{group}-template",
+            name=f"{self._args.cluster_name}-{group}",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=2,
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=ROOT_VOLUME_GB,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=key.arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            placement=placement,
+            network_interfaces=interfaces,
+            opts=self._child,
+        )

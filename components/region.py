@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import TradingCluster, TradingClusterArgs
+from components.connectivity import TransitGatewayHub, TransitGatewayHubArgs
 from components.dns import DnsFailover, DnsFailoverArgs
 from components.entry import RegionalEntry, RegionalEntryArgs
 from components.gateway import OrderGateway, OrderGatewayArgs
@@ -18,7 +19,15 @@ from components.kms import Account, current_account, customer_key, key_policy, l
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.network import Network, NetworkArgs
 from components.observability import RegionMonitoring, RegionMonitoringArgs
-from settings import CapacityProfile, Dns, EksSettings, Gateway, Observability
+from settings import (
+    CapacityProfile,
+    Connectivity,
+    Dns,
+    EksSettings,
+    Gateway,
+    LowLatency,
+    Observability,
+)
 from settings import Network as NetworkSettings
 
 
@@ -36,6 +45,8 @@ class TradingRegionArgs:
     # PRIMARY or SECONDARY: this region's side of the DNS failover.
     failover_type: str
     observability: Observability
+    low_latency: LowLatency | None
+    connectivity: Connectivity
 
 
 class TradingRegion(pulumi.ComponentResource):
@@ -53,6 +64,7 @@ class TradingRegion(pulumi.ComponentResource):
     account: pulumi.Output[Account]
     regional_hostname: str
     health_check_id: pulumi.Output[str]
+    transit_gateway: TransitGatewayHub | None
 
     def __init__(
         self, name: str, args: TradingRegionArgs, opts: pulumi.ResourceOptions | None = None
@@ -102,6 +114,8 @@ class TradingRegion(pulumi.ComponentResource):
                 logs_key_arn=logs_key.arn,
                 log_retention_days=args.log_retention_days,
                 account=account,
+                availability_zones=args.network.availability_zones,
+                low_latency=args.low_latency,
             ),
             self._in_region,
         )
@@ -136,6 +150,24 @@ class TradingRegion(pulumi.ComponentResource):
             self._in_region,
         )
         entry = self._serve(name, args, network, cluster, logs_key.arn)
+        self.transit_gateway = (
+            TransitGatewayHub(
+                name,
+                TransitGatewayHubArgs(
+                    prefix=args.cluster_name,
+                    settings=args.connectivity,
+                    vpc_id=network.vpc_id,
+                    attachment_subnet_ids=network.private_subnet_ids,
+                    route_table_ids=[*network.private_route_table_ids, network.data_route_table_id],
+                    peer_vpc_cidr=args.network.peer_vpc_cidr,
+                    logs_key_arn=logs_key.arn,
+                    log_retention_days=args.log_retention_days,
+                ),
+                self._in_region,
+            )
+            if args.connectivity.transit_gateway
+            else None
+        )
         RegionMonitoring(
             name,
             RegionMonitoringArgs(

@@ -29,6 +29,8 @@ class SecureBucketArgs:
     # For an access-log bucket: the bucket whose server access logs S3 may deliver here, and
     # the account that bucket belongs to.
     receives_access_logs_from: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None
+    # Statements for AWS services that write here (CloudTrail, AWS Config), Resource included.
+    service_statements: pulumi.Input[list[dict[str, Any]]] | None = None
 
 
 def _log_delivery(bucket_arn: str, source_arn: str, account_id: str) -> dict[str, Any]:
@@ -45,8 +47,10 @@ def _log_delivery(bucket_arn: str, source_arn: str, account_id: str) -> dict[str
     }
 
 
-def _bucket_policy(bucket_arn: str, log_source: Sequence[str] | None) -> str:
-    statements = [_deny_insecure_transport(bucket_arn)]
+def _bucket_policy(
+    bucket_arn: str, log_source: Sequence[str] | None, services: Sequence[dict[str, Any]]
+) -> str:
+    statements = [_deny_insecure_transport(bucket_arn), *services]
     if log_source:
         statements.append(_log_delivery(bucket_arn, log_source[0], log_source[1]))
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
@@ -114,14 +118,10 @@ class SecureBucket(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        log_source = args.receives_access_logs_from
-        policy = (
-            pulumi.Output.all(bucket.arn, log_source[0], log_source[1]).apply(
-                lambda values: _bucket_policy(values[0], values[1:])
-            )
-            if log_source
-            else bucket.arn.apply(lambda arn: _bucket_policy(arn, None))
-        )
+        log_source = args.receives_access_logs_from or ("", "")
+        policy = pulumi.Output.all(
+            bucket.arn, log_source[0], log_source[1], args.service_statements or []
+        ).apply(lambda v: _bucket_policy(v[0], [v[1], v[2]] if v[1] else None, v[3]))
         aws.s3.BucketPolicy(
             name,
             bucket=bucket.id,

@@ -157,9 +157,11 @@ def test_subnet_plan_fits_any_allowed_az_count(az_count: int) -> None:
 
 def test_every_kms_key_rotates(stack: StackGraph) -> None:
     keys = stack.of_type("aws:kms/key:Key")
-    uses = {"logs", "eks-secrets", "alerts", "data", "health-alerts", "ebs"}
+    uses = {"logs", "eks-secrets", "alerts", "data", "health-alerts", "ebs", "nodes", "config"}
     if stack.name == "dr":
         uses |= {"failover-alerts", "failover-dlq"}
+    else:
+        uses |= {"trail"}
     assert {k.name for k in keys} == {f"trading-{stack.name}-{use}" for use in uses}
     assert all(k.inputs["enableKeyRotation"] is True for k in keys)
 
@@ -247,7 +249,7 @@ def test_every_resource_sits_under_its_component(stack: StackGraph) -> None:
     expected = {
         "primary": {"trading:data:PrimaryData"},
         "dr": {"trading:data:DataReplication", "trading:failover:FailoverAutomation"},
-    }[stack.name]
+    }[stack.name] | {"trading:security:SecurityBaseline"}
     assert top_level == {"trading:index:TradingRegion", *expected}
     for resource in graph:
         if resource.custom:

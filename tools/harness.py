@@ -269,6 +269,10 @@ _INVENTED_OUTPUTS: dict[str, Callable[[_Created], dict[str, Any]]] = {
         "dnsName": f"{r.physical}.elb.{r.region}.amazonaws.com"
     },
     "aws:route53/record:Record": lambda r: {"fqdn": str(r.inputs.get("name"))},
+    "aws:ec2transitgateway/transitGateway:TransitGateway": lambda r: {
+        "associationDefaultRouteTableId": f"tgw-rtb-{r.name}"
+    },
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda r: {"latestVersion": 1},
     "random:index/randomPassword:RandomPassword": lambda r: {
         "result": "mock-password-not-a-secret"
     },

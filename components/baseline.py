@@ -1,0 +1,322 @@
+"""`SecurityBaseline`: the account services the seed system promised, each switchable in
+`trading:security` because some accounts run them centrally: a multi-region CloudTrail (log
+file validation, KMS, CloudWatch Logs), GuardDuty with EKS audit-log and runtime monitoring,
+Security Hub with AWS Foundational Security Best Practices, an AWS Config recorder, and IAM
+Access Analyzer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.kms import Account, customer_key, key_policy
+from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
+from settings import SecurityBaseline as SecuritySettings
+
+FSBP = "standards/aws-foundational-security-best-practices/v/1.0.0"
+CONFIG_ROLE_POLICY = "arn:aws:iam::aws:policy/service-role/AWS_ConfigRole"
+AUDIT_RETENTION_DAYS = 2557
+
+
+@dataclass
+class SecurityBaselineArgs:
+    prefix: str
+    region: str
+    settings: SecuritySettings
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    account: pulumi.Output[Account]
+
+
+def _service_role(name: str, service: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
+    return aws.iam.Role(
+        name,
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": service},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+        opts=opts,
+    )
+
+
+def trail_bucket_statements(bucket: str, trail_arn: str, account_id: str) -> list[dict[str, Any]]:
+    condition = {"StringEquals": {"aws:SourceArn": trail_arn}}
+    return [
+        {
+            "Sid": "CloudTrailReadsAcl",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": f"arn:aws:s3:::{bucket}",
+            "Condition": condition,
+        },
+        {
+            "Sid": "CloudTrailWritesLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account_id}/*",
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceArn": trail_arn,
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                }
+            },
+        },
+    ]
+
+
+def config_bucket_statements(bucket: str, account_id: str) -> list[dict[str, Any]]:
+    source = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return [
+        {
+            "Sid": "ConfigReadsAcl",
+            "Effect": "Allow",
+            "Principal": {"Service": "config.amazonaws.com"},
+            "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+            "Resource": f"arn:aws:s3:::{bucket}",
+            "Condition": source,
+        },
+        {
+            "Sid": "ConfigWritesSnapshots",
+            "Effect": "Allow",
+            "Principal": {"Service": "config.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account_id}/Config/*",
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceAccount": account_id,
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                }
+            },
+        },
+    ]
+
+
+def _trail_key_usage(account: Account, trail_arn: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "CloudTrailEncryptsLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceArn": trail_arn},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": (
+                        f"arn:{account.partition}:cloudtrail:*:{account.account_id}:trail/*"
+                    )
+                },
+            },
+        }
+    ]
+
+
+def _config_key_usage(account: Account) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "ConfigEncryptsSnapshots",
+            "Effect": "Allow",
+            "Principal": {"Service": "config.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}},
+        }
+    ]
+
+
+class SecurityBaseline(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: SecurityBaselineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:security:SecurityBaseline", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        flags = args.settings
+        if flags.cloudtrail:
+            self._cloudtrail()
+        if flags.guardduty:
+            self._guardduty()
+        if flags.security_hub:
+            hub = aws.securityhub.Account(
+                f"{name}-security-hub", enable_default_standards=False, opts=self._child
+            )
+            aws.securityhub.StandardsSubscription(
+                f"{name}-fsbp",
+                standards_arn=f"arn:aws:securityhub:{args.region}::{FSBP}",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[hub]),
+            )
+        if flags.config_recorder:
+            self._config_recorder()
+        if flags.access_analyzer:
+            aws.accessanalyzer.Analyzer(
+                f"{name}-access-analyzer",
+                analyzer_name=f"{args.prefix}-account",
+                type="ACCOUNT",
+                opts=self._child,
+            )
+        self.register_outputs({})
+
+    def _bucket(
+        self,
+        label: str,
+        statements: pulumi.Output[list[dict[str, Any]]],
+        key: pulumi.Input[str] | None,
+    ) -> SecureBucket:
+        return SecureBucket(
+            f"{self._name}-{label}",
+            SecureBucketArgs(
+                bucket_name=self._args.account.apply(
+                    lambda a: f"{self._args.prefix}-{label}-{a.account_id}"
+                ),
+                kms_key_arn=key,
+                lifecycle=Lifecycle(90, 365, AUDIT_RETENTION_DAYS),
+                service_statements=statements,
+            ),
+            self._child,
+        )
+
+    def _cloudtrail(self) -> None:
+        args, name = self._args, self._name
+        trail_name = f"{args.prefix}-trail"
+        trail_arn = args.account.apply(lambda a: a.arn("cloudtrail", f"trail/{trail_name}"))
+        key = customer_key(
+            trail_name,
+            f"Encryption of the {trail_name} audit logs",
+            pulumi.Output.all(args.account, trail_arn).apply(
+                lambda v: key_policy(v[0], _trail_key_usage(v[0], v[1]))
+            ),
+            self._child,
+        )
+        bucket = self._bucket(
+            "trail",
+            pulumi.Output.all(args.account, trail_arn).apply(
+                lambda v: trail_bucket_statements(
+                    f"{args.prefix}-trail-{v[0].account_id}", v[1], v[0].account_id
+                )
+            ),
+            key.arn,
+        )
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-trail-logs",
+            name=f"/trading/{args.prefix}/cloudtrail",
+            kms_key_id=args.logs_key_arn,
+            retention_in_days=args.log_retention_days,
+            opts=self._child,
+        )
+        role = _service_role(f"{name}-trail-logs", "cloudtrail.amazonaws.com", self._child)
+        aws.iam.RolePolicy(
+            f"{name}-trail-logs",
+            role=role.id,
+            policy=logs.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": f"{arn}:*",
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=self._child,
+        )
+        aws.cloudtrail.Trail(
+            f"{name}-trail",
+            name=trail_name,
+            s3_bucket_name=bucket.bucket_name,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            kms_key_id=key.arn,
+            cloud_watch_logs_group_arn=pulumi.Output.concat(logs.arn, ":*"),
+            cloud_watch_logs_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
+        )
+
+    def _guardduty(self) -> None:
+        detector = aws.guardduty.Detector(
+            f"{self._name}-guardduty",
+            enable=True,
+            finding_publishing_frequency="FIFTEEN_MINUTES",
+            opts=self._child,
+        )
+        aws.guardduty.DetectorFeature(
+            f"{self._name}-eks-audit-logs",
+            detector_id=detector.id,
+            name="EKS_AUDIT_LOGS",
+            status="ENABLED",
+            opts=self._child,
+        )
+        aws.guardduty.DetectorFeature(
+            f"{self._name}-runtime-monitoring",
+            detector_id=detector.id,
+            name="RUNTIME_MONITORING",
+            status="ENABLED",
+            additional_configurations=[
+                aws.guardduty.DetectorFeatureAdditionalConfigurationArgs(
+                    name="EKS_ADDON_MANAGEMENT", status="ENABLED"
+                )
+            ],
+            opts=self._child,
+        )
+
+    def _config_recorder(self) -> None:
+        args, name = self._args, self._name
+        key = customer_key(
+            f"{args.prefix}-config",
+            f"Encryption of the {args.prefix} AWS Config snapshots",
+            args.account.apply(lambda a: key_policy(a, _config_key_usage(a))),
+            self._child,
+        )
+        bucket = self._bucket(
+            "config",
+            args.account.apply(
+                lambda a: config_bucket_statements(
+                    f"{args.prefix}-config-{a.account_id}", a.account_id
+                )
+            ),
+            key.arn,
+        )
+        role = _service_role(f"{name}-config", "config.amazonaws.com", self._child)
+        aws.iam.RolePolicyAttachment(
+            f"{name}-config", role=role.name, policy_arn=CONFIG_ROLE_POLICY, opts=self._child
+        )
+        recorder = aws.cfg.Recorder(
+            f"{name}-config",
+            name=f"{args.prefix}-recorder",
+            role_arn=role.arn,
+            recording_group=aws.cfg.RecorderRecordingGroupArgs(
+                all_supported=True, include_global_resource_types=False
+            ),
+            opts=self._child,
+        )
+        channel = aws.cfg.DeliveryChannel(
+            f"{name}-config",
+            name=f"{args.prefix}-delivery",
+            s3_bucket_name=bucket.bucket_name,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[recorder, bucket]),
+        )
+        aws.cfg.RecorderStatus(
+            f"{name}-config",
+            name=recorder.name,
+            is_enabled=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[channel]),
+        )
