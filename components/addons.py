@@ -7,6 +7,7 @@ profile's `addons` resources, so the dr pilot light stays small."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,20 @@ class ClusterAddons(pulumi.ComponentResource):
             ),
         )
 
+    def _eks_addon(
+        self, label: str, addon: str, role: aws.iam.Role, after: Sequence[pulumi.Resource]
+    ) -> aws.eks.Addon:
+        """An EKS-managed add-on at the version EKS defaults to for the cluster's version."""
+        return aws.eks.Addon(
+            f"{self._name}-{label}",
+            cluster_name=self._args.cluster_name,
+            addon_name=addon,
+            service_account_role_arn=role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.cluster, *after]),
+        )
+
     def _irsa(self, label: str, namespace: str, service_account: str) -> aws.iam.Role:
         return irsa_role(
             f"{self._name}-{label}",
@@ -201,15 +216,7 @@ class ClusterAddons(pulumi.ComponentResource):
             ),
             self._aws,
         )
-        addon = aws.eks.Addon(
-            f"{self._name}-ebs-csi",
-            cluster_name=args.cluster_name,
-            addon_name="aws-ebs-csi-driver",
-            service_account_role_arn=role.arn,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster]),
-        )
+        addon = self._eks_addon("ebs-csi", "aws-ebs-csi-driver", role, [])
         return k8s.storage.v1.StorageClass(
             f"{self._name}-{STORAGE_CLASS}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -397,15 +404,7 @@ class ClusterAddons(pulumi.ComponentResource):
             policy_arn=aws.iam.ManagedPolicy.CLOUD_WATCH_AGENT_SERVER_POLICY,
             opts=self._aws,
         )
-        aws.eks.Addon(
-            f"{self._name}-container-insights",
-            cluster_name=args.cluster_name,
-            addon_name="amazon-cloudwatch-observability",
-            service_account_role_arn=role.arn,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster, *groups]),
-        )
+        self._eks_addon("container-insights", "amazon-cloudwatch-observability", role, groups)
 
 
 def _ebs_key_usage(role_arn: str) -> list[dict[str, Any]]:

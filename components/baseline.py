@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
 from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
 from settings import SecurityBaseline as SecuritySettings
@@ -30,25 +31,6 @@ class SecurityBaselineArgs:
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     account: pulumi.Output[Account]
-
-
-def _service_role(name: str, service: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
-    return aws.iam.Role(
-        name,
-        assume_role_policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": service},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-        opts=opts,
-    )
 
 
 def trail_bucket_statements(bucket: str, trail_arn: str, account_id: str) -> list[dict[str, Any]]:
@@ -218,7 +200,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=self._child,
         )
-        role = _service_role(f"{name}-trail-logs", "cloudtrail.amazonaws.com", self._child)
+        role = service_role(f"{name}-trail-logs", "cloudtrail.amazonaws.com", self._child)
         aws.iam.RolePolicy(
             f"{name}-trail-logs",
             role=role.id,
@@ -295,7 +277,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             ),
             key.arn,
         )
-        role = _service_role(f"{name}-config", "config.amazonaws.com", self._child)
+        role = service_role(f"{name}-config", "config.amazonaws.com", self._child)
         aws.iam.RolePolicyAttachment(
             f"{name}-config", role=role.name, policy_arn=CONFIG_ROLE_POLICY, opts=self._child
         )

@@ -3,7 +3,6 @@ and the system and trading managed node groups sized by a capacity profile."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.iam import assume_role_policy
 from components.irsa import OidcProvider
 from components.kms import Account, customer_key, key_policy
 from settings import CLUSTER_LOG_TYPES, LATENCY_NODE_GROUP, LowLatency, NodeGroupSize
@@ -42,21 +42,6 @@ NODE_GROUP_TAINTS: Mapping[str, Sequence[aws.eks.NodeGroupTaintArgs]] = {
         aws.eks.NodeGroupTaintArgs(key="dedicated", value="trading", effect="NO_SCHEDULE"),
     ),
 }
-
-
-def _assume_role(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": ["sts:AssumeRole", "sts:TagSession"],
-                }
-            ],
-        }
-    )
 
 
 def _secrets_key_usage(cluster_role_arn: str) -> list[dict[str, Any]]:
@@ -162,7 +147,7 @@ class TradingCluster(pulumi.ComponentResource):
     def _role(self, label: str, service: str, policies: Sequence[str]) -> aws.iam.Role:
         role = aws.iam.Role(
             f"{self._name}-{label}-role",
-            assume_role_policy=_assume_role(service),
+            assume_role_policy=assume_role_policy(service),
             opts=self._child,
         )
         for policy in policies:

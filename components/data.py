@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.database import Database, DatabaseArgs
+from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
 from components.references import stack_outputs
 from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
@@ -312,21 +313,8 @@ class DataReplication(pulumi.ComponentResource):
 
     def _bucket_replication(self, origin: _Bucket, target: _Bucket, records: SecureBucket) -> None:
         name = self._name
-        role = aws.iam.Role(
-            f"{name}-s3-replication",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "s3.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        role = service_role(
+            f"{name}-s3-replication", "s3.amazonaws.com", pulumi.ResourceOptions(parent=self)
         )
         aws.iam.RolePolicy(
             f"{name}-s3-replication",

@@ -8,7 +8,6 @@ Two engines, one interface:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.iam import service_role
 from settings import Database as DatabaseSettings
 
 PORT = 5432
@@ -45,21 +45,6 @@ class DatabaseArgs:
     replica_lag_alarm_seconds: int
     # Aurora only: the global cluster a writer creates.
     global_cluster_identifier: str = ""
-
-
-def _monitoring_trust() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
 
 
 class Database(pulumi.ComponentResource):
@@ -116,11 +101,7 @@ class Database(pulumi.ComponentResource):
         return group
 
     def _monitoring(self) -> aws.iam.Role:
-        role = aws.iam.Role(
-            f"{self._name}-monitoring",
-            assume_role_policy=_monitoring_trust(),
-            opts=self._child,
-        )
+        role = service_role(f"{self._name}-monitoring", "monitoring.rds.amazonaws.com", self._child)
         aws.iam.RolePolicyAttachment(
             f"{self._name}-monitoring",
             role=role.name,

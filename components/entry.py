@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_role
 from settings import Dns, Gateway
 
 STAGE = "live"
@@ -245,22 +246,7 @@ class RegionalEntry(pulumi.ComponentResource):
     def _logging_role(self) -> aws.apigateway.Account:
         """API Gateway writes logs through one role per account and region (an account-wide
         setting: another stack in the same account and region must not set a different one)."""
-        role = aws.iam.Role(
-            f"{self._name}-api-logging",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "apigateway.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=self._child,
-        )
+        role = service_role(f"{self._name}-api-logging", "apigateway.amazonaws.com", self._child)
         aws.iam.RolePolicyAttachment(
             f"{self._name}-api-logging",
             role=role.name,

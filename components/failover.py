@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerts import Alerts, AlertsArgs
+from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
 from settings import CapacityProfile, Failover
 
@@ -209,22 +210,7 @@ class FailoverAutomation(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=child,
-        )
+        role = service_role(f"{name}-role", "lambda.amazonaws.com", child)
         policy = pulumi.Output.all(
             account=args.account,
             db_identifier=args.db_identifier,

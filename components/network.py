@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import service_role
+
 # Interface endpoints that let nodes in private subnets pull images, assume IRSA roles, ship
 # logs and call EC2 without crossing a NAT gateway.
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "sts", "logs", "ec2")
@@ -267,21 +269,8 @@ class Network(pulumi.ComponentResource):
             retention_in_days=self._args.log_retention_days,
             opts=self._child,
         )
-        role = aws.iam.Role(
-            f"{self._name}-flow-logs-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=self._child,
+        role = service_role(
+            f"{self._name}-flow-logs-role", "vpc-flow-logs.amazonaws.com", self._child
         )
         aws.iam.RolePolicy(
             f"{self._name}-flow-logs-write",

@@ -1,0 +1,28 @@
+"""Roles that an AWS service assumes on our behalf."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+
+def assume_role_policy(service: str) -> str:
+    """Trust `service` (for example `lambda.amazonaws.com`) to assume the role, nothing else."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            ],
+        }
+    )
+
+
+def service_role(name: str, service: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
+    return aws.iam.Role(name, assume_role_policy=assume_role_policy(service), opts=opts)
