@@ -6,14 +6,13 @@ Access Analyzer."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import service_role
+from components.iam import log_writer_role, service_role
 from components.kms import Account, customer_key, key_policy
 from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
 from settings import SecurityBaseline as SecuritySettings
@@ -200,26 +199,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=self._child,
         )
-        role = service_role(f"{name}-trail-logs", "cloudtrail.amazonaws.com", self._child)
-        aws.iam.RolePolicy(
-            f"{name}-trail-logs",
-            role=role.id,
-            policy=logs.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                "Resource": f"{arn}:*",
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=self._child,
-        )
+        role = log_writer_role(f"{name}-trail-logs", "cloudtrail.amazonaws.com", logs, self._child)
         aws.cloudtrail.Trail(
             f"{name}-trail",
             name=trail_name,

@@ -26,3 +26,34 @@ def assume_role_policy(service: str) -> str:
 
 def service_role(name: str, service: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
     return aws.iam.Role(name, assume_role_policy=assume_role_policy(service), opts=opts)
+
+
+def log_writer_role(
+    name: str, service: str, log_group: aws.cloudwatch.LogGroup, opts: pulumi.ResourceOptions
+) -> aws.iam.Role:
+    """A role `service` assumes to write into `log_group` only (CloudTrail, VPC flow logs)."""
+    role = service_role(name, service, opts)
+    aws.iam.RolePolicy(
+        name,
+        role=role.id,
+        policy=log_group.arn.apply(
+            lambda arn: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "logs:CreateLogStream",
+                                "logs:PutLogEvents",
+                                "logs:DescribeLogStreams",
+                            ],
+                            "Resource": [arn, f"{arn}:*"],
+                        }
+                    ],
+                }
+            )
+        ),
+        opts=opts,
+    )
+    return role

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import service_role
+from components.iam import log_writer_role
 
 # Interface endpoints that let nodes in private subnets pull images, assume IRSA roles, ship
 # logs and call EC2 without crossing a NAT gateway.
@@ -269,31 +268,8 @@ class Network(pulumi.ComponentResource):
             retention_in_days=self._args.log_retention_days,
             opts=self._child,
         )
-        role = service_role(
-            f"{self._name}-flow-logs-role", "vpc-flow-logs.amazonaws.com", self._child
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-flow-logs-write",
-            role=role.id,
-            policy=log_group.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "logs:CreateLogStream",
-                                    "logs:PutLogEvents",
-                                    "logs:DescribeLogStreams",
-                                ],
-                                "Resource": [arn, f"{arn}:*"],
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=self._child,
+        role = log_writer_role(
+            f"{self._name}-flow-logs", "vpc-flow-logs.amazonaws.com", log_group, self._child
         )
         aws.ec2.FlowLog(
             f"{self._name}-flow-log",

@@ -238,7 +238,7 @@ def test_flow_logs_capture_all_traffic_into_the_encrypted_group(stack: StackGrap
     group = stack.one("aws:cloudwatch/logGroup:LogGroup", f"{stack.name}-flow-logs")
     assert flow.inputs["trafficType"] == "ALL"
     assert flow.inputs["logDestination"] == group.outputs["arn"]
-    policy = stack.one("aws:iam/rolePolicy:RolePolicy", f"{stack.name}-flow-logs-write")
+    policy = stack.one("aws:iam/rolePolicy:RolePolicy", f"{stack.name}-flow-logs")
     (statement,) = json.loads(policy.inputs["policy"])["Statement"]
     assert statement["Resource"] == [group.outputs["arn"], f"{group.outputs['arn']}:*"]
 
