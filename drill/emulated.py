@@ -51,7 +51,9 @@ def moto_server() -> Iterator[str]:
     """A moto server on a free loopback port, with boto3 pointed at it for the duration."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
+    # moto announces the requested port (0), not the one it got; the progress lines say enough.
+    with contextlib.redirect_stdout(io.StringIO()):
+        server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     reset(endpoint)
