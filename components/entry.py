@@ -61,7 +61,6 @@ class RegionalEntry(pulumi.ComponentResource):
     hostname: str
     domain: aws.apigateway.DomainName
     regional_domain: aws.apigateway.DomainName
-    stage_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RegionalEntryArgs, opts: pulumi.ResourceOptions | None = None
@@ -74,7 +73,6 @@ class RegionalEntry(pulumi.ComponentResource):
 
         balancer, self.target_group_arn = self._load_balancer()
         stage = self._api(balancer)
-        self.stage_arn = stage.arn
         certificate_arn = self._certificate()
         self.domain = self._domain("public", args.dns.record_name, certificate_arn, stage)
         self.regional_domain = self._domain("regional", self.hostname, certificate_arn, stage)

@@ -161,7 +161,6 @@ def handler_policy(
 
 class FailoverAutomation(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
-    function_arn: pulumi.Output[str]
     state_table_name: pulumi.Output[str]
     topic_arn: pulumi.Output[str]
 
@@ -300,7 +299,6 @@ class FailoverAutomation(pulumi.ComponentResource):
         )
 
         self.function_name = function.name
-        self.function_arn = function.arn
         self.state_table_name = table.name
         self.topic_arn = notifications.topic_arn
         self.register_outputs(

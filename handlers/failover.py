@@ -349,7 +349,13 @@ class Runner:
             )["nodegroup"]["scalingConfig"]
             for group, name in self.env.node_groups.items()
         }
-        return self.report("ok", detail=state.detail, lastRun=state.run_id, nodeGroups=sizes)
+        return self.report(
+            "ok",
+            detail=state.detail,
+            lastRun=state.run_id,
+            probeFailures=state.probe_failures,
+            nodeGroups=sizes,
+        )
 
     def _primary_failing(self) -> tuple[bool, list[str]]:
         """The primary fails when every configured signal fails."""

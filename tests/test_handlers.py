@@ -343,7 +343,9 @@ def test_automatic_probe_starts_the_failover(
 
 def test_healthy_probe_resets_the_count(world: emulation.World) -> None:
     run(world, "probe", route53=unhealthy_route53())
+    assert run(world, "status")["probeFailures"] == 1
     assert run(world, "probe")["outcome"] == "ok"
+    assert run(world, "status")["probeFailures"] == 0
     assert run(world, "probe", route53=unhealthy_route53())["detail"] == "1 of 3 failures"
 
 
