@@ -127,6 +127,7 @@ class ClusterAddonsArgs:
     cluster_name: str
     region: str
     cluster: pulumi.Resource
+    node_groups: Sequence[pulumi.Resource]
     oidc: OidcProvider
     kubernetes: k8s.Provider
     requests: AddonRequests
@@ -175,7 +176,8 @@ class ClusterAddons(pulumi.ComponentResource):
             namespace=namespace,
             values={"nodeSelector": dict(NODE_GROUP_LABELS["system"]), **values},
             opts=pulumi.ResourceOptions.merge(
-                self._k8s, pulumi.ResourceOptions(depends_on=depends_on or [])
+                self._k8s,
+                pulumi.ResourceOptions(depends_on=[*self._args.node_groups, *(depends_on or [])]),
             ),
         )
 

@@ -80,6 +80,8 @@ class TradingCluster(pulumi.ComponentResource):
     secrets_key_arn: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
     node_group_names: dict[str, str]
+    # What Helm releases wait for: a chart whose pods have no node times out on first deploy.
+    node_groups: list[eks.ManagedNodeGroup]
     kubernetes: k8s.Provider
 
     def __init__(
@@ -94,6 +96,7 @@ class TradingCluster(pulumi.ComponentResource):
         log_group = self._control_plane_log_group()
         node_role = self._role("node", "ec2.amazonaws.com", NODE_POLICIES)
         self.cluster = self._cluster(cluster_role, secrets_key, node_role, log_group)
+        self.node_groups = []
         self.node_group_names = self._node_groups(node_role)
 
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
@@ -213,7 +216,7 @@ class TradingCluster(pulumi.ComponentResource):
                 else list(self._args.private_subnet_ids)
             )
             template = self._launch_template(group, key, latency)
-            eks.ManagedNodeGroup(
+            node_group = eks.ManagedNodeGroup(
                 f"{self._name}-{group}-ng",
                 cluster=self.cluster,
                 node_group_name=node_group_name,
@@ -235,6 +238,7 @@ class TradingCluster(pulumi.ComponentResource):
                 ignore_scaling_changes=True,
                 opts=self._child,
             )
+            self.node_groups.append(node_group)
             names[group] = node_group_name
         return names
 

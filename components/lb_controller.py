@@ -6,6 +6,7 @@ target group."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,8 @@ class LoadBalancerControllerArgs:
     oidc: OidcProvider
     target_group_arn: pulumi.Input[str]
     kubernetes: k8s.Provider
+    # The controller's pods need nodes before Helm reports the release ready.
+    node_groups: Sequence[pulumi.Resource]
 
 
 class LoadBalancerController(pulumi.ComponentResource):
@@ -116,6 +119,8 @@ class LoadBalancerController(pulumi.ComponentResource):
                     "limits": {"memory": "256Mi"},
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.kubernetes),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.kubernetes, depends_on=list(args.node_groups)
+            ),
         )
         self.register_outputs({"roleArn": role.arn})

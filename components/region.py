@@ -137,6 +137,7 @@ class TradingRegion(pulumi.ComponentResource):
                 cluster_name=args.cluster_name,
                 region=args.region,
                 cluster=cluster.cluster,
+                node_groups=cluster.node_groups,
                 oidc=cluster.oidc,
                 kubernetes=cluster.kubernetes,
                 requests=args.capacity.addons,
@@ -235,6 +236,7 @@ class TradingRegion(pulumi.ComponentResource):
                 oidc=cluster.oidc,
                 target_group_arn=entry.target_group_arn,
                 kubernetes=cluster.kubernetes,
+                node_groups=cluster.node_groups,
             ),
             self._in_region,
         )

@@ -157,3 +157,11 @@ def test_container_insights_logs_are_encrypted_before_the_agent_starts(stack: St
     ]
     assert len(groups) == 4
     assert all(g.inputs["kmsKeyId"] and g.urn in addon.dependencies for g in groups)
+
+
+def test_every_release_waits_for_the_node_groups(stack: StackGraph) -> None:
+    node_groups = {g.urn for g in stack.of_type("eks:index:ManagedNodeGroup")}
+    releases = stack.of_type("kubernetes:helm.sh/v3:Release")
+    assert len(releases) == 4
+    for found in releases:
+        assert node_groups <= set(found.dependencies), found.name
