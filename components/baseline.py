@@ -6,6 +6,7 @@ Access Analyzer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import pulumi_aws as aws
 
 from components.iam import log_writer_role, service_role
 from components.kms import Account, customer_key, key_policy
-from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
+from components.storage import Lifecycle, SecureBucket, SecureBucketArgs, account_scoped_name
 from settings import SecurityBaseline as SecuritySettings
 
 FSBP = "standards/aws-foundational-security-best-practices/v/1.0.0"
@@ -155,18 +156,21 @@ class SecurityBaseline(pulumi.ComponentResource):
     def _bucket(
         self,
         label: str,
-        statements: pulumi.Output[list[dict[str, Any]]],
-        key: pulumi.Input[str] | None,
+        statements: Callable[[str, Account], list[dict[str, Any]]],
+        key: pulumi.Input[str],
     ) -> SecureBucket:
+        """An audit bucket `<prefix>-<label>-<account>`; `statements(name, account)` lets the
+        AWS service that fills it write there."""
+        name = account_scoped_name(self._args.account, f"{self._args.prefix}-{label}")
         return SecureBucket(
             f"{self._name}-{label}",
             SecureBucketArgs(
-                bucket_name=self._args.account.apply(
-                    lambda a: f"{self._args.prefix}-{label}-{a.account_id}"
-                ),
+                bucket_name=name,
                 kms_key_arn=key,
                 lifecycle=Lifecycle(90, 365, AUDIT_RETENTION_DAYS),
-                service_statements=statements,
+                service_statements=pulumi.Output.all(name, self._args.account).apply(
+                    lambda v: statements(v[0], v[1])
+                ),
             ),
             self._child,
         )
@@ -174,21 +178,20 @@ class SecurityBaseline(pulumi.ComponentResource):
     def _cloudtrail(self) -> None:
         args, name = self._args, self._name
         trail_name = f"{args.prefix}-trail"
-        trail_arn = args.account.apply(lambda a: a.arn("cloudtrail", f"trail/{trail_name}"))
+
+        def trail_arn(account: Account) -> str:
+            return account.arn("cloudtrail", f"trail/{trail_name}")
+
         key = customer_key(
             trail_name,
             f"Encryption of the {trail_name} audit logs",
-            pulumi.Output.all(args.account, trail_arn).apply(
-                lambda v: key_policy(v[0], _trail_key_usage(v[0], v[1]))
-            ),
+            args.account.apply(lambda a: key_policy(a, _trail_key_usage(a, trail_arn(a)))),
             self._child,
         )
         bucket = self._bucket(
             "trail",
-            pulumi.Output.all(args.account, trail_arn).apply(
-                lambda v: trail_bucket_statements(
-                    f"{args.prefix}-trail-{v[0].account_id}", v[1], v[0].account_id
-                )
+            lambda bucket_name, account: trail_bucket_statements(
+                bucket_name, trail_arn(account), account.account_id
             ),
             key.arn,
         )
@@ -250,11 +253,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         )
         bucket = self._bucket(
             "config",
-            args.account.apply(
-                lambda a: config_bucket_statements(
-                    f"{args.prefix}-config-{a.account_id}", a.account_id
-                )
-            ),
+            lambda bucket_name, account: config_bucket_statements(bucket_name, account.account_id),
             key.arn,
         )
         role = service_role(f"{name}-config", "config.amazonaws.com", self._child)

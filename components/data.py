@@ -20,7 +20,7 @@ from components.database import Database, DatabaseArgs
 from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
 from components.references import stack_outputs
-from components.storage import Lifecycle, SecureBucket, SecureBucketArgs
+from components.storage import Lifecycle, SecureBucket, SecureBucketArgs, account_scoped_name
 from settings import Database as DatabaseSettings
 from settings import Records
 
@@ -55,17 +55,12 @@ class DataArgs:
     peer_stack: str = ""
 
 
-def _account_scoped(account: pulumi.Output[Account], name: str) -> pulumi.Output[str]:
-    """Bucket names are global: the account id keeps ours unique."""
-    return account.apply(lambda a: f"{name}-{a.account_id}")
-
-
 def records_buckets(
     name: str, args: DataArgs, key_arn: pulumi.Input[str], parent: pulumi.Resource
 ) -> SecureBucket:
     """The records bucket and its access-log bucket; returns the records bucket."""
-    records_name = _account_scoped(args.account, f"{args.prefix}-records")
-    log_name = _account_scoped(args.account, f"{args.prefix}-access-logs")
+    records_name = account_scoped_name(args.account, f"{args.prefix}-records")
+    log_name = account_scoped_name(args.account, f"{args.prefix}-access-logs")
     records_arn = records_name.apply(lambda n: f"arn:aws:s3:::{n}")
     access_logs = SecureBucket(
         f"{name}-access-logs",

@@ -10,6 +10,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.kms import Account
+
+
+def account_scoped_name(account: pulumi.Output[Account], name: str) -> pulumi.Output[str]:
+    """Bucket names are global: the account id keeps ours unique."""
+    return account.apply(lambda a: f"{name}-{a.account_id}")
+
 
 @dataclass(frozen=True)
 class Lifecycle:

@@ -20,6 +20,7 @@ from pathlib import Path
 from drill import automation, emulated, report
 from drill.core import DrillOptions
 from drill.model import DrillInputError
+from tools import emulation
 from tools.harness import ROOT
 
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         if args.mode == "emulate":
-            with emulated.moto_server():
+            with emulation.moto_server():
                 drill = emulated.build(progress=_progress)
                 result = drill.run(
                     DrillOptions(

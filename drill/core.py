@@ -30,6 +30,7 @@ from drill.model import (
     Target,
     now,
 )
+from handlers import steps
 
 Trigger = Callable[[dict[str, Any]], dict[str, Any]]
 ClientFactory = Callable[[str, str], Any]
@@ -165,15 +166,13 @@ class Drill:
         standalone = not instance.get("ReadReplicaSourceDBInstanceIdentifier")
         return PASSED if standalone and instance["DBInstanceStatus"] == "available" else FAILED
 
-    def health_check(self, check_id: str, healthy: bool) -> str:
-        if not check_id:
+    def dr_healthy(self) -> str:
+        """dr's health check is green, judged as the failover handler judges it."""
+        check = self.target.dr_health_check_id
+        if not check:
             return NOT_CONFIGURED
-        observations = self.client("route53", "us-east-1").get_health_check_status(
-            HealthCheckId=check_id
-        )["HealthCheckObservations"]
-        ok = sum(1 for o in observations if o["StatusReport"]["Status"].startswith("Success"))
-        is_healthy = bool(observations) and ok * 2 > len(observations)
-        return PASSED if is_healthy == healthy else FAILED
+        route53 = self.client("route53", "us-east-1")
+        return PASSED if steps.health_check_healthy(route53, check) else FAILED
 
     def dns_resolves_to_dr(self) -> str:
         """The failover record answers with the dr entry point's addresses."""
@@ -330,17 +329,13 @@ class Drill:
         if not check:
             return "(no primary health check to invert)"
         route53 = self.client("route53", "us-east-1")
-        config = route53.get_health_check(HealthCheckId=check)["HealthCheck"]
-        route53.update_health_check(
-            HealthCheckId=check, HealthCheckVersion=config["HealthCheckVersion"], Inverted=True
-        )
-        return f"(primary health check {check} inverted)"
+        return f"({steps.set_primary_inverted(route53, check, inverted=True)})"
 
     def poll_serving(self, options: DrillOptions) -> datetime | None:
         answers: dict[str, Callable[[], str]] = {
             "node-groups-at-full": lambda: self.at(self.target.full),
             "database-writable": self.database_writable,
-            "dr-health-check": lambda: self.health_check(self.target.dr_health_check_id, True),
+            "dr-health-check": self.dr_healthy,
             "dns-resolves-to-dr": self.dns_resolves_to_dr,
         }
         deadline = time.monotonic() + options.poll_timeout_seconds

@@ -33,7 +33,7 @@ FAST = DrillOptions(
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    with emulated.moto_server() as endpoint:
+    with emulation.moto_server() as endpoint:
         yield endpoint
 
 
@@ -217,7 +217,7 @@ def test_real_drill_selects_reads_and_refreshes_both_stacks(
     server: str, primary: StackGraph, dr: StackGraph
 ) -> None:
     world = emulation.build(emulation.lambda_environment(dr.graph), "us-west-2")
-    emulated._data_stores(primary.exports, dr.exports)
+    emulation.data_stores(primary.exports, dr.exports)
     deploy_handler_function("us-west-2", dr.exports["failoverFunctionName"])
     fake = FakePulumi(
         {

@@ -21,10 +21,10 @@ import time
 import warnings
 from typing import Any
 
-from drill.emulated import moto_server, reset
 from handlers.failover import Runner
 from handlers.model import Command
 from tools import emulation
+from tools.emulation import moto_server, reset
 from tools.harness import run_program
 
 REGION = "us-west-2"

@@ -1,5 +1,6 @@
-"""An emulated dr world in moto: the AWS resources the failover path touches, named from the
-failover Lambda's own environment (which the mocked dr program produced).
+"""An emulated dr world in moto: a moto server on 127.0.0.1 and the AWS resources the failover
+path touches, named from the failover Lambda's own environment (which the mocked dr program
+produced), plus the stores the drill's RPO markers go to.
 
 Used by the handler tests and the emulated drill. moto emulates EKS scaling, DynamoDB
 conditional writes, SNS to SQS and Route 53 health check configuration faithfully; it does not
@@ -9,14 +10,22 @@ replication. Whoever uses this world reports those as not emulated.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import json
-from collections.abc import Mapping
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import boto3
+from moto.server import ThreadedMotoServer
 
-from handlers.failover import Clients
+from handlers.failover import Clients, make_clients
 from handlers.model import Environment, parse_environment
 
 MOCK_ACCOUNT = "123456789012"
@@ -34,18 +43,8 @@ def handler_environment(variables: Mapping[str, str], region: str) -> Environmen
 
 
 def clients(env: Environment, **overrides: Any) -> Clients:
-    def client(service: str, region: str) -> Any:
-        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
-
-    made = {
-        "eks": client("eks", env.region),
-        "rds": client("rds", env.region),
-        "primary_rds": client("rds", env.primary_region),
-        "route53": client("route53", "us-east-1"),
-        "dynamodb": client("dynamodb", env.region),
-        "sns": client("sns", env.region),
-    }
-    return Clients(**(made | overrides))
+    """The handler's own clients, with any of them replaced (a test stating AWS's answers)."""
+    return dataclasses.replace(make_clients(env), **overrides)
 
 
 @dataclass
@@ -162,3 +161,49 @@ def build(variables: Mapping[str, str], region: str, with_health_checks: bool = 
             region,
         )
     return World(env, queue, primary_check, dr_check)
+
+
+def reset(endpoint: str) -> None:
+    """Empty every moto backend; they are process-wide, and each emulation starts afresh."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on a free loopback port, with boto3 pointed at it for the duration."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    # moto announces the requested port (0), not the one it got; the progress lines say enough.
+    with contextlib.redirect_stdout(io.StringIO()):
+        server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    reset(endpoint)
+    credentials = dict.fromkeys(
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"), "emulated"
+    )
+    try:
+        with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": endpoint, **credentials}):
+            yield endpoint
+    finally:
+        server.stop()
+
+
+def data_stores(primary: dict[str, Any], dr: dict[str, Any]) -> None:
+    """The stores the RPO markers go to, named by the stacks' exports: the orders table in both
+    regions (a global table's replica keeps the name) and each region's records bucket."""
+    for region, bucket in (
+        (primary["region"], primary["recordsBucketName"]),
+        (dr["region"], dr["recordsBucketName"]),
+    ):
+        boto3.client("dynamodb", region_name=region).create_table(
+            TableName=primary["tableNames"]["orders"],
+            KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        # us-east-1 is S3's default location and refuses to be named as a constraint.
+        location = {} if region == "us-east-1" else {"LocationConstraint": region}
+        boto3.client("s3", region_name=region).create_bucket(
+            Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {})
+        )
