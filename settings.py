@@ -746,11 +746,7 @@ def _replication(reader: _Reader, raw: Mapping[str, Any], role: str | None) -> R
     # the primary reads dr's only while dr holds the writer.
     if role == "primary" and direction == "primary-to-dr":
         return Replication(direction, "")
-    key, example = (
-        ("primaryStack", "organization/trading-platform/primary")
-        if role == "dr"
-        else ("drStack", "organization/trading-platform/dr")
-    )
+    key, example = ("primaryStack", "primary") if role == "dr" else ("drStack", "dr")
     if key not in raw:
         reader.problems.append(
             f"{NAMESPACE}:{key} is required when trading:role is {role} and "

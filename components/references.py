@@ -26,6 +26,15 @@ def require_outputs(
     return outputs
 
 
+def qualified(stack_name: str) -> str:
+    """`stack_name` as `organization/project/stack`: a bare stack name is one of this project's
+    stacks in the organization of the backend in use (on Pulumi Cloud the user's, on a DIY
+    backend the literal `organization`), so the same stack file works on both."""
+    if "/" in stack_name:
+        return stack_name
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack_name}"
+
+
 def stack_outputs(
     name: str,
     stack_name: str,
@@ -38,7 +47,8 @@ def stack_outputs(
     Everything declared from these outputs waits for the check, so nothing that depends on
     them reaches the engine when an output is missing.
     """
-    reference = pulumi.StackReference(name, stack_name=stack_name, opts=opts)
+    full_name = qualified(stack_name)
+    reference = pulumi.StackReference(name, stack_name=full_name, opts=opts)
     return reference.outputs.apply(
-        lambda outputs: require_outputs(stack_name, dict(outputs), required, consumer)
+        lambda outputs: require_outputs(full_name, dict(outputs), required, consumer)
     )

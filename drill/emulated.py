@@ -45,9 +45,7 @@ def build(
     """Render both stacks, create their world in the current moto backend, return the drill."""
     progress("[drill] rendering both stacks under Pulumi mocks (offline) ...")
     primary_graph = run_program("primary")
-    dr_graph = run_program(
-        "dr", references={"organization/trading-platform/primary": primary_graph}
-    )
+    dr_graph = run_program("dr", references={"organization/trading/primary": primary_graph})
     variables = emulation.lambda_environment(dr_graph)
     progress("[drill] creating the emulated world in moto ...")
     world = emulation.build(variables, dr_graph.exports["region"])

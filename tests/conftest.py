@@ -57,7 +57,7 @@ def primary() -> StackGraph:
     return StackGraph(run_program("primary"))
 
 
-PRIMARY_REFERENCE = "organization/trading-platform/primary"
+PRIMARY_REFERENCE = "organization/trading/primary"
 
 
 @pytest.fixture(scope="session")

@@ -396,32 +396,36 @@ def test_access_log_bucket_may_use_sse_s3(pack: Pack) -> None:
     assert bucket_messages(pack, *bucket_set("logs", "AES256"), logging) == []
 
 
-EKS = "eks:index:Cluster"
+EKS = "aws:eks/cluster:Cluster"
 GOOD_EKS = {
-    "endpointPublicAccess": False,
-    "encryptionConfigKeyArn": "arn:aws:kms:x",
+    "vpcConfig": {"endpointPublicAccess": False},
+    "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:x"}},
     "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
 }
 
 
 def test_eks_hardening(pack: Pack) -> None:
     assert not pack.resource(EKS, GOOD_EKS)
-    narrowed = {**GOOD_EKS, "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}
+    narrowed = {
+        **GOOD_EKS,
+        "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
+    }
     assert not pack.resource(EKS, narrowed)
-    # pulumi-eks opens the endpoint when the property is missing.
-    missing = {k: v for k, v in GOOD_EKS.items() if k != "endpointPublicAccess"}
-    assert [m for _, m in pack.resource(EKS, missing)] == [
+    # EKS opens the endpoint to 0.0.0.0/0 when the properties are missing.
+    assert [m for _, m in pack.resource(EKS, {**GOOD_EKS, "vpcConfig": {}})] == [
         "the API endpoint is open to the internet (endpointPublicAccess defaults to true)"
     ]
     assert len(pack.resource(EKS, {})) == 3
-    aws_cluster = {
-        "vpcConfig": {"endpointPublicAccess": False},
-        "encryptionConfig": {"resources": ["secrets"]},
-        "enabledClusterLogTypes": ["api", "audit"],
-    }
-    assert [m for _, m in pack.resource("aws:eks/cluster:Cluster", aws_cluster)] == [
+    few_logs = {**GOOD_EKS, "enabledClusterLogTypes": ["api", "audit"]}
+    assert [m for _, m in pack.resource(EKS, few_logs)] == [
         "control-plane log types not enabled: authenticator, controllerManager, scheduler"
     ]
+
+
+def test_eks_component_inputs_are_not_judged(pack: Pack) -> None:
+    """The engine shows pulumi-eks's components to the pack with no inputs; only the AWS
+    resources they create carry the settings."""
+    assert not pack.resource("eks:index:Cluster", {})
 
 
 RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -540,9 +544,10 @@ def test_no_latest_images(pack: Pack) -> None:
 
 
 def test_node_groups_ignore_scaling(pack: Pack) -> None:
-    group = "eks:index:ManagedNodeGroup"
-    assert not pack.resource(group, {"ignoreScalingChanges": True})
-    assert names(pack.resource(group, {})) == {"eks-node-groups-ignore-scaling"}
+    group = stack_resource("aws:eks/nodeGroup:NodeGroup", "ng", {})
+    assert names(pack.stack(group)) == {"eks-node-groups-ignore-scaling"}
+    group.options.ignoreChanges.append("scalingConfig.desiredSize")
+    assert not pack.stack(group)
 
 
 # -- disaster recovery --------------------------------------------------------------------------
@@ -620,7 +625,7 @@ def test_dr_node_groups_at_pilot_light_is_advisory_by_default(dr: StackGraph) ->
     function = dr.one("aws:lambda/function:Function", "dr-handler")
     env = {"environment": function.inputs["environment"]}
     big = stack_resource(
-        "eks:index:ManagedNodeGroup",
+        "aws:eks/nodeGroup:NodeGroup",
         "ng",
         {"nodeGroupName": "trading-dr-trading", "scalingConfig": {"desiredSize": 6}},
     )

@@ -13,7 +13,7 @@ import json
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,10 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from tools.invented import ACCOUNT, invented_outputs
+
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
-MOCK_ACCOUNT = "123456789012"
 
 _RESOURCE_SIG = rpc._special_resource_sig
 _SECRET_SIG = rpc._special_secret_sig
@@ -155,10 +156,10 @@ class _Mocks(mocks.Mocks):
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
-                "accountId": MOCK_ACCOUNT,
-                "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:role/deployer",
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:role/deployer",
                 "userId": "AROAMOCK:deployer",
-                "id": MOCK_ACCOUNT,
+                "id": ACCOUNT,
             }, []
         raise NotImplementedError(f"the offline harness does not mock the invoke {args.token}")
 
@@ -175,13 +176,7 @@ class _Mocks(mocks.Mocks):
             with self._lock:
                 self._regions[resource_id] = str(args.inputs.get("region", "us-east-1"))
             return resource_id, state
-        region = self._region(args.provider)
-        service = args.typ.split(":")[1].split("/")[0]
-        physical = str(args.inputs.get("name") or args.name)
-        state.setdefault("arn", f"arn:aws:{service}:{region}:{MOCK_ACCOUNT}:{physical}")
-        invent = _INVENTED_OUTPUTS.get(args.typ)
-        if invent is not None:
-            state.update(invent(_Created(args.name, physical, region, args.inputs)))
+        state.update(invented_outputs(args.typ, args.name, self._region(args.provider), state))
         if args.typ == "aws:rds/globalCluster:GlobalCluster":
             return str(state["id"]), state
         return resource_id, state
@@ -196,107 +191,6 @@ class _Mocks(mocks.Mocks):
             "outputs": graph.exports,
             "secretOutputNames": sorted(graph.secret_exports),
         }
-
-
-@dataclass(frozen=True)
-class _Created:
-    """What the mock knows of a resource when it invents the outputs the program reads."""
-
-    name: str
-    physical: str
-    region: str
-    inputs: dict[str, Any]
-
-    def arn(self, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{resource}"
-
-
-def _validation_options(r: _Created) -> dict[str, Any]:
-    names = [r.inputs["domainName"], *r.inputs.get("subjectAlternativeNames", [])]
-    return {
-        "domainValidationOptions": [
-            {
-                "domainName": name,
-                "resourceRecordName": f"_mock.{name}.",
-                "resourceRecordType": "CNAME",
-                "resourceRecordValue": f"_mock.acm-validations.aws.{name}.",
-            }
-            for name in names
-        ]
-    }
-
-
-def _rds_instance(r: _Created) -> dict[str, Any]:
-    identifier = r.inputs.get("identifier")
-    return {
-        "arn": r.arn("rds", f"db:{identifier}"),
-        "address": f"{identifier}.mock.{r.region}.rds.amazonaws.com",
-    }
-
-
-def _rds_cluster(r: _Created) -> dict[str, Any]:
-    identifier = r.inputs.get("clusterIdentifier")
-    return {
-        "arn": r.arn("rds", f"cluster:{identifier}"),
-        "endpoint": f"{identifier}.cluster-mock.{r.region}.rds.amazonaws.com",
-    }
-
-
-_INVENTED_OUTPUTS: dict[str, Callable[[_Created], dict[str, Any]]] = {
-    "aws:kms/key:Key": lambda r: {
-        "keyId": f"key-{r.name}",
-        "arn": r.arn("kms", f"key/key-{r.name}"),
-    },
-    "aws:cloudwatch/logGroup:LogGroup": lambda r: {"arn": r.arn("logs", f"log-group:{r.physical}")},
-    "aws:iam/role:Role": lambda r: {
-        "name": r.physical,
-        "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:role/{r.physical}",
-    },
-    "eks:index:Cluster": lambda r: _cluster_outputs(r.physical, r.region),
-    "aws:s3/bucket:Bucket": lambda r: {"arn": f"arn:aws:s3:::{r.inputs.get('bucket')}"},
-    "aws:rds/instance:Instance": _rds_instance,
-    "aws:rds/cluster:Cluster": _rds_cluster,
-    "aws:rds/globalCluster:GlobalCluster": lambda r: {
-        "id": str(r.inputs.get("globalClusterIdentifier"))
-    },
-    "aws:dynamodb/table:Table": lambda r: {"arn": r.arn("dynamodb", f"table/{r.physical}")},
-    "aws:acm/certificate:Certificate": _validation_options,
-    "aws:apigateway/domainName:DomainName": lambda r: {
-        "regionalDomainName": f"d-{r.name}.execute-api.{r.region}.amazonaws.com",
-        "regionalZoneId": f"ZMOCK{r.region.upper().replace('-', '')}",
-    },
-    "aws:lb/loadBalancer:LoadBalancer": lambda r: {
-        "dnsName": f"{r.physical}.elb.{r.region}.amazonaws.com"
-    },
-    "aws:route53/record:Record": lambda r: {"fqdn": str(r.inputs.get("name"))},
-    "aws:ec2transitgateway/transitGateway:TransitGateway": lambda r: {
-        "associationDefaultRouteTableId": f"tgw-rtb-{r.name}"
-    },
-    "aws:ec2/launchTemplate:LaunchTemplate": lambda r: {"latestVersion": 1},
-    "random:index/randomPassword:RandomPassword": lambda r: {
-        "result": "mock-password-not-a-secret"
-    },
-}
-
-
-def _cluster_outputs(name: str, region: str) -> dict[str, Any]:
-    issuer = f"oidc.eks.{region}.amazonaws.com/id/MOCK{name.upper().replace('-', '')}"
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": f"https://{name}.mock.eks"}}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-        "current-context": name,
-        "users": [{"name": name, "user": {}}],
-    }
-    return {
-        "kubeconfig": kubeconfig,
-        "kubeconfigJson": json.dumps(kubeconfig),
-        "oidcProviderArn": f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/{issuer}",
-        "oidcProviderUrl": f"https://{issuer}",
-        "oidcIssuer": issuer,
-        "clusterSecurityGroupId": f"sg-{name}-cluster",
-    }
 
 
 class _RecordingMonitor(mocks.MockMonitor):
@@ -344,6 +238,8 @@ def _config_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+# What a DIY backend calls every stack's organization.
+MOCK_ORGANIZATION = "organization"
 # Config keys that name another stack whose outputs this one reads.
 STACK_REFERENCE_KEYS = ("trading:primaryStack", "trading:drStack")
 
@@ -352,10 +248,15 @@ def _referenced_graphs(config: Mapping[str, Any]) -> dict[str, Graph]:
     """Feed each stack reference with the referenced stack's own mocked run (its stack is the
     last part of the reference, `org/project/<stack>`)."""
     return {
-        str(config[key]): run_program(str(config[key]).rsplit("/", 1)[-1])
+        reference_name(str(config[key])): run_program(str(config[key]).rsplit("/", 1)[-1])
         for key in STACK_REFERENCE_KEYS
         if config.get(key)
     }
+
+
+def reference_name(stack: str) -> str:
+    """The name the program's StackReference asks for, under this harness's organization."""
+    return stack if "/" in stack else f"{MOCK_ORGANIZATION}/{project_name()}/{stack}"
 
 
 def run_program(
@@ -382,7 +283,14 @@ def run_program(
     pulumi.runtime.set_all_config({k: _config_value(v) for k, v in config.items()}, [])
     mock = _Mocks(fed)
     monitor = _RecordingMonitor(mock)
-    mocks.set_mocks(mock, project=project_name(), stack=stack, preview=False, monitor=monitor)
+    mocks.set_mocks(
+        mock,
+        project=project_name(),
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        organization=MOCK_ORGANIZATION,
+    )
     root = settings.get_root_resource()
     assert isinstance(root, pulumi.runtime.stack.Stack)
 

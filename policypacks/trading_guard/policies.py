@@ -292,22 +292,19 @@ def _denies_plain_http(policy: Any) -> bool:
     )
 
 
-EKS_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
+# pulumi-eks's components reach the engine with no inputs (a component holds no cloud state,
+# pulumi/pulumi-kubernetes#2144 shows the same for any component): the cluster's settings are
+# those of the aws:eks/cluster:Cluster it creates.
+EKS_TYPES = ("aws:eks/cluster:Cluster",)
 ALL_CLUSTER_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
 
-def _eks(resource_type: str, props: Props, _: Mapping[str, Any]) -> Iterable[str]:
-    if resource_type == "eks:index:Cluster":
-        public = props.get("endpointPublicAccess", True)
-        cidrs = props.get("publicAccessCidrs") or ["0.0.0.0/0"]
-        encrypted = bool(props.get("encryptionConfigKeyArn"))
-        logs = set(props.get("enabledClusterLogTypes") or [])
-    else:
-        vpc = props.get("vpcConfig") or {}
-        public = vpc.get("endpointPublicAccess", True)
-        cidrs = vpc.get("publicAccessCidrs") or ["0.0.0.0/0"]
-        encrypted = bool(props.get("encryptionConfig"))
-        logs = set(props.get("enabledClusterLogTypes") or [])
+def _eks(_: str, props: Props, __: Mapping[str, Any]) -> Iterable[str]:
+    vpc = props.get("vpcConfig") or {}
+    public = vpc.get("endpointPublicAccess", True)
+    cidrs = vpc.get("publicAccessCidrs") or ["0.0.0.0/0"]
+    encrypted = bool(props.get("encryptionConfig"))
+    logs = set(props.get("enabledClusterLogTypes") or [])
     if public is not False and "0.0.0.0/0" in cidrs:
         yield "the API endpoint is open to the internet (endpointPublicAccess defaults to true)"
     if not encrypted:
@@ -476,9 +473,19 @@ def _walk(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
         yield path, value
 
 
-def _node_group_scaling(resource_type: str, props: Props, _: Mapping[str, Any]) -> Iterable[str]:
-    if props.get("ignoreScalingChanges") is not True:
-        yield "node group does not ignore scaling changes: `pulumi up` would undo a failover"
+SCALING_IGNORED = {"scalingConfig", "scalingConfig.desiredSize"}
+
+
+def _node_group_scaling(
+    resources: Sequence[PolicyResource], _: Mapping[str, Any]
+) -> Iterable[tuple[str, str | None]]:
+    """The node groups EKS creates (for pulumi-eks, with `ignoreScalingChanges`)."""
+    for group in of_type(resources, "aws:eks/nodeGroup:NodeGroup"):
+        if not SCALING_IGNORED & set(group.opts.ignore_changes or []):
+            yield (
+                "node group does not ignore scaling changes: `pulumi up` would undo a failover",
+                group.urn,
+            )
 
 
 # -- disaster recovery --------------------------------------------------------------------------
@@ -576,16 +583,15 @@ def _pilot_light(
             continue
         names = json.loads(variables["NODE_GROUPS"])
         pilot = json.loads(variables["PILOT_LIGHT_PROFILE"])
-        for group in of_type(
-            resources, "eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup"
-        ):
+        for group in of_type(resources, "aws:eks/nodeGroup:NodeGroup"):
             matching = [g for g, n in names.items() if n == group.props.get("nodeGroupName")]
             for name in matching:
                 desired = (group.props.get("scalingConfig") or {}).get("desiredSize")
                 if desired is None or desired > pilot[name]["desiredSize"]:
+                    declared = "no size" if desired is None else f"{desired:g} nodes"
                     yield (
-                        f"dr node group {group.props.get('nodeGroupName')} declares {desired:g} "
-                        f"nodes, more than the pilot light's {pilot[name]['desiredSize']:g}",
+                        f"dr node group {group.props.get('nodeGroupName')} declares {declared}, "
+                        f"more than the pilot light's {pilot[name]['desiredSize']:g}",
                         group.urn,
                     )
 
@@ -719,10 +725,9 @@ POLICIES = [
         severity=Severity.MEDIUM,
         remediation="Pin images by version or digest and charts by version.",
     ),
-    resource_policy(
+    stack_policy(
         "eks-node-groups-ignore-scaling",
         "EKS managed node groups ignore scaling changes, so `pulumi up` never undoes failover.",
-        ("eks:index:ManagedNodeGroup",),
         _node_group_scaling,
         severity=Severity.HIGH,
         remediation="Set ignore_scaling_changes=True.",
