@@ -52,6 +52,9 @@ class AlertsArgs:
     prefix: str
     account: pulumi.Output[Account]
     emails: tuple[str, ...] = ()
+    # Another region than the provider's, through the resources' own `region` (so the stack
+    # needs no provider, and no credential check, in that region).
+    region: str | None = None
 
 
 class Alerts(pulumi.ComponentResource):
@@ -68,11 +71,13 @@ class Alerts(pulumi.ComponentResource):
             f"Encryption of the {args.prefix} alerts topic",
             args.account.apply(lambda a: key_policy(a, _publishers_use_key(a))),
             child,
+            region=args.region,
         )
         topic = aws.sns.Topic(
             f"{name}-alerts",
             name=f"{args.prefix}-alerts",
             kms_master_key_id=key.arn,
+            region=args.region,
             opts=child,
         )
         aws.sns.TopicPolicy(
@@ -81,6 +86,7 @@ class Alerts(pulumi.ComponentResource):
             policy=pulumi.Output.all(topic.arn, args.account).apply(
                 lambda pair: _topic_policy(pair[0], pair[1])
             ),
+            region=args.region,
             opts=child,
         )
         for index, email in enumerate(args.emails):
@@ -89,6 +95,7 @@ class Alerts(pulumi.ComponentResource):
                 topic=topic.arn,
                 protocol="email",
                 endpoint=email,
+                region=args.region,
                 opts=child,
             )
         self.topic_arn = topic.arn

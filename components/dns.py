@@ -3,11 +3,15 @@
 health check.
 
 Route 53 publishes health check metrics in us-east-1 only, so the alarm and the topic it pages
-live there, whichever region this stack serves.
+live there, whichever region this stack serves. They are placed there with each resource's own
+`region`, not with a us-east-1 provider: a provider is configured (and its credentials checked
+against STS in its region) on every `pulumi up`, so a dr stack holding one could not be updated
+while us-east-1 is down; an unchanged resource in another region is only diffed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerts import Alerts, AlertsArgs
-from components.kms import current_account
+from components.kms import Account
 from settings import Dns
 
 ROUTE53_METRICS_REGION = "us-east-1"
@@ -31,6 +35,7 @@ class DnsFailoverArgs:
     public_domain: aws.apigateway.DomainName
     regional_domain: aws.apigateway.DomainName
     tags: Mapping[str, str]
+    account: pulumi.Output[Account]
 
 
 class DnsFailover(pulumi.ComponentResource):
@@ -97,19 +102,13 @@ class DnsFailover(pulumi.ComponentResource):
         self.register_outputs({"healthCheckId": self.health_check_id})
 
     def _alarm(self, name: str, args: DnsFailoverArgs, check: aws.route53.HealthCheck) -> None:
-        metrics_region = aws.Provider(
-            f"{name}-route53-metrics",
-            region=ROUTE53_METRICS_REGION,
-            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.tags)),
-            opts=pulumi.ResourceOptions(parent=self),
+        account = args.account.apply(
+            lambda a: dataclasses.replace(a, region=ROUTE53_METRICS_REGION)
         )
-        in_metrics_region = pulumi.ResourceOptions(parent=self, providers=[metrics_region])
         topic = Alerts(
             f"{name}-health",
-            AlertsArgs(
-                f"{args.prefix}-health", current_account(ROUTE53_METRICS_REGION, metrics_region)
-            ),
-            in_metrics_region,
+            AlertsArgs(f"{args.prefix}-health", account, region=ROUTE53_METRICS_REGION),
+            pulumi.ResourceOptions(parent=self),
         )
         aws.cloudwatch.MetricAlarm(
             f"{name}-health",
@@ -125,5 +124,6 @@ class DnsFailover(pulumi.ComponentResource):
             treat_missing_data="breaching",
             alarm_actions=[topic.topic_arn],
             ok_actions=[topic.topic_arn],
-            opts=pulumi.ResourceOptions(parent=self, provider=metrics_region),
+            region=ROUTE53_METRICS_REGION,
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -47,9 +47,14 @@ def key_policy(account: Account, usage: list[dict[str, Any]]) -> str:
 
 
 def customer_key(
-    name: str, description: str, policy: pulumi.Input[str], opts: pulumi.ResourceOptions
+    name: str,
+    description: str,
+    policy: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    region: str | None = None,
 ) -> aws.kms.Key:
-    """A symmetric key with yearly rotation and an alias `alias/<name>`."""
+    """A symmetric key with yearly rotation and an alias `alias/<name>`, in `region` (default:
+    the provider's)."""
     key = aws.kms.Key(
         name,
         description=description,
@@ -57,9 +62,10 @@ def customer_key(
         rotation_period_in_days=ROTATION_PERIOD_DAYS,
         deletion_window_in_days=DELETION_WINDOW_DAYS,
         policy=policy,
+        region=region,
         opts=opts,
     )
-    aws.kms.Alias(name, name=f"alias/{name}", target_key_id=key.key_id, opts=opts)
+    aws.kms.Alias(name, name=f"alias/{name}", target_key_id=key.key_id, region=region, opts=opts)
     return key
 
 

@@ -261,6 +261,7 @@ class TradingRegion(pulumi.ComponentResource):
                 public_domain=entry.domain,
                 regional_domain=entry.regional_domain,
                 tags=args.tags,
+                account=self.account,
             ),
             self._in_region,
         )

@@ -70,10 +70,13 @@ def test_health_alarm_lives_where_route53_publishes_its_metrics(stack: StackGrap
     alarm = stack.one("aws:cloudwatch/metricAlarm:MetricAlarm", f"{stack.name}-health")
     assert alarm.inputs["namespace"] == "AWS/Route53"
     assert alarm.inputs["metricName"] == "HealthCheckStatus"
-    assert stack.graph.provider_of(alarm).inputs["region"] == "us-east-1"  # type: ignore[union-attr]
+    assert alarm.inputs["region"] == "us-east-1"
     topic = stack.one("aws:sns/topic:Topic", f"{stack.name}-health-alerts")
     assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
-    assert topic.inputs["kmsMasterKeyId"]
+    assert topic.inputs["region"] == "us-east-1"
+    key = stack.one("aws:kms/key:Key", f"trading-{stack.name}-health-alerts")
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert key.inputs["region"] == "us-east-1"
 
 
 def test_gateway_runs_as_non_root_with_health_probes(stack: StackGraph) -> None:

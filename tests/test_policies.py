@@ -413,8 +413,16 @@ def test_eks_hardening(pack: Pack) -> None:
     assert not pack.resource(EKS, narrowed)
     # EKS opens the endpoint to 0.0.0.0/0 when the properties are missing.
     assert [m for _, m in pack.resource(EKS, {**GOOD_EKS, "vpcConfig": {}})] == [
-        "the API endpoint is open to the internet (endpointPublicAccess defaults to true)"
+        "the API endpoint is public to 0.0.0.0/0, broader than /16 "
+        "(endpointPublicAccess defaults to true, to 0.0.0.0/0)"
     ]
+    # Two halves of the internet are the internet.
+    halves = {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}
+    assert len(pack.resource(EKS, {**GOOD_EKS, "vpcConfig": halves})) == 1
+    office = {"endpointPublicAccess": True, "publicAccessCidrs": ["198.0.0.0/12"]}
+    assert len(pack.resource(EKS, {**GOOD_EKS, "vpcConfig": office})) == 1
+    relaxed = Pack({"eks-hardening": {"minimumPublicPrefixLength": 12}})
+    assert not relaxed.resource(EKS, {**GOOD_EKS, "vpcConfig": office})
     assert len(pack.resource(EKS, {})) == 3
     few_logs = {**GOOD_EKS, "enabledClusterLogTypes": ["api", "audit"]}
     assert [m for _, m in pack.resource(EKS, few_logs)] == [

@@ -256,33 +256,42 @@ def test_every_resource_sits_under_its_component(stack: StackGraph) -> None:
             assert graph.by_urn(resource.parent).type.startswith("trading:"), resource.urn
 
 
-def test_every_aws_resource_uses_an_explicit_provider_with_config_tags(
+def test_every_aws_resource_uses_the_regions_one_provider_with_config_tags(
     stack: StackGraph,
 ) -> None:
-    region = stack.one("pulumi:providers:aws", f"{stack.name}-aws")
-    metrics = stack.one("pulumi:providers:aws", f"{stack.name}-route53-metrics")
-    assert metrics.inputs["region"] == "us-east-1"
+    """A stack configures a provider for its own region only: a provider is configured, with
+    its credentials checked against STS in its region, on every `pulumi up`, so one for
+    another region would make that region's outage block the stack (tests/test_engine.py
+    shows dr updating while us-east-1 is down)."""
+    (region,) = stack.of_type("pulumi:providers:aws")
+    assert region.name == f"{stack.name}-aws"
+    assert region.inputs["region"] == raw_settings(stack.name)["region"]
     expected_tags = raw_settings(stack.name)["tags"] | {"trading-role": stack.name}
-    for provider in (region, metrics):
-        # Provider inputs travel JSON-encoded, as the engine hands them to the provider.
-        assert json.loads(provider.inputs["defaultTags"]) == {"tags": expected_tags}
-    on_metrics = set()
+    # Provider inputs travel JSON-encoded, as the engine hands them to the provider.
+    assert json.loads(region.inputs["defaultTags"]) == {"tags": expected_tags}
+    elsewhere = set()
     for resource in stack:
         if resource.type.startswith("aws:"):
-            provider = stack.graph.provider_of(resource)
-            assert provider in (region, metrics), resource.urn
-            if provider is metrics:
-                on_metrics.add(resource.type)
+            assert stack.graph.provider_of(resource) is region, resource.urn
+            if resource.inputs.get("region", region.inputs["region"]) != region.inputs["region"]:
+                elsewhere.add((resource.type, resource.inputs["region"]))
         elif resource.remote:
             assert resource.providers["aws"].startswith(region.urn), resource.urn
-    # Only the health check's alarm and the topic it pages sit where Route 53's metrics are.
-    assert on_metrics == {
-        "aws:cloudwatch/metricAlarm:MetricAlarm",
-        "aws:sns/topic:Topic",
-        "aws:sns/topicPolicy:TopicPolicy",
-        "aws:kms/key:Key",
-        "aws:kms/alias:Alias",
+    # Outside its region, a stack holds only what AWS requires elsewhere: the health check's
+    # alarm and the topic it pages, where Route 53 publishes metrics (us-east-1), and, in dr,
+    # the primary bucket's replication rule and the replication alarms of the writing region.
+    health = {
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "us-east-1"),
+        ("aws:sns/topic:Topic", "us-east-1"),
+        ("aws:sns/topicPolicy:TopicPolicy", "us-east-1"),
+        ("aws:kms/key:Key", "us-east-1"),
+        ("aws:kms/alias:Alias", "us-east-1"),
     }
+    replication = {
+        ("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "us-east-1"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "us-east-1"),
+    }
+    assert elsewhere == {"primary": set(), "dr": health | replication}[stack.name]
 
 
 def test_kubeconfig_is_exported_as_a_secret(stack: StackGraph) -> None:

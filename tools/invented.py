@@ -128,7 +128,9 @@ def region_of_endpoint(url: str) -> str | None:
 def invented_outputs(
     type_: str, name: str, region: str, inputs: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The outputs the program reads from a resource of `type_` that it created with `inputs`."""
+    """The outputs the program reads from a resource of `type_` that it created with `inputs`
+    through a provider for `region` (a resource's own `region` input wins)."""
+    region = str(inputs.get("region") or region)
     service = type_.split(":")[1].split("/", maxsplit=1)[0]
     physical = str(inputs.get("name") or name)
     outputs: dict[str, Any] = {}

@@ -120,8 +120,19 @@ class Offline:
         )
 
     def up(self, stack: str, *extra: str, stream: bool = False) -> subprocess.CompletedProcess[str]:
+        """`pulumi up` of `stack` (created if new); a failure raises unless `stream`, where the
+        caller reads the exit code after the engine's output has been shown."""
         self.select(stack)
-        return self.pulumi("up", "--stack", stack, "--yes", "--skip-preview", *extra, stream=stream)
+        return self.pulumi(
+            "up",
+            "--stack",
+            stack,
+            "--yes",
+            "--skip-preview",
+            *extra,
+            stream=stream,
+            check=not stream,
+        )
 
     def policy_args(self) -> list[str]:
         return ["--policy-pack", str(POLICY_PACK), "--policy-pack-config", str(POLICY_CONFIG)]

@@ -3,17 +3,18 @@
     bash scripts/preview-offline [STACK]     # both stacks when none is given
 
 The engine, the program and the policy pack are real; the providers are STAND-INS (they check
-inputs against the pinned SDKs and invent outputs; they reach no cloud). The dr stack reads the
-primary's outputs through a real StackReference, so a primary never deployed in the offline
-backend is deployed there first (to the stand-ins). Exits non-zero on an engine error or a
-mandatory policy violation.
+inputs against the pinned SDKs and invent outputs; they reach no cloud). As on a real account,
+the preview compares with a deployed stack: a stack (and, for dr, the primary it references)
+never deployed in the offline backend is first deployed there with the policy pack, so the
+policies judge known values rather than reporting that they cannot run on unknown ones. Exits
+non-zero on an engine error or a mandatory policy violation.
 """
 
 from __future__ import annotations
 
 import sys
 
-from tools.offline import Offline, PulumiError
+from tools.offline import Offline
 
 STACKS = ("primary", "dr")
 
@@ -28,15 +29,14 @@ def main(argv: list[str]) -> int:
     offline.prepare()
     print("Offline preview: real Pulumi engine, program and policy pack; STAND-IN providers.")
     failed = []
-    for stack in stacks:
-        if stack == "dr" and not offline.deployed("primary"):
-            print("The dr stack reads the primary's outputs: deploying primary offline first.")
-            try:
-                offline.up("primary")
-            except PulumiError as error:
-                print(error)
+    needed = ["primary", *stacks] if "dr" in stacks else stacks
+    for stack in dict.fromkeys(needed):
+        if not offline.deployed(stack):
+            print(f"{stack} is not deployed offline yet: deploying it to the stand-ins first.")
+            if offline.up(stack, *offline.policy_args(), stream=True).returncode != 0:
+                print(f"preview-offline: the first deployment of {stack} failed (see above)")
                 return 1
-        offline.select(stack)
+    for stack in stacks:
         result = offline.pulumi(
             "preview", "--stack", stack, *offline.policy_args(), check=False, stream=True
         )

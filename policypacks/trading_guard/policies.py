@@ -8,6 +8,7 @@ provider's default, never as compliant.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -299,14 +300,31 @@ EKS_TYPES = ("aws:eks/cluster:Cluster",)
 ALL_CLUSTER_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
 
-def _eks(_: str, props: Props, __: Mapping[str, Any]) -> Iterable[str]:
+# The broadest range an EKS public endpoint may admit: an office or CI runners' egress range.
+MINIMUM_PUBLIC_PREFIX = 16
+
+
+def _too_broad(cidr: Any, minimum_prefix: int) -> bool:
+    try:
+        return ipaddress.ip_network(str(cidr), strict=False).prefixlen < minimum_prefix
+    except ValueError:
+        return True
+
+
+def _eks(_: str, props: Props, config: Mapping[str, Any]) -> Iterable[str]:
     vpc = props.get("vpcConfig") or {}
     public = vpc.get("endpointPublicAccess", True)
-    cidrs = vpc.get("publicAccessCidrs") or ["0.0.0.0/0"]
+    # EKS opens a public endpoint to 0.0.0.0/0 when no CIDR is given.
+    cidrs = _as_list(vpc.get("publicAccessCidrs")) or ["0.0.0.0/0"]
     encrypted = bool(props.get("encryptionConfig"))
     logs = set(props.get("enabledClusterLogTypes") or [])
-    if public is not False and "0.0.0.0/0" in cidrs:
-        yield "the API endpoint is open to the internet (endpointPublicAccess defaults to true)"
+    minimum = int(config.get("minimumPublicPrefixLength", MINIMUM_PUBLIC_PREFIX))
+    broad = [str(c) for c in cidrs if _too_broad(c, minimum)]
+    if public is not False and broad:
+        yield (
+            f"the API endpoint is public to {', '.join(broad)}, broader than /{minimum} "
+            "(endpointPublicAccess defaults to true, to 0.0.0.0/0)"
+        )
     if not encrypted:
         yield "Kubernetes secrets are not envelope-encrypted with a KMS key"
     missing = sorted(ALL_CLUSTER_LOGS - logs)
@@ -676,6 +694,13 @@ POLICIES = [
         severity=Severity.HIGH,
         remediation="endpoint_public_access=False (or narrow public_access_cidrs), "
         "encryption_config_key_arn, all five enabled_cluster_log_types.",
+        config=_schema(
+            minimumPublicPrefixLength={
+                "type": "integer",
+                "minimum": 1,
+                "default": MINIMUM_PUBLIC_PREFIX,
+            }
+        ),
     ),
     stack_policy(
         "no-open-ingress",

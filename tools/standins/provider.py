@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.errors import InputPropertiesError
 from pulumi.provider.experimental import server
 from pulumi.provider.experimental.property_value import (
@@ -34,22 +34,13 @@ from pulumi.provider.experimental.property_value import (
 )
 from pulumi.provider.experimental.provider import (
     CheckFailure,
-    CheckRequest,
-    CheckResponse,
     ConfigureRequest,
     ConfigureResponse,
     ConstructRequest,
     ConstructResponse,
-    CreateRequest,
-    CreateResponse,
-    DeleteRequest,
     InvokeRequest,
     InvokeResponse,
     Provider,
-    ReadRequest,
-    ReadResponse,
-    UpdateRequest,
-    UpdateResponse,
 )
 from pulumi.runtime import proto, rpc
 
@@ -244,68 +235,49 @@ class StandIn(Provider):
         ]
         return failures
 
-    async def check(self, request: CheckRequest) -> CheckResponse:
-        inputs = {k: plain(v) for k, v in request.new_inputs.items()}
-        failures = self._failures(type_of(request), request.name, inputs)
-        return CheckResponse(inputs=request.new_inputs, failures=failures)
+    # --- lifecycle, on property maps as the wire carries them (see _Servicer) -------------
+    def check_inputs(self, type_: str, name: str, news: Mapping[str, Any]) -> list[CheckFailure]:
+        return self._failures(type_, name, {k: wire_plain(v) for k, v in news.items()})
 
-    # --- lifecycle -----------------------------------------------------------------------
     def _region_of(self, inputs: Mapping[str, Any]) -> str:
         region = inputs.get("region")
         return region if isinstance(region, str) and region else self.region
 
-    def _reach(self, type_: str, inputs: Mapping[str, Any]) -> None:
-        region = self._region_of(inputs)
+    def reach(self, type_: str, properties: Mapping[str, Any]) -> None:
+        region = self._region_of({k: wire_plain(v) for k, v in properties.items()})
         if region in self.unreachable:
             raise UnreachableError(type_.split(":")[1].split("/", 1)[0], region)
 
-    def _outputs(
-        self, type_: str, name: str, inputs: Mapping[str, PropertyValue], preview: bool
-    ) -> dict[str, PropertyValue]:
-        """Inputs, plus every output the SDK declares: invented, or unknown in a preview."""
-        values = {k: plain(v) for k, v in inputs.items()}
+    def create_outputs(
+        self, type_: str, name: str, urn: str, inputs: Mapping[str, Any], preview: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """The new resource's id and outputs: its inputs, plus every output the SDK declares,
+        invented (unknown in a preview)."""
+        if not preview:
+            self.reach(type_, inputs)
+        values = {k: wire_plain(v) for k, v in inputs.items()}
         outputs = dict(inputs)
         declared = schema.declared(type_)
-        invented = {} if preview else invented_outputs(type_, name, self._region_of(values), values)
+        invented = invented_outputs(type_, name, self._region_of(values), values)
         for key, kind in (declared.outputs if declared else {}).items():
-            if key in outputs:
-                continue
-            if preview:
-                outputs[key] = PropertyValue.computed()
-            else:
-                outputs[key] = wrap(invented.get(key, _empty(kind, name, key)))
-        return {k: sendable(v) for k, v in outputs.items()}
-
-    @staticmethod
-    def _id(name: str, urn: str) -> str:
-        return f"{name}-{hashlib.sha256(urn.encode()).hexdigest()[:8]}"
-
-    async def create(self, request: CreateRequest) -> CreateResponse:
-        inputs = {k: plain(v) for k, v in request.properties.items()}
-        if not request.preview:
-            self._reach(type_of(request), inputs)
-        outputs = self._outputs(type_of(request), request.name, request.properties, request.preview)
+            if key not in outputs:
+                outputs[key] = (
+                    rpc.UNKNOWN if preview else invented.get(key, _empty(kind, name, key))
+                )
         # Some AWS ids are the physical name the user chose (a global cluster's identifier).
-        identifier = inputs.get("globalClusterIdentifier")
-        resource_id = str(identifier) if identifier else self._id(request.name, request.urn)
-        if request.preview:
-            return CreateResponse(properties=outputs)
-        return CreateResponse(resource_id=resource_id, properties=outputs)
+        identifier = values.get("globalClusterIdentifier")
+        if preview:
+            return "", outputs
+        if identifier:
+            return str(identifier), outputs
+        return f"{name}-{hashlib.sha256(urn.encode()).hexdigest()[:8]}", outputs
 
-    async def read(self, request: ReadRequest) -> ReadResponse:
-        self._reach(type_of(request), {k: plain(v) for k, v in request.properties.items()})
-        return ReadResponse(request.resource_id, request.properties, request.inputs)
-
-    async def update(self, request: UpdateRequest) -> UpdateResponse:
-        news = {k: plain(v) for k, v in request.news.items()}
-        if not request.preview:
-            self._reach(type_of(request), news)
-        outputs = dict(request.olds)
-        outputs.update(request.news)
-        return UpdateResponse(properties={k: sendable(v) for k, v in outputs.items()})
-
-    async def delete(self, request: DeleteRequest) -> None:
-        self._reach(type_of(request), {k: plain(v) for k, v in request.properties.items()})
+    def update_outputs(
+        self, type_: str, olds: Mapping[str, Any], news: Mapping[str, Any], preview: bool
+    ) -> dict[str, Any]:
+        if not preview:
+            self.reach(type_, news)
+        return {**olds, **news}
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         if request.tok == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -340,12 +312,12 @@ class StandIn(Provider):
         )
         # The cluster lives where the regional resources it is given (its keys, roles) live.
         region = _arn_region(inputs) or ""
-        outputs = self._outputs(request.resource_type, request.name, {}, preview=True)
+        declared = schema.declared(request.resource_type)
+        outputs = {key: PropertyValue.computed() for key in (declared.outputs if declared else {})}
         # Invented outputs depend on the inputs alone: known as soon as the inputs are, in a
         # preview too, as pulumi-eks's are for a cluster that already exists.
         if not _contains_unknown(inputs):
             invented = invented_outputs(request.resource_type, request.name, region, inputs)
-            declared = schema.declared(request.resource_type)
             for key, kind in (declared.outputs if declared else {}).items():
                 if key in children:
                     outputs[key] = await _reference(children[key])
@@ -480,23 +452,74 @@ def _eks_children(
     return {}
 
 
+def _wire(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(struct)
+
+
+def _struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    result.update(dict(properties))
+    return result
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
 class _Servicer(server.ProviderServicer):
-    """The SDK's servicer, with two repairs: Diff answers from the old *inputs* the engine
-    sends (the experimental interface passes only old outputs, which include invented values),
-    and Construct accepts unknown output values among its inputs."""
+    """The SDK's servicer for Configure, Invoke and Construct; the resource lifecycle is
+    answered here on property maps as the wire carries them, because the SDK's PropertyValue
+    cannot read an archive as the engine stores it, nor an unknown output value. Diff answers
+    from the old *inputs* the engine sends (the SDK passes only old outputs, which include
+    invented values), and Construct's inputs are completed so the SDK can read them."""
 
     def __init__(self, args: list[str], version: str, provider: StandIn, engine: str) -> None:
         super().__init__(args, version, provider, engine_address=engine)
+        self._standin = provider
 
     async def Construct(self, request: Any, context: Any) -> Any:
         for value in request.inputs.fields.values():
             _value_unknown_outputs(value)
         return await super().Construct(request, context)
 
+    async def Check(self, request: Any, context: Any) -> Any:
+        news = _wire(request.news)
+        failures = self._standin.check_inputs(type_of(request), _name(request.urn), news)
+        return proto.CheckResponse(
+            inputs=request.news,
+            failures=[proto.CheckFailure(property=f.property, reason=f.reason) for f in failures],
+        )
+
+    async def Create(self, request: Any, context: Any) -> Any:
+        resource_id, outputs = self._standin.create_outputs(
+            type_of(request),
+            _name(request.urn),
+            request.urn,
+            _wire(request.properties),
+            request.preview,
+        )
+        return proto.CreateResponse(id=resource_id, properties=_struct(outputs))
+
+    async def Update(self, request: Any, context: Any) -> Any:
+        outputs = self._standin.update_outputs(
+            type_of(request), _wire(request.olds), _wire(request.news), request.preview
+        )
+        return proto.UpdateResponse(properties=_struct(outputs))
+
+    async def Read(self, request: Any, context: Any) -> Any:
+        self._standin.reach(type_of(request), _wire(request.properties))
+        return proto.ReadResponse(
+            id=request.id, properties=request.properties, inputs=request.inputs
+        )
+
+    async def Delete(self, request: Any, context: Any) -> Any:
+        self._standin.reach(type_of(request), _wire(request.properties))
+        return empty_pb2.Empty()
+
     async def Diff(self, request: Any, context: Any) -> Any:
         olds = request.old_inputs if request.HasField("old_inputs") else request.olds
-        before = wire_plain(json_format.MessageToDict(olds))
-        after = wire_plain(json_format.MessageToDict(request.news))
+        before = wire_plain(_wire(olds))
+        after = wire_plain(_wire(request.news))
         changed = changed_inputs(before, after)
         return proto.DiffResponse(
             changes=proto.DiffResponse.DIFF_SOME if changed else proto.DiffResponse.DIFF_NONE,
