@@ -7,7 +7,8 @@ in parallel would fight over (the CLI's `stack select` is process-global state).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,13 +24,21 @@ PULUMI_INSTALL = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) 
 LAMBDA_CONFIG = Config(read_timeout=960, connect_timeout=10, retries={"max_attempts": 0})
 
 
-def select(stack_name: str, command: auto.PulumiCommand | None) -> auto.Stack:
+def select(
+    stack_name: str,
+    command: auto.PulumiCommand | None,
+    work_dir: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+) -> auto.Stack:
+    """`stack_name` of the project in `work_dir`, the CLI run with `env` on top of ours."""
     try:
-        options = auto.LocalWorkspaceOptions(pulumi_command=command or auto.PulumiCommand())
+        options = auto.LocalWorkspaceOptions(
+            pulumi_command=command or auto.PulumiCommand(), env_vars=dict(env or {})
+        )
     except FileNotFoundError:
         raise DrillInputError(f"the Pulumi CLI was not found: {PULUMI_INSTALL}") from None
     try:
-        return auto.select_stack(stack_name, work_dir=str(ROOT), opts=options)
+        return auto.select_stack(stack_name, work_dir=str(work_dir), opts=options)
     except auto.errors.StackNotFoundError:
         raise DrillInputError(
             f"no stack named {stack_name!r}; `pulumi stack ls --all` lists the stacks"
@@ -38,6 +47,22 @@ def select(stack_name: str, command: auto.PulumiCommand | None) -> auto.Stack:
 
 def outputs(stack: auto.Stack) -> dict[str, Any]:
     return {key: value.value for key, value in stack.outputs().items()}
+
+
+def refresher(
+    stacks: Mapping[str, auto.Stack], progress: Callable[[str], None]
+) -> Callable[[], str]:
+    """`pulumi refresh` of each stack, so Pulumi's state matches what the handler changed."""
+
+    def refresh() -> str:
+        results = []
+        for name, stack in stacks.items():
+            progress(f"[drill] pulumi refresh {name} ...")
+            summary = stack.refresh(on_output=lambda line: None).summary
+            results.append(f"{name}: {summary.result}")
+        return "; ".join(results)
+
+    return refresh
 
 
 def lambda_trigger(function_name: str, region: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -70,20 +95,11 @@ def build(
     target = Target.from_outputs(
         primary_stack, outputs(stacks[primary_stack]), dr_stack, outputs(stacks[dr_stack])
     )
-
-    def refresh() -> str:
-        results = []
-        for name, stack in stacks.items():
-            progress(f"[drill] pulumi refresh {name} ...")
-            summary = stack.refresh(on_output=lambda line: None).summary
-            results.append(f"{name}: {summary.result}")
-        return "; ".join(results)
-
     return Drill(
         target=target,
         client=lambda service, region: boto3.client(service, region_name=region),  # type: ignore[call-overload]
         trigger=trigger or lambda_trigger(target.function_name, target.dr_region),
         mode="aws",
-        refresh=refresh,
+        refresh=refresher(stacks, progress),
         progress=progress,
     )

@@ -1,6 +1,7 @@
 """The emulated drill: the real drill steps and the real handler code against an embedded moto
-server on 127.0.0.1, in a world named from the program's own resource graph for each stack's
-real config. No AWS credentials, no Pulumi CLI.
+server on 127.0.0.1, in a world named from both stacks: as the real engine deployed them into
+the offline backend (the demo), or as the program renders them under mocks (unit tests). No AWS
+credentials.
 
 moto cannot run Lambda code, so the handler runs in-process with the environment the dr
 program gives the Lambda; what moto does not emulate is reported as "not emulated".
@@ -10,17 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from pulumi import automation as auto
+from pulumi.runtime import rpc
 
+from drill import automation
 from drill.core import Drill
 from drill.model import Target
 from handlers.failover import Runner
 from handlers.model import parse_event
 from tools import emulation
-from tools.harness import run_program
+from tools.harness import reference_name, run_program
+from tools.offline import BIN, Offline
 
 NOT_EMULATED = {
     "handler-deployed": "moto cannot run Lambda code; the handler runs in-process with the "
@@ -33,37 +40,93 @@ NOT_EMULATED = {
     "replication-back-to-primary": "moto does not replicate the dr database back to the "
     "primary, so the drill forces the failback",
 }
-PRIMARY_STACK = "emulated/trading-platform/primary"
-DR_STACK = "emulated/trading-platform/dr"
+
+
+@dataclass(frozen=True)
+class Stacks:
+    """Both stacks as the drill sees them: names, outputs, and the Lambda's environment."""
+
+    primary_name: str
+    primary: dict[str, Any]
+    dr_name: str
+    dr: dict[str, Any]
+    lambda_variables: dict[str, str]
+    refresh: Callable[[], str] | None = None
+
+
+def from_mocks(progress: Callable[[str], None] = print) -> Stacks:
+    """Both stacks rendered under Pulumi's mock runtime: fast, no engine (the unit tests)."""
+    progress("[drill] rendering both stacks under Pulumi mocks (offline) ...")
+    primary_graph = run_program("primary")
+    dr_graph = run_program("dr", references={reference_name("primary"): primary_graph})
+    return Stacks(
+        reference_name("primary"),
+        primary_graph.exports,
+        reference_name("dr"),
+        dr_graph.exports,
+        emulation.lambda_environment(dr_graph),
+    )
+
+
+def from_engine(offline: Offline, progress: Callable[[str], None] = print) -> Stacks:
+    """Both stacks as the real engine deployed them into the offline backend, read through
+    the Automation API as `drill run` reads them from a real backend."""
+    command = auto.PulumiCommand(root=str(BIN.parent))
+    names = [reference_name(stack) for stack in ("primary", "dr")]
+    progress(f"[drill] Automation API: selecting {names[0]} and {names[1]} ...")
+    stacks = {
+        name: automation.select(name, command, offline.project, offline.env()) for name in names
+    }
+    deployment = stacks[names[1]].export_stack().deployment or {}
+    function = next(
+        r
+        for r in deployment.get("resources", [])
+        if r["type"] == "aws:lambda/function:Function" and r["urn"].endswith("::dr-handler")
+    )
+    return Stacks(
+        names[0],
+        automation.outputs(stacks[names[0]]),
+        names[1],
+        automation.outputs(stacks[names[1]]),
+        {k: _revealed(v) for k, v in function["inputs"]["environment"]["variables"].items()},
+        automation.refresher(stacks, progress),
+    )
+
+
+def _revealed(value: Any) -> str:
+    """A value of an exported deployment: a secret arrives as its JSON-encoded `plaintext`."""
+    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return str(json.loads(value["plaintext"]))
+    return str(value)
 
 
 def build(
+    stacks: Stacks | None = None,
     progress: Callable[[str], None] = print,
     trigger_override: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     output_overrides: dict[str, Any] | None = None,
 ) -> Drill:
-    """Render both stacks, create their world in the current moto backend, return the drill."""
-    progress("[drill] rendering both stacks under Pulumi mocks (offline) ...")
-    primary_graph = run_program("primary")
-    dr_graph = run_program("dr", references={"organization/trading/primary": primary_graph})
-    variables = emulation.lambda_environment(dr_graph)
-    progress("[drill] creating the emulated world in moto ...")
-    world = emulation.build(variables, dr_graph.exports["region"])
-    emulation.data_stores(primary_graph.exports, dr_graph.exports)
-    primary = {**primary_graph.exports, "healthCheckId": world.primary_health_check_id}
-    dr = {**dr_graph.exports, "healthCheckId": world.dr_health_check_id, **(output_overrides or {})}
+    """Create the stacks' world in the current moto backend and return the drill (by default
+    on the stacks rendered under mocks)."""
+    stacks = stacks or from_mocks(progress)
+    progress("[drill] creating the emulated AWS world in moto ...")
+    world = emulation.build(stacks.lambda_variables, stacks.dr["region"])
+    emulation.data_stores(stacks.primary, stacks.dr)
+    primary = {**stacks.primary, "healthCheckId": world.primary_health_check_id}
+    dr = {**stacks.dr, "healthCheckId": world.dr_health_check_id, **(output_overrides or {})}
 
     def in_process(payload: dict[str, Any]) -> dict[str, Any]:
         # The handler's JSON log lines would bury the progress; the report has its timeline.
         with contextlib.redirect_stdout(io.StringIO()):
             return Runner(world.env, emulation.clients(world.env), parse_event(payload)).dispatch()
 
-    target = Target.from_outputs(PRIMARY_STACK, primary, DR_STACK, dr)
+    target = Target.from_outputs(stacks.primary_name, primary, stacks.dr_name, dr)
     return Drill(
         target=target,
         client=lambda service, region: boto3.client(service, region_name=region),  # type: ignore[call-overload]
         trigger=trigger_override or in_process,
         mode="emulated",
         not_emulated=NOT_EMULATED,
+        refresh=stacks.refresh,
         progress=progress,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from tools.standins import schema
 from tools.standins.install import install
 from tools.standins.provider import UNREACHABLE_REGIONS
 
@@ -74,6 +75,7 @@ class Offline:
         )
         env.pop("PULUMI_ACCESS_TOKEN", None)
         env[UNREACHABLE_REGIONS] = ",".join(self.unreachable)
+        env[schema.CACHE_DIR] = str(self.home / "standin-schema")
         return env
 
     def prepare(self) -> None:

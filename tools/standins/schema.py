@@ -4,11 +4,14 @@ a program that passes an input the real provider does not know fails here as it 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import importlib
 import importlib.util
 import inspect
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -79,9 +82,35 @@ def _kind(annotation: Any) -> str:
     return "dict"
 
 
+# Where plugin processes keep declarations between runs (importing an SDK module to read one
+# costs a fraction of a second; a stack uses about eighty types). Keyed by SDK version.
+CACHE_DIR = "STANDIN_SCHEMA_CACHE"
+
+
 @functools.cache
 def declared(token: str) -> Declared | None:
     """The declaration of `token`, or None when no pinned SDK declares it."""
+    cache = os.environ.get(CACHE_DIR)
+    if not cache:
+        return _introspect(token)
+    package = token.split(":", 1)[0]
+    package = token.rsplit(":", 1)[-1] if package == "pulumi" else package
+    if package not in SDK_MODULES:
+        return None
+    key = hashlib.sha256(token.encode()).hexdigest()[:24]
+    path = Path(cache) / f"{package}-{plugin_version(package)}" / f"{key}.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        return Declared(**stored) if stored else None
+    found = _introspect(token)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(dataclasses.asdict(found) if found else None))
+    partial.replace(path)
+    return found
+
+
+def _introspect(token: str) -> Declared | None:
     package = token.split(":", 1)[0]
     if package == "pulumi":
         package = token.rsplit(":", 1)[-1]
