@@ -2,9 +2,9 @@
 
 This is an offline rendering: no Pulumi engine, no provider plugins, no cloud. Every resource the
 program registers is recorded with its inputs and options; outputs the program reads back are
-invented here (ids, ARNs, kubeconfig) so that it can run to the end. It is what the tests assert
-on and what `tools.synth` prints. It is not a `pulumi preview`: provider-side checks and defaults
-do not run.
+invented here (ids, ARNs, kubeconfig) so that it can run to the end. The fast tests assert on
+it. It is not a `pulumi preview`: provider-side checks and defaults do not run (for that,
+`bash scripts/preview-offline` runs the real engine).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ PROGRAM = ROOT / "__main__.py"
 _RESOURCE_SIG = rpc._special_resource_sig
 _SECRET_SIG = rpc._special_secret_sig
 _SIG_KEY = rpc._special_sig_key
-# What a secret input is recorded as: tests and the synth must never hold its value.
+# What a secret input is recorded as: tests must never hold its value.
 SECRET = "[secret]"
 
 
