@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 
+import naming
+
 NAMESPACE = "trading"
 
 ROLES = ("primary", "dr")
@@ -26,6 +28,7 @@ NAT_MODES = ("per-az", "single")
 DATABASE_ENGINES = ("postgres", "aurora-postgresql")
 REPLICATION_DIRECTIONS = ("primary-to-dr", "dr-to-primary")
 FAILOVER_MODES = ("manual", "automatic")
+API_AUTHORIZATIONS = ("iam", "none")
 
 # Availability zones usable for EKS and the instance families we run, in the order subnets take
 # them. us-east-1e is left out on purpose: it cannot launch current-generation instances.
@@ -67,6 +70,7 @@ _IMAGE = re.compile(
 )
 HEALTH_CHECK_INTERVALS = (10, 30)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HTTPS_URL = re.compile(r"^https://[^\s/]+(/\S*)?$")
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
@@ -210,6 +214,7 @@ class Failover:
     probe_failure_threshold: int
     probe_interval_minutes: int
     notify_emails: tuple[str, ...]
+    notify_https_endpoints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,9 @@ class Gateway:
     port: int
     throttle_rate_limit: int
     throttle_burst_limit: int
+    # iam: callers sign requests (SigV4) with IAM credentials allowed execute-api:Invoke;
+    # none: a deliberately public API, behind WAF and throttling only.
+    authorization: str = "iam"
 
 
 @dataclass(frozen=True)
@@ -643,9 +651,9 @@ def _eks(reader: _Reader, raw: Any) -> EksSettings | None:
     )
     version = reader.matching(
         "eks.version",
-        values.get("version", "1.33"),
+        values.get("version", "1.35"),
         _K8S_VERSION,
-        'a Kubernetes minor version EKS supports, such as "1.33" (quote it in YAML)',
+        'a Kubernetes minor version EKS supports, such as "1.35" (quote it in YAML)',
     )
     cidrs = reader.strings(
         "eks.publicAccessCidrs",
@@ -660,6 +668,34 @@ def _eks(reader: _Reader, raw: Any) -> EksSettings | None:
     if version is None or cidrs is None or admins is None:
         return None
     return EksSettings(version, cidrs, admins)
+
+
+# Minor engine upgrades are automatic on every instance (components.database applies this): RDS
+# moves the minor in the maintenance window and retires old minors, so a configured minor would
+# be reverted (or refused) on the next `up`. Only a major version, digits alone, is accepted.
+AUTO_MINOR_VERSION_UPGRADE = True
+_MAJOR_VERSION = re.compile(r"^[1-9][0-9]*$")
+_MAJOR_VERSION_ALLOWED = (
+    'a major version only, digits like "16": minor upgrades are automatic '
+    "(autoMinorVersionUpgrade), so RDS chooses and moves the minor"
+)
+
+
+def _engine_version(reader: _Reader, values: Mapping[str, Any]) -> str | None:
+    if "engineVersion" not in values:
+        reader.missing("database.engineVersion", _MAJOR_VERSION_ALLOWED)
+        return None
+    version = values["engineVersion"]
+    if isinstance(version, int) and not isinstance(version, bool):
+        version = str(version)  # `engineVersion: 16` unquoted in YAML
+    if AUTO_MINOR_VERSION_UPGRADE:
+        return reader.matching(
+            "database.engineVersion", version, _MAJOR_VERSION, _MAJOR_VERSION_ALLOWED
+        )
+    if not (isinstance(version, str) and version.strip()):
+        reader.fail("database.engineVersion", version, 'a version string like "16"')
+        return None
+    return version
 
 
 def _database(reader: _Reader, raw: Any) -> Database | None:
@@ -677,10 +713,7 @@ def _database(reader: _Reader, raw: Any) -> Database | None:
         reader.field("database", values, "engine", " | ".join(DATABASE_ENGINES)),
         DATABASE_ENGINES,
     )
-    version = reader.field("database", values, "engineVersion", 'a version string like "16.4"')
-    if version is not None and not (isinstance(version, str) and version.strip()):
-        reader.fail("database.engineVersion", version, 'a version string like "16.4"')
-        version = None
+    version = _engine_version(reader, values)
     instance_class = reader.matching(
         "database.instanceClass",
         reader.field("database", values, "instanceClass", "an RDS instance class"),
@@ -782,12 +815,13 @@ def _records(reader: _Reader, raw: Any) -> Records | None:
     return Records(archive, noncurrent, access_logs)
 
 
-def _failover(reader: _Reader, raw: Any) -> Failover | None:
+def _failover(reader: _Reader, raw: Any, role: str | None) -> Failover | None:
     fields = {
         "mode": "str",
         "probeFailureThreshold": "int",
         "probeIntervalMinutes": "int",
         "notifyEmails": "list",
+        "notifyHttpsEndpoints": "list",
     }
     values = reader.obj("failover", raw, fields)
     mode = reader.choice("failover.mode", values.get("mode", "manual"), FAILOVER_MODES)
@@ -802,9 +836,26 @@ def _failover(reader: _Reader, raw: Any) -> Failover | None:
         values.get("notifyEmails", []),
         lambda k, v: reader.matching(k, v, _EMAIL, "an email address"),
     )
+    endpoints = reader.strings(
+        "failover.notifyHttpsEndpoints",
+        values.get("notifyHttpsEndpoints", []),
+        lambda k, v: reader.matching(k, v, _HTTPS_URL, "an https:// URL (a paging service)"),
+    )
     if mode is None or threshold is None or interval is None or emails is None:
         return None
-    return Failover(mode, threshold, interval, emails)
+    if endpoints is None:
+        return None
+    if role == "dr" and mode == "manual" and not emails and not endpoints:
+        # In manual mode the failover is only recommended, by a page: with no subscriber on
+        # the failover topic (dr's) an outage would page nobody.
+        reader.fail(
+            "failover.notifyEmails",
+            [],
+            "at least one address (or a failover.notifyHttpsEndpoints URL) when "
+            "failover.mode is manual: the failover recommendation is a page to them",
+        )
+        return None
+    return Failover(mode, threshold, interval, emails, endpoints)
 
 
 def _dns(reader: _Reader, raw: Any) -> Dns | None:
@@ -857,6 +908,7 @@ def _gateway(reader: _Reader, raw: Any) -> Gateway | None:
         "port": "int",
         "throttleRateLimit": "int",
         "throttleBurstLimit": "int",
+        "authorization": "str",
     }
     values = reader.obj("gateway", raw, fields)
     image = reader.matching(
@@ -880,9 +932,14 @@ def _gateway(reader: _Reader, raw: Any) -> Gateway | None:
     burst = reader.integer(
         "gateway.throttleBurstLimit", values.get("throttleBurstLimit", 2000), 1, 5000
     )
+    authorization = reader.choice(
+        "gateway.authorization", values.get("authorization", "iam"), API_AUTHORIZATIONS
+    )
     if image is None or args is None or port is None or rate is None or burst is None:
         return None
-    return Gateway(image, args, port, rate, burst)
+    if authorization is None:
+        return None
+    return Gateway(image, args, port, rate, burst, authorization)
 
 
 def _observability(reader: _Reader, raw: Any) -> Observability | None:
@@ -1059,6 +1116,9 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         _NAME_PREFIX,
         "2-20 lowercase letters, digits or hyphens, starting with a letter",
     )
+    if name_prefix is not None and role is not None:
+        for overflow in naming.overflows(f"{name_prefix}-{role}"):
+            reader.fail("namePrefix", name_prefix, f"a shorter prefix: {overflow}")
     network = _network(reader, reader.field("", raw, "network", "an object"), region)
     capacity = _capacity(reader, reader.field("", raw, "capacity", "an object"))
     eks = _eks(reader, raw.get("eks", {}))
@@ -1077,7 +1137,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             "moves its writer with a managed failover or switchover, not by redeploying",
         )
     records = _records(reader, raw.get("records", {}))
-    failover = _failover(reader, raw.get("failover", {}))
+    failover = _failover(reader, raw.get("failover", {}), role)
     dns = _dns(reader, reader.field("", raw, "dns", "an object"))
     gateway = _gateway(reader, raw.get("gateway", {}))
     observability = _observability(reader, raw.get("observability", {}))

@@ -1,13 +1,14 @@
 """`ClusterAddons`: what the cluster needs beyond pulumi-eks, every piece on the cluster's own
 Kubernetes provider: encrypted gp3 volumes (EBS CSI driver, default storage class), the cluster
 autoscaler, metrics-server, kube-prometheus-stack (Prometheus, Alertmanager to SNS, Grafana)
-and Container Insights. Helm chart versions are pinned here; add-on pods request the capacity
-profile's `addons` resources, so the dr pilot light stays small."""
+and Container Insights. Helm chart versions are pinned here (the cluster autoscaler's per
+Kubernetes minor); add-on pods request the capacity profile's `addons` resources, so the dr pilot
+light stays small."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,64 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.cluster import NODE_GROUP_LABELS
-from components.irsa import OidcProvider, irsa_role
+from components.cluster import NODE_GROUP_LABELS, EksCluster
+from components.irsa import OidcProvider, ServiceAccountRole, service_account_role
 from components.kms import Account, customer_key, key_policy
 from settings import AddonRequests, Observability
 
-CHARTS = {
-    "cluster-autoscaler": ("https://kubernetes.github.io/autoscaler", "9.43.0"),
-    "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server/", "3.12.1"),
-    "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "78.3.0"),
+AUTOSCALER = "cluster-autoscaler"
+CHART_REPOSITORIES = {
+    AUTOSCALER: "https://kubernetes.github.io/autoscaler",
+    "metrics-server": "https://kubernetes-sigs.github.io/metrics-server/",
+    "kube-prometheus-stack": "https://prometheus-community.github.io/helm-charts",
+}
+# Charts that run on any Kubernetes minor this program supports. The cluster autoscaler's is not
+# among them: it follows the cluster's minor (AUTOSCALER_RELEASES).
+CHART_VERSIONS = {"metrics-server": "3.12.1", "kube-prometheus-stack": "78.3.0"}
+
+
+@dataclass(frozen=True)
+class AutoscalerRelease:
+    chart_version: str
+    image_tag: str
+
+
+# The cluster autoscaler simulates the scheduler of the Kubernetes minor it was built for, and
+# its minor must be the cluster's (cluster-autoscaler README, "Releases"). Per supported minor:
+# the newest chart whose appVersion is that minor and the image tag of that appVersion, both
+# from the chart repository's index (https://kubernetes.github.io/autoscaler/index.yaml).
+# Supporting a new minor (see the EKS release calendar) is a new row here.
+AUTOSCALER_RELEASES: Mapping[str, AutoscalerRelease] = {
+    "1.34": AutoscalerRelease(chart_version="9.53.0", image_tag="v1.34.2"),
+    "1.35": AutoscalerRelease(chart_version="9.56.0", image_tag="v1.35.0"),
+}
+
+
+def autoscaler_release(kubernetes_version: str) -> AutoscalerRelease:
+    """The cluster autoscaler for a cluster of `kubernetes_version` ("1.34" or "1.34.2")."""
+    minor = ".".join(kubernetes_version.split(".")[:2])
+    release = AUTOSCALER_RELEASES.get(minor)
+    if release is None:
+        raise ValueError(
+            f"no cluster autoscaler is pinned for Kubernetes {kubernetes_version!r}; pinned "
+            f"minors: {', '.join(AUTOSCALER_RELEASES)} (add a row to AUTOSCALER_RELEASES, or "
+            "set trading:eks.version to one of them)"
+        )
+    return release
+
+
+def chart_version(chart: str, kubernetes_version: str) -> str:
+    if chart == AUTOSCALER:
+        return autoscaler_release(kubernetes_version).chart_version
+    return CHART_VERSIONS[chart]
+
+
+# The service account each EKS add-on's AWS-calling pods run as. EKS fixes these names, so the
+# IRSA role's trust must name exactly them (EKS User Guide: "Amazon EBS CSI driver" and "Amazon
+# CloudWatch Observability agent" add-on pages, docs.aws.amazon.com/eks/latest/userguide/).
+EKS_ADDON_SERVICE_ACCOUNTS: Mapping[str, tuple[str, str]] = {
+    "aws-ebs-csi-driver": ("kube-system", "ebs-csi-controller-sa"),
+    "amazon-cloudwatch-observability": ("amazon-cloudwatch", "cloudwatch-agent"),
 }
 STORAGE_CLASS = "gp3-encrypted"
 MONITORING = "monitoring"
@@ -126,7 +176,8 @@ def _read_metrics() -> str:
 class ClusterAddonsArgs:
     cluster_name: str
     region: str
-    cluster: pulumi.Resource
+    cluster: EksCluster
+    # Everything whose pods need a node (Helm releases, EKS add-ons) waits for these.
     node_groups: Sequence[pulumi.Resource]
     oidc: OidcProvider
     kubernetes: k8s.Provider
@@ -166,13 +217,12 @@ class ClusterAddons(pulumi.ComponentResource):
         values: dict[str, Any],
         depends_on: list[pulumi.Resource] | None = None,
     ) -> k8s.helm.v3.Release:
-        repository, version = CHARTS[chart]
         return k8s.helm.v3.Release(
             f"{self._name}-{chart}",
             name=chart,
             chart=chart,
-            version=version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+            version=chart_version(chart, self._args.cluster.kubernetes_version),
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORIES[chart]),
             namespace=namespace,
             values={"nodeSelector": dict(NODE_GROUP_LABELS["system"]), **values},
             opts=pulumi.ResourceOptions.merge(
@@ -184,7 +234,9 @@ class ClusterAddons(pulumi.ComponentResource):
     def _eks_addon(
         self, label: str, addon: str, role: aws.iam.Role, after: Sequence[pulumi.Resource]
     ) -> aws.eks.Addon:
-        """An EKS-managed add-on at the version EKS defaults to for the cluster's version."""
+        """An EKS-managed add-on at the version EKS defaults to for the cluster's version. Its
+        pods run on our nodes (EKS User Guide, "Amazon EKS add-ons"): created before the node
+        groups, it waits for a node, times out and is left DEGRADED."""
         return aws.eks.Addon(
             f"{self._name}-{label}",
             cluster_name=self._args.cluster_name,
@@ -192,11 +244,14 @@ class ClusterAddons(pulumi.ComponentResource):
             service_account_role_arn=role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.cluster, *after]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self._args.cluster, *self._args.node_groups, *after],
+            ),
         )
 
-    def _irsa(self, label: str, namespace: str, service_account: str) -> aws.iam.Role:
-        return irsa_role(
+    def _irsa(self, label: str, namespace: str, service_account: str) -> ServiceAccountRole:
+        return service_account_role(
             f"{self._name}-{label}",
             self._args.oidc,
             namespace=namespace,
@@ -204,9 +259,13 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=self._aws,
         )
 
+    def _addon_role(self, label: str, addon: str) -> aws.iam.Role:
+        namespace, service_account = EKS_ADDON_SERVICE_ACCOUNTS[addon]
+        return self._irsa(label, namespace, service_account).role
+
     def _encrypted_volumes(self) -> k8s.storage.v1.StorageClass:
         args = self._args
-        role = self._irsa("ebs-csi", "kube-system", "ebs-csi-controller-sa")
+        role = self._addon_role("ebs-csi", "aws-ebs-csi-driver")
         aws.iam.RolePolicyAttachment(
             f"{self._name}-ebs-csi", role=role.name, policy_arn=EBS_CSI_POLICY, opts=self._aws
         )
@@ -237,27 +296,24 @@ class ClusterAddons(pulumi.ComponentResource):
 
     def _autoscaler(self) -> None:
         args = self._args
-        role = self._irsa("cluster-autoscaler", "kube-system", "cluster-autoscaler")
+        account = self._irsa(AUTOSCALER, "kube-system", AUTOSCALER)
         aws.iam.RolePolicy(
-            f"{self._name}-cluster-autoscaler",
-            role=role.id,
+            f"{self._name}-{AUTOSCALER}",
+            role=account.role.id,
             policy=autoscaler_policy(args.cluster_name),
             opts=self._aws,
         )
         self._release(
-            "cluster-autoscaler",
-            "kube-system",
+            AUTOSCALER,
+            account.namespace,
             {
                 "cloudProvider": "aws",
                 "awsRegion": args.region,
                 "autoDiscovery": {"clusterName": args.cluster_name},
-                "rbac": {
-                    "serviceAccount": {
-                        "create": True,
-                        "name": "cluster-autoscaler",
-                        "annotations": {"eks.amazonaws.com/role-arn": role.arn},
-                    }
-                },
+                # The chart's default image is its own appVersion; pinned here beside the chart
+                # so that the pair always comes from the same row.
+                "image": {"tag": autoscaler_release(args.cluster.kubernetes_version).image_tag},
+                "rbac": {"serviceAccount": account.helm_values()},
                 # Never below a node group's minimum (the pilot light's, or the full profile's
                 # once failover has raised it), and slow to remove nodes failover just added.
                 "extraArgs": {
@@ -292,7 +348,7 @@ class ClusterAddons(pulumi.ComponentResource):
         alertmanager = self._irsa("alertmanager", MONITORING, "alertmanager")
         aws.iam.RolePolicy(
             f"{self._name}-alertmanager",
-            role=alertmanager.id,
+            role=alertmanager.role.id,
             policy=pulumi.Output.all(args.alerts_topic_arn, args.alerts_key_arn).apply(
                 lambda v: _publish(v[0], v[1])
             ),
@@ -300,7 +356,7 @@ class ClusterAddons(pulumi.ComponentResource):
         )
         grafana = self._irsa("grafana", MONITORING, "grafana")
         aws.iam.RolePolicy(
-            f"{self._name}-grafana", role=grafana.id, policy=_read_metrics(), opts=self._aws
+            f"{self._name}-grafana", role=grafana.role.id, policy=_read_metrics(), opts=self._aws
         )
         dashboards = [
             k8s.core.v1.ConfigMap(
@@ -340,11 +396,7 @@ class ClusterAddons(pulumi.ComponentResource):
                     }
                 },
                 "alertmanager": {
-                    "serviceAccount": {
-                        "create": True,
-                        "name": "alertmanager",
-                        "annotations": {"eks.amazonaws.com/role-arn": alertmanager.arn},
-                    },
+                    "serviceAccount": alertmanager.helm_values(),
                     "alertmanagerSpec": {"resources": resources},
                     "config": {
                         "route": {"receiver": "sns", "group_by": ["alertname", "namespace"]},
@@ -370,7 +422,9 @@ class ClusterAddons(pulumi.ComponentResource):
                         "passwordKey": "admin-password",
                     },
                     "service": {"type": "ClusterIP"},
-                    "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": grafana.arn}},
+                    # Unnamed, the grafana subchart would name it after the release's full name
+                    # (kube-prometheus-stack-grafana), not the account the role trusts.
+                    "serviceAccount": grafana.helm_values(),
                     "resources": resources,
                     "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}},
                     "additionalDataSources": [
@@ -399,7 +453,7 @@ class ClusterAddons(pulumi.ComponentResource):
             )
             for kind in CONTAINER_INSIGHTS_LOGS
         ]
-        role = self._irsa("cloudwatch-agent", "amazon-cloudwatch", "cloudwatch-agent")
+        role = self._addon_role("cloudwatch-agent", "amazon-cloudwatch-observability")
         aws.iam.RolePolicyAttachment(
             f"{self._name}-cloudwatch-agent",
             role=role.name,

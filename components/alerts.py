@@ -52,6 +52,8 @@ class AlertsArgs:
     prefix: str
     account: pulumi.Output[Account]
     emails: tuple[str, ...] = ()
+    # HTTPS endpoints of a paging service, subscribed with the `https` protocol.
+    https_endpoints: tuple[str, ...] = ()
     # Another region than the provider's, through the resources' own `region` (so the stack
     # needs no provider, and no credential check, in that region).
     region: str | None = None
@@ -89,12 +91,14 @@ class Alerts(pulumi.ComponentResource):
             region=args.region,
             opts=child,
         )
-        for index, email in enumerate(args.emails):
+        subscribers = [("email", e) for e in args.emails]
+        subscribers += [("https", url) for url in args.https_endpoints]
+        for index, (protocol, endpoint) in enumerate(subscribers):
             aws.sns.TopicSubscription(
                 f"{name}-alerts-{index}",
                 topic=topic.arn,
-                protocol="email",
-                endpoint=email,
+                protocol=protocol,
+                endpoint=endpoint,
                 region=args.region,
                 opts=child,
             )

@@ -6,6 +6,7 @@ Access Analyzer."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,26 +89,82 @@ def config_bucket_statements(bucket: str, account_id: str) -> list[dict[str, Any
 
 
 def _trail_key_usage(account: Account, trail_arn: str) -> list[dict[str, Any]]:
+    """CloudTrail's three key-policy grants (CloudTrail User Guide, "Configure AWS KMS key
+    policies for CloudTrail"), each pinned to our trail by `aws:SourceArn`. Only encryption
+    carries the CloudTrail encryption context: CloudTrail calls DescribeKey without it, and the
+    Decrypt it needs because the trail bucket uses an S3 Bucket Key (every KMS `SecureBucket`
+    does) unwraps S3's bucket-level key, whose context is S3's, not CloudTrail's."""
+    this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+    cloudtrail = {"Service": "cloudtrail.amazonaws.com"}
     return [
         {
             "Sid": "CloudTrailEncryptsLogs",
             "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Principal": cloudtrail,
+            "Action": "kms:GenerateDataKey*",
             "Resource": "*",
             "Condition": {
-                "StringEquals": {"aws:SourceArn": trail_arn},
+                **this_trail,
                 "StringLike": {
                     "kms:EncryptionContext:aws:cloudtrail:arn": (
                         f"arn:{account.partition}:cloudtrail:*:{account.account_id}:trail/*"
                     )
                 },
             },
-        }
+        },
+        {
+            "Sid": "CloudTrailDescribesKey",
+            "Effect": "Allow",
+            "Principal": cloudtrail,
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": this_trail,
+        },
+        {
+            "Sid": "CloudTrailDecryptsBucketKey",
+            "Effect": "Allow",
+            "Principal": cloudtrail,
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": this_trail,
+        },
+    ]
+
+
+def config_role_delivery_statements(
+    bucket_arn: str, account_id: str, key_arn: str
+) -> list[dict[str, Any]]:
+    """What the recorder's own role needs to deliver into its bucket (AWS Config Developer
+    Guide, "Permissions for the IAM Role Assigned to AWS Config"): same-account delivery is made
+    as this role, and `AWS_ConfigRole` grants neither the bucket nor its key."""
+    return [
+        {
+            "Sid": "ConfigRoleWritesSnapshots",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+        },
+        {
+            # ListBucket answers Config's HeadBucket location check; without it delivery still
+            # works but CloudTrail records an AccessDenied for the check.
+            "Sid": "ConfigRoleChecksBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+            "Resource": bucket_arn,
+        },
+        {
+            "Sid": "ConfigRoleUsesBucketKey",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": key_arn,
+        },
     ]
 
 
 def _config_key_usage(account: Account) -> list[dict[str, Any]]:
+    """When delivery as the recorder's role fails, Config retries as its service principal
+    (AWS Config Developer Guide, "Permissions for the KMS Key"); so does the bucket policy."""
     return [
         {
             "Sid": "ConfigEncryptsSnapshots",
@@ -256,9 +313,27 @@ class SecurityBaseline(pulumi.ComponentResource):
             lambda bucket_name, account: config_bucket_statements(bucket_name, account.account_id),
             key.arn,
         )
+        # The recorder runs as a role of ours, not the service-linked AWSServiceRoleForConfig:
+        # that role is one per account and both stacks share the account, so each would try to
+        # create it and the second would fail. Config delivers to a same-account bucket as the
+        # recorder's role, so the role itself is granted the bucket and its key; the key policy
+        # delegates to IAM through its account-root statement.
         role = service_role(f"{name}-config", "config.amazonaws.com", self._child)
         aws.iam.RolePolicyAttachment(
             f"{name}-config", role=role.name, policy_arn=CONFIG_ROLE_POLICY, opts=self._child
+        )
+        delivery = aws.iam.RolePolicy(
+            f"{name}-config-delivery",
+            role=role.id,
+            policy=pulumi.Output.all(bucket.arn, args.account, key.arn).apply(
+                lambda v: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": config_role_delivery_statements(v[0], v[1].account_id, v[2]),
+                    }
+                )
+            ),
+            opts=self._child,
         )
         recorder = aws.cfg.Recorder(
             f"{name}-config",
@@ -273,7 +348,8 @@ class SecurityBaseline(pulumi.ComponentResource):
             f"{name}-config",
             name=f"{args.prefix}-delivery",
             s3_bucket_name=bucket.bucket_name,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[recorder, bucket]),
+            # PutDeliveryChannel refuses a bucket Config cannot write to.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[recorder, bucket, delivery]),
         )
         aws.cfg.RecorderStatus(
             f"{name}-config",

@@ -18,6 +18,9 @@ from components.kms import Account, customer_key, key_policy
 from settings import CLUSTER_LOG_TYPES, LATENCY_NODE_GROUP, LowLatency, NodeGroupSize
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# EC2 Auto Scaling launches the managed nodes, as this account-wide service-linked role.
+AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
+AUTOSCALING_SERVICE_ROLE = "AWSServiceRoleForAutoScaling"
 NODE_POLICIES = (
     aws.iam.ManagedPolicy.AMAZON_EKS_WORKER_NODE_POLICY,
     aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_REGISTRY_READ_ONLY,
@@ -42,6 +45,29 @@ NODE_GROUP_TAINTS: Mapping[str, Sequence[aws.eks.NodeGroupTaintArgs]] = {
         aws.eks.NodeGroupTaintArgs(key="dedicated", value="trading", effect="NO_SCHEDULE"),
     ),
 }
+
+
+def service_linked_role_arn(partition: str, account_id: str, service: str, role: str) -> str:
+    """Where IAM puts a service's service-linked role (IAM User Guide, "Using service-linked
+    roles"): always under the `aws-service-role/<service>/` path."""
+    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/{service}/{role}"
+
+
+class EksCluster(eks.Cluster):
+    """pulumi-eks's cluster, plus the Kubernetes minor it was declared with: what runs on it and
+    must match that minor (the cluster autoscaler) reads it here rather than from config."""
+
+    kubernetes_version: str
+
+    def __init__(
+        self,
+        resource_name: str,
+        kubernetes_version: str,
+        opts: pulumi.ResourceOptions,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(resource_name, opts=opts, version=kubernetes_version, **kwargs)
+        self.kubernetes_version = kubernetes_version
 
 
 def _secrets_key_usage(cluster_role_arn: str) -> list[dict[str, Any]]:
@@ -80,7 +106,8 @@ class TradingCluster(pulumi.ComponentResource):
     secrets_key_arn: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
     node_group_names: dict[str, str]
-    # What Helm releases wait for: a chart whose pods have no node times out on first deploy.
+    cluster: EksCluster
+    # What Helm releases and EKS add-ons wait for: pods with no node time out on first deploy.
     node_groups: list[eks.ManagedNodeGroup]
     kubernetes: k8s.Provider
 
@@ -168,7 +195,7 @@ class TradingCluster(pulumi.ComponentResource):
         secrets_key: aws.kms.Key,
         node_role: aws.iam.Role,
         log_group: aws.cloudwatch.LogGroup,
-    ) -> eks.Cluster:
+    ) -> EksCluster:
         args = self._args
         access_entries = {
             f"admin-{index}": eks.AccessEntryArgs(
@@ -182,10 +209,11 @@ class TradingCluster(pulumi.ComponentResource):
             )
             for index, arn in enumerate(args.admin_role_arns)
         }
-        return eks.Cluster(
+        return EksCluster(
             f"{self._name}-eks",
+            args.version,
+            pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
             name=args.cluster_name,
-            version=args.version,
             vpc_id=args.vpc_id,
             private_subnet_ids=list(args.private_subnet_ids),
             endpoint_private_access=True,
@@ -201,7 +229,6 @@ class TradingCluster(pulumi.ComponentResource):
             service_role=cluster_role,
             instance_roles=[node_role],
             deletion_protection=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
 
     def _node_groups(self, node_role: aws.iam.Role) -> dict[str, str]:
@@ -245,9 +272,38 @@ class TradingCluster(pulumi.ComponentResource):
     def _subnet_in(self, zone: str) -> pulumi.Input[str]:
         return self._args.private_subnet_ids[self._args.availability_zones.index(zone)]
 
+    def _autoscaling_service_role(self) -> aws.iam.ServiceLinkedRole:
+        """EC2 Auto Scaling's service-linked role, declared so that the node volume key can be
+        ordered after it: KMS rejects a key policy naming a principal that does not exist (KMS
+        API Reference, CreateKey), and IAM creates this role on its own only with an account's
+        first Auto Scaling group, which comes after the key."""
+        # The role is account-wide and IAM creates it once: where it already exists (any earlier
+        # Auto Scaling group, or the other region's stack in the same account), adopt it into
+        # this stack once before `pulumi up`. The provider's import id is the role ARN; the
+        # URNs of the parent component and of the region's provider come from
+        # `pulumi stack --show-urns`:
+        #
+        #   ROLE=aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling
+        #   pulumi import aws:iam/serviceLinkedRole:ServiceLinkedRole \
+        #       <stack>-autoscaling-service-role "arn:aws:iam::$ACCOUNT_ID:role/$ROLE" \
+        #       --parent "cluster=$TRADING_CLUSTER_URN" --provider "aws=$AWS_PROVIDER_URN"
+        #
+        # An import rather than a config switch that skips the declaration: whether the role
+        # exists is a fact of the account's history, which the import records once in state; a
+        # switch would be a second source of truth that goes stale when a stack moves account,
+        # and when off it would leave the key nothing to be ordered after. Retained on delete:
+        # destroying one stack must not take the role from the account's other groups.
+        return aws.iam.ServiceLinkedRole(
+            f"{self._name}-autoscaling-service-role",
+            aws_service_name=AUTOSCALING_SERVICE,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+
     def _node_volume_key(self) -> aws.kms.Key:
         """Root volumes are encrypted with our key; EC2 Auto Scaling launches the instances,
-        so its service-linked role must be able to use it."""
+        so its service-linked role must be able to use it (EC2 Auto Scaling User Guide,
+        "Required AWS KMS key policy for use with encrypted volumes")."""
+        autoscaling = self._autoscaling_service_role()
         policy = self._args.account.apply(
             lambda a: key_policy(
                 a,
@@ -256,8 +312,12 @@ class TradingCluster(pulumi.ComponentResource):
                         "Sid": "AutoScalingLaunchesEncryptedNodes",
                         "Effect": "Allow",
                         "Principal": {
-                            "AWS": f"arn:{a.partition}:iam::{a.account_id}:role/aws-service-role/"
-                            "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+                            "AWS": service_linked_role_arn(
+                                a.partition,
+                                a.account_id,
+                                AUTOSCALING_SERVICE,
+                                AUTOSCALING_SERVICE_ROLE,
+                            )
                         },
                         "Action": [
                             "kms:Encrypt",
@@ -276,7 +336,7 @@ class TradingCluster(pulumi.ComponentResource):
             f"{self._args.cluster_name}-nodes",
             f"Root volumes of {self._args.cluster_name}'s nodes",
             policy,
-            self._child,
+            pulumi.ResourceOptions(parent=self, depends_on=[autoscaling]),
         )
 
     def _launch_template(

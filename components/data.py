@@ -20,7 +20,13 @@ from components.database import Database, DatabaseArgs
 from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
 from components.references import stack_outputs
-from components.storage import Lifecycle, SecureBucket, SecureBucketArgs, account_scoped_name
+from components.storage import (
+    Lifecycle,
+    SecureBucket,
+    SecureBucketArgs,
+    account_scoped_name,
+    uses_bucket_key,
+)
 from settings import Database as DatabaseSettings
 from settings import Records
 
@@ -101,6 +107,8 @@ def _database_args(
     replicate_from: pulumi.Input[str] | None,
     multi_az: bool,
     key_arn: pulumi.Input[str],
+    *,
+    credentials_replica_region: str | None = None,
 ) -> DatabaseArgs:
     return DatabaseArgs(
         identifier=f"{args.prefix}-db",
@@ -117,6 +125,7 @@ def _database_args(
         alerts_topic_arn=args.alerts_topic_arn,
         replica_lag_alarm_seconds=args.replica_lag_alarm_seconds,
         global_cluster_identifier=f"{args.name_prefix}-global",
+        credentials_replica_region=credentials_replica_region,
     )
 
 
@@ -150,7 +159,16 @@ class PrimaryData(pulumi.ComponentResource):
             replicate_from = source.apply(lambda outputs: str(outputs[field_name]))
         self.database = Database(
             name,
-            _database_args(args, args.database.instance_class, replicate_from, True, key.arn),
+            _database_args(
+                args,
+                args.database.instance_class,
+                replicate_from,
+                True,
+                key.arn,
+                # This stack keeps the master credentials in either direction: a failback
+                # rebuilds its database as a replica, and the credentials must outlive that.
+                credentials_replica_region=args.peer_region,
+            ),
             pulumi.ResourceOptions(parent=self),
         )
         tables = {table: self._table(name, args, table, key) for table in TABLES}
@@ -163,6 +181,7 @@ class PrimaryData(pulumi.ComponentResource):
             "recordsBucketName": records.bucket_name,
             "recordsBucketArn": records.arn,
             "dataKeyArn": key.arn,
+            "masterSecretName": self.database.master_secret_name,
         }
         if self.database.global_cluster_identifier is not None:
             self.exports["globalClusterIdentifier"] = self.database.global_cluster_identifier
@@ -203,6 +222,7 @@ REQUIRED_SOURCE_OUTPUTS = (
     "recordsBucketName",
     "recordsBucketArn",
     "dataKeyArn",
+    "masterSecretName",
 )
 
 
@@ -265,15 +285,23 @@ class DataReplication(pulumi.ComponentResource):
         }
         records = records_buckets(name, args, key.arn, self)
 
+        primary_key_arn = source.apply(lambda o: str(o["dataKeyArn"]))
         primary_bucket = _Bucket(
             source.apply(lambda o: str(o["recordsBucketName"])),
             source.apply(lambda o: str(o["recordsBucketArn"])),
-            source.apply(lambda o: str(o["dataKeyArn"])),
+            primary_key_arn,
             args.peer_region,
             source.apply(lambda o: str(o["alertsTopicArn"])),
+            # The primary's records bucket is built by the same `records_buckets`.
+            uses_bucket_key(primary_key_arn),
         )
         dr_bucket = _Bucket(
-            records.bucket_name, records.arn, key.arn, args.region, args.alerts_topic_arn
+            records.bucket_name,
+            records.arn,
+            key.arn,
+            args.region,
+            args.alerts_topic_arn,
+            records.bucket_key_enabled,
         )
         origin, target = (
             (dr_bucket, primary_bucket)
@@ -303,6 +331,9 @@ class DataReplication(pulumi.ComponentResource):
             "recordsBucketName": records.bucket_name,
             "primaryRecordsBucketName": primary_bucket.name,
             "dataKeyArn": key.arn,
+            # The primary's master credentials, replicated here under the same name: what the
+            # promoted writer is reached with after a failover.
+            "masterSecretName": source.apply(lambda o: str(o["masterSecretName"])),
         }
         self.register_outputs(self.exports)
 
@@ -322,6 +353,8 @@ class DataReplication(pulumi.ComponentResource):
                     target_arn=v[2],
                     target_key=v[3],
                     target_region=target.region,
+                    origin_bucket_key=origin.bucket_key,
+                    target_bucket_key=target.bucket_key,
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -446,6 +479,8 @@ class _Bucket:
     key_arn: pulumi.Input[str]
     region: str
     alerts_topic_arn: pulumi.Input[str]
+    # Whether the bucket encrypts with an S3 Bucket Key (see `storage.uses_bucket_key`).
+    bucket_key: bool
 
 
 def replication_policy(
@@ -456,9 +491,25 @@ def replication_policy(
     target_arn: str,
     target_key: str,
     target_region: str,
+    origin_bucket_key: bool,
+    target_bucket_key: bool,
 ) -> str:
     """Least privilege for S3 replication: read versions from the origin, write replicas to the
-    target, and use each side's key only through S3 in its own region."""
+    target, and use each side's key only through S3 in its own region, for its own objects.
+
+    With an S3 Bucket Key on the origin or the target, S3 uses the bucket ARN instead of the
+    object ARN as the `aws:s3:arn` encryption context (S3 User Guide, "Replicating encrypted
+    objects", Amazon S3 Bucket Keys and replication), so each key's condition then admits its
+    bucket's ARN too; object ARNs stay allowed for objects written without a bucket key. The
+    target key also needs kms:Decrypt then: S3 checks the bucket key's integrity with it."""
+    bucket_key = origin_bucket_key or target_bucket_key
+
+    def encryption_context(bucket_arn: str) -> str | list[str]:
+        return [bucket_arn, f"{bucket_arn}/*"] if bucket_key else f"{bucket_arn}/*"
+
+    replica_actions = ["kms:Encrypt", "kms:GenerateDataKey"]
+    if bucket_key:
+        replica_actions.append("kms:Decrypt")
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -492,17 +543,21 @@ def replication_policy(
                     "Resource": origin_key,
                     "Condition": {
                         "StringEquals": {"kms:ViaService": f"s3.{origin_region}.amazonaws.com"},
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{origin_arn}/*"},
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:s3:arn": encryption_context(origin_arn)
+                        },
                     },
                 },
                 {
                     "Sid": "EncryptReplicas",
                     "Effect": "Allow",
-                    "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                    "Action": replica_actions,
                     "Resource": target_key,
                     "Condition": {
                         "StringEquals": {"kms:ViaService": f"s3.{target_region}.amazonaws.com"},
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{target_arn}/*"},
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:s3:arn": encryption_context(target_arn)
+                        },
                     },
                 },
             ],

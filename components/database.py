@@ -4,6 +4,15 @@ Two engines, one interface:
 - `postgres`: an RDS instance; the replica is a cross-region read replica of the writer's ARN.
 - `aurora-postgresql`: an Aurora global database; the writer stack creates the global cluster
   and its primary cluster, the replica stack a secondary cluster in it.
+
+Credentials, both engines: RDS cannot manage the master password in Secrets Manager for a DB
+instance with read replicas, for a read replica, or for a cluster in an Aurora global database
+(RDS and Aurora User Guides, "Limitations for Secrets Manager integration"). So the stack that
+keeps the credentials (the primary's, in either replication direction) generates the password,
+stores it in a Secrets Manager secret under the data key and replicates that secret to the peer
+region; the replica inherits the password with the data, so after a failover the promoted
+writer takes the same credentials, read from the secret's replica in its own region.
+Applications use IAM database authentication, which every instance and cluster enables.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.iam import service_role
+from settings import AUTO_MINOR_VERSION_UPGRADE
 from settings import Database as DatabaseSettings
 
 PORT = 5432
@@ -24,6 +34,10 @@ DATABASE_NAME = "trading"
 MONITORING_INTERVAL_SECONDS = 15
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+# The key of the credentials' replica: Secrets Manager's own key in the replica's region. A
+# customer key there would belong either to this stack, which then holds a resource in the
+# peer region, or to the peer stack, which does not exist yet when this one first deploys.
+SECRET_REPLICA_KEY = "alias/aws/secretsmanager"
 
 
 @dataclass
@@ -45,6 +59,10 @@ class DatabaseArgs:
     replica_lag_alarm_seconds: int
     # Aurora only: the global cluster a writer creates.
     global_cluster_identifier: str = ""
+    # Set in the stack that keeps the master credentials (the primary's, whichever way data
+    # flows) to the region their replica goes to; None in the peer stack, whose database
+    # inherits them from its source.
+    credentials_replica_region: str | None = None
 
 
 class Database(pulumi.ComponentResource):
@@ -52,6 +70,7 @@ class Database(pulumi.ComponentResource):
     identifier: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     global_cluster_identifier: pulumi.Output[str] | None
+    master_secret_name: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -61,6 +80,7 @@ class Database(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self.global_cluster_identifier = None
+        self.master_secret_name = None
 
         self._security_group = self._firewall()
         self._subnet_group = aws.rds.SubnetGroup(
@@ -71,10 +91,11 @@ class Database(pulumi.ComponentResource):
             opts=self._child,
         )
         self._monitoring_role = self._monitoring()
+        password = self._master_credentials(args.credentials_replica_region)
         if args.settings.is_aurora:
-            self._aurora()
+            self._aurora(password)
         else:
-            self._instance()
+            self._instance(password)
         self.register_outputs({"arn": self.arn, "identifier": self.identifier})
 
     @property
@@ -151,7 +172,7 @@ class Database(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _instance(self) -> None:
+    def _instance(self, password: pulumi.Output[str] | None) -> None:
         args = self._args
         exports = ("postgresql", "upgrade")
         logs = self._log_groups("instance", args.identifier, exports)
@@ -163,7 +184,9 @@ class Database(pulumi.ComponentResource):
             parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
             opts=self._child,
         )
-        # A replica inherits engine, credentials and storage from its writer.
+        # A replica inherits engine, credentials and storage from its writer. A writer without
+        # `password` is a promoted replica (failback direction): it keeps the password it
+        # replicated, the one in the primary stack's secret.
         writer = not self.is_replica
         instance = aws.rds.Instance(
             f"{self._name}-db",
@@ -173,8 +196,7 @@ class Database(pulumi.ComponentResource):
             engine_version=args.settings.engine_version if writer else None,
             username=MASTER_USERNAME if writer else None,
             db_name=DATABASE_NAME if writer else None,
-            manage_master_user_password=True if writer else None,
-            master_user_secret_kms_key_id=args.kms_key_arn if writer else None,
+            password=password if writer else None,
             allocated_storage=args.settings.allocated_storage_gb if writer else None,
             instance_class=args.instance_class,
             max_allocated_storage=args.settings.allocated_storage_gb * 4,
@@ -200,7 +222,7 @@ class Database(pulumi.ComponentResource):
             monitoring_interval=MONITORING_INTERVAL_SECONDS,
             monitoring_role_arn=self._monitoring_role.arn,
             enabled_cloudwatch_logs_exports=list(exports),
-            auto_minor_version_upgrade=True,
+            auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,
             ca_cert_identifier=CA_CERTIFICATE,
             # The identifier is fixed (failover finds the database by it), so a replacement, as
             # when failback rebuilds a writer as a replica, must delete first; deletion
@@ -238,7 +260,7 @@ class Database(pulumi.ComponentResource):
                 opts=self._child,
             )
 
-    def _aurora(self) -> None:
+    def _aurora(self, password: pulumi.Output[str] | None) -> None:
         args = self._args
         exports = ("postgresql",)
         logs = self._log_groups("cluster", args.identifier, exports)
@@ -252,7 +274,6 @@ class Database(pulumi.ComponentResource):
             ],
             opts=self._child,
         )
-        master_password: pulumi.Input[str] | None = None
         if args.replicate_from is not None:
             global_id = args.replicate_from
         else:
@@ -268,8 +289,8 @@ class Database(pulumi.ComponentResource):
             )
             global_id = global_cluster.id
             self.global_cluster_identifier = global_cluster.global_cluster_identifier
-            master_password = self._aurora_master_password()
-        writer = master_password is not None
+        # A secondary cluster takes the global database's credentials; setting them is refused.
+        writer = not self.is_replica
         cluster = aws.rds.Cluster(
             f"{self._name}-cluster",
             cluster_identifier=args.identifier,
@@ -277,7 +298,7 @@ class Database(pulumi.ComponentResource):
             engine="aurora-postgresql",
             engine_version=args.settings.engine_version,
             master_username=MASTER_USERNAME if writer else None,
-            master_password=master_password,
+            master_password=password if writer else None,
             database_name=DATABASE_NAME if writer else None,
             storage_encrypted=True,
             kms_key_id=args.kms_key_arn,
@@ -312,7 +333,7 @@ class Database(pulumi.ComponentResource):
                 performance_insights_kms_key_id=args.kms_key_arn,
                 monitoring_interval=MONITORING_INTERVAL_SECONDS,
                 monitoring_role_arn=self._monitoring_role.arn,
-                auto_minor_version_upgrade=True,
+                auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,
                 ca_cert_identifier=CA_CERTIFICATE,
                 opts=self._child,
             )
@@ -327,30 +348,45 @@ class Database(pulumi.ComponentResource):
                 1000,
             )
 
-    def _aurora_master_password(self) -> pulumi.Output[str]:
-        """Aurora global databases cannot use RDS-managed passwords (an AWS limitation), so
-        the password is generated here, kept in Secrets Manager under our key and only as an
-        encrypted secret in Pulumi state; never in config."""
-        password = random.RandomPassword(
+    def _master_credentials(self, replica_region: str | None) -> pulumi.Output[str] | None:
+        """The master password, generated here and kept only as a secret: in Pulumi state (never
+        config) and in a Secrets Manager secret under the data key, replicated to the peer
+        region, so the credentials are readable where the promoted writer is.
+
+        No rotation schedule: Secrets Manager rotates a secret it does not manage only through
+        a rotation Lambda (`SecretRotation.rotation_lambda_arn` is required for such a secret),
+        and this program deploys none. Rotate by replacing the RandomPassword resource: the
+        writer and the secret take the new value, and the secret's replica follows it."""
+        if replica_region is None:
+            return None
+        generated = random.RandomPassword(
             f"{self._name}-master-password",
             length=40,
             special=True,
+            # A master password may hold any printable ASCII but '/', '"' and '@'.
             override_special="!#$%^&*()-_=+[]{}<>:?",
             opts=self._child,
         )
+        password = pulumi.Output.secret(generated.result)
         secret = aws.secretsmanager.Secret(
             f"{self._name}-master",
             name=f"{self._args.identifier}/master",
             kms_key_id=self._args.kms_key_arn,
             description=f"Master credentials of {self._args.identifier}",
+            replicas=[
+                aws.secretsmanager.SecretReplicaArgs(
+                    region=replica_region, kms_key_id=SECRET_REPLICA_KEY
+                )
+            ],
             opts=self._child,
         )
         aws.secretsmanager.SecretVersion(
             f"{self._name}-master",
             secret_id=secret.id,
             secret_string=pulumi.Output.json_dumps(
-                {"username": MASTER_USERNAME, "password": password.result}
+                {"username": MASTER_USERNAME, "password": password}
             ),
             opts=self._child,
         )
-        return password.result
+        self.master_secret_name = secret.name
+        return password

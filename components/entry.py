@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.gateway import HEALTH_PATH
 from components.iam import service_role
 from settings import Dns, Gateway
 
@@ -138,7 +139,7 @@ class RegionalEntry(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             deregistration_delay=30,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
-                protocol="HTTP", path="/health", interval=10, healthy_threshold=2
+                protocol="HTTP", path=HEALTH_PATH, interval=10, healthy_threshold=2
             ),
             opts=self._child,
         )
@@ -180,12 +181,14 @@ class RegionalEntry(pulumi.ComponentResource):
             path_part="{proxy+}",
             opts=self._child,
         )
+        # Orders need a signed caller (API Gateway, "Control access to a REST API with IAM
+        # permissions"); trading:gateway.authorization none makes a deliberately public API.
         method = aws.apigateway.Method(
             f"{name}-proxy-any",
             rest_api=api.id,
             resource_id=proxy.id,
             http_method="ANY",
-            authorization="NONE",
+            authorization="AWS_IAM" if args.gateway.authorization == "iam" else "NONE",
             request_parameters={"method.request.path.proxy": True},
             opts=self._child,
         )
@@ -202,11 +205,16 @@ class RegionalEntry(pulumi.ComponentResource):
             request_parameters={"integration.request.path.proxy": "method.request.path.proxy"},
             opts=self._child,
         )
+        health = self._health_route(api, link, balancer)
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=api.id,
-            triggers={"integration": integration.id, "method": method.id},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),
+            triggers={
+                "integration": integration.id,
+                "method": method.id,
+                "health": health.id,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[integration, health]),
         )
         logging_account = self._logging_role()
         log_group = aws.cloudwatch.LogGroup(
@@ -240,6 +248,43 @@ class RegionalEntry(pulumi.ComponentResource):
             opts=self._child,
         )
         return stage
+
+    def _health_route(
+        self,
+        api: aws.apigateway.RestApi,
+        link: aws.apigateway.VpcLink,
+        balancer: aws.lb.LoadBalancer,
+    ) -> aws.apigateway.Integration:
+        """GET /health without authorization: Route 53 health checkers and the failover probe
+        send plain, unsigned HTTPS requests. It reaches only the gateway's /health."""
+        name = self._name
+        resource = aws.apigateway.Resource(
+            f"{name}-health",
+            rest_api=api.id,
+            parent_id=api.root_resource_id,
+            path_part=HEALTH_PATH.strip("/"),
+            opts=self._child,
+        )
+        method = aws.apigateway.Method(
+            f"{name}-health-get",
+            rest_api=api.id,
+            resource_id=resource.id,
+            http_method="GET",
+            authorization="NONE",
+            opts=self._child,
+        )
+        return aws.apigateway.Integration(
+            f"{name}-health-get",
+            rest_api=api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="HTTP_PROXY",
+            integration_http_method="GET",
+            connection_type="VPC_LINK",
+            connection_id=link.id,
+            uri=pulumi.Output.concat("http://", balancer.dns_name, HEALTH_PATH),
+            opts=self._child,
+        )
 
     def _logging_role(self) -> aws.apigateway.Account:
         """API Gateway writes logs through one role per account and region (an account-wide
@@ -280,9 +325,18 @@ class RegionalEntry(pulumi.ComponentResource):
                     type=option.apply(lambda o: o.resource_record_type or "CNAME"),
                     records=[option.apply(lambda o: o.resource_record_value or "")],
                     ttl=300,
-                    # Both stacks validate the shared failover name with the same record.
-                    allow_overwrite=True,
-                    opts=self._child,
+                    # Both stacks validate the shared failover name with the same record (ACM
+                    # gives one validation CNAME per domain name); the regional names are each
+                    # stack's own.
+                    allow_overwrite=label == "public",
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        # Destroying one stack must not delete the record the other stack's
+                        # certificate renews with: ACM renews a DNS-validated certificate only
+                        # while its CNAME stays in DNS (ACM User Guide, "Renewal for domains
+                        # validated by DNS").
+                        retain_on_delete=label == "public",
+                    ),
                 )
             )
         validation = aws.acm.CertificateValidation(

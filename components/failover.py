@@ -186,7 +186,12 @@ class FailoverAutomation(pulumi.ComponentResource):
         )
         notifications = Alerts(
             f"{name}-failover",
-            AlertsArgs(f"{args.prefix}-failover", args.account, args.settings.notify_emails),
+            AlertsArgs(
+                f"{args.prefix}-failover",
+                args.account,
+                args.settings.notify_emails,
+                https_endpoints=args.settings.notify_https_endpoints,
+            ),
             child,
         )
         queue_key = customer_key(

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import NODE_GROUP_LABELS
-from components.irsa import OidcProvider, irsa_role
+from components.irsa import OidcProvider, service_account_role
 
 CHART = "aws-load-balancer-controller"
 CHART_VERSION = "1.13.0"
@@ -78,7 +78,7 @@ class LoadBalancerController(pulumi.ComponentResource):
     ) -> None:
         super().__init__("trading:ingress:LoadBalancerController", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = irsa_role(
+        account = service_account_role(
             f"{name}-lb-controller",
             args.oidc,
             namespace=NAMESPACE,
@@ -87,7 +87,7 @@ class LoadBalancerController(pulumi.ComponentResource):
         )
         aws.iam.RolePolicy(
             f"{name}-lb-controller",
-            role=role.id,
+            role=account.role.id,
             policy=pulumi.Output.from_input(args.target_group_arn).apply(controller_policy),
             opts=child,
         )
@@ -97,17 +97,13 @@ class LoadBalancerController(pulumi.ComponentResource):
             chart=CHART,
             version=CHART_VERSION,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-            namespace=NAMESPACE,
+            namespace=account.namespace,
             values={
                 "clusterName": args.cluster_name,
                 "region": args.region,
                 "vpcId": args.vpc_id,
                 "replicaCount": 2,
-                "serviceAccount": {
-                    "create": True,
-                    "name": SERVICE_ACCOUNT,
-                    "annotations": {"eks.amazonaws.com/role-arn": role.arn},
-                },
+                "serviceAccount": account.helm_values(),
                 # Only TargetGroupBinding is used: no WAF, Shield or Service mutation.
                 "enableShield": False,
                 "enableWaf": False,
@@ -123,4 +119,4 @@ class LoadBalancerController(pulumi.ComponentResource):
                 parent=self, provider=args.kubernetes, depends_on=list(args.node_groups)
             ),
         )
-        self.register_outputs({"roleArn": role.arn})
+        self.register_outputs({"roleArn": account.role.arn})

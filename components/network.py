@@ -263,7 +263,7 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self) -> None:
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-flow-logs",
-            name=f"/trading/{self._name}/vpc-flow-logs",
+            name=f"/trading/{self._args.cluster_name}/vpc-flow-logs",
             kms_key_id=self._args.flow_log_key_arn,
             retention_in_days=self._args.log_retention_days,
             opts=self._child,

@@ -18,6 +18,14 @@ def account_scoped_name(account: pulumi.Output[Account], name: str) -> pulumi.Ou
     return account.apply(lambda a: f"{name}-{a.account_id}")
 
 
+def uses_bucket_key(kms_key_arn: pulumi.Input[str] | None) -> bool:
+    """Whether a bucket encrypted with `kms_key_arn` uses an S3 Bucket Key: every SSE-KMS bucket
+    here does (it cuts KMS requests), and an SSE-S3 bucket (no key) has none. With a bucket key
+    S3 uses the bucket ARN, not the object ARN, as the KMS encryption context, so policies that
+    condition on `kms:EncryptionContext:aws:s3:arn` must allow the bucket ARN."""
+    return kms_key_arn is not None
+
+
 @dataclass(frozen=True)
 class Lifecycle:
     archive_after_days: int | None
@@ -78,6 +86,7 @@ class SecureBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     arn: pulumi.Output[str]
     versioning: aws.s3.BucketVersioning
+    bucket_key_enabled: bool
 
     def __init__(
         self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None
@@ -87,6 +96,7 @@ class SecureBucket(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(name, bucket=args.bucket_name, opts=child)
         self.bucket_name = bucket.bucket
         self.arn = bucket.arn
+        self.bucket_key_enabled = uses_bucket_key(args.kms_key_arn)
 
         public_block = aws.s3.BucketPublicAccessBlock(
             name,
@@ -120,7 +130,7 @@ class SecureBucket(pulumi.ComponentResource):
                         sse_algorithm="aws:kms" if args.kms_key_arn else "AES256",
                         kms_master_key_id=args.kms_key_arn,
                     ),
-                    bucket_key_enabled=bool(args.kms_key_arn),
+                    bucket_key_enabled=self.bucket_key_enabled,
                 )
             ],
             opts=child,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.addons import CHARTS
+from components.addons import CHART_REPOSITORIES, chart_version
 from tests.conftest import StackGraph
 from tools.harness import Resource
 
@@ -23,10 +23,10 @@ def walk(value: Any, path: str = "") -> list[tuple[str, Any]]:
 
 
 def test_charts_are_pinned(stack: StackGraph) -> None:
-    for chart, (repository, version) in CHARTS.items():
+    for chart, repository in CHART_REPOSITORIES.items():
         found = release(stack, chart)
         assert found.inputs["chart"] == chart
-        assert found.inputs["version"] == version
+        assert found.inputs["version"] == chart_version(chart, stack.cluster.inputs["version"])
         assert found.inputs["repositoryOpts"]["repo"] == repository
         assert found.inputs["version"] not in ("", "latest")
 
@@ -57,7 +57,7 @@ def test_grafana_is_private_and_no_value_holds_a_password(stack: StackGraph) -> 
     values = release(stack, "kube-prometheus-stack").inputs["values"]
     assert values["grafana"]["service"]["type"] == "ClusterIP"
     assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
-    for chart in CHARTS:
+    for chart in CHART_REPOSITORIES:
         for path, value in walk(release(stack, chart).inputs["values"]):
             assert not (path.lower().endswith("password") and value), (chart, path)
     secret = stack.one("kubernetes:core/v1:Secret", f"{stack.name}-grafana-admin")

@@ -11,7 +11,7 @@ import pytest
 from components.references import MissingStackOutputError
 from settings import SettingsError, parse
 from tests.conftest import PRIMARY_REFERENCE, StackGraph, raw_settings
-from tools.harness import Graph, Resource, run_program
+from tools.harness import SECRET, Graph, Resource, run_program
 
 MUTATING_S3 = ("s3:Replicate", "s3:Put", "s3:Delete")
 
@@ -35,12 +35,13 @@ def test_primary_database_is_protected_encrypted_and_multi_az(primary: StackGrap
     inputs = db.inputs
     assert inputs["identifier"] == "trading-primary-db"
     assert inputs["engine"] == "postgres"
-    assert inputs["engineVersion"] == "16.4"
+    assert inputs["engineVersion"] == "16"
     assert inputs["instanceClass"] == "db.r7g.xlarge"
     assert inputs["multiAz"] is True
     assert inputs["deletionProtection"] is True
-    assert inputs["manageMasterUserPassword"] is True
-    assert "password" not in inputs
+    # RDS cannot manage the password of an instance with read replicas: it is generated here.
+    assert "manageMasterUserPassword" not in inputs
+    assert inputs["password"] == SECRET
     assert inputs["storageEncrypted"] is True
     assert inputs["kmsKeyId"] == key_arn(primary, "trading-primary-data")
     assert inputs["backupRetentionPeriod"] == 14
@@ -168,7 +169,7 @@ def test_replica_follows_the_primary_arn_in_dr_with_a_dr_key(
     assert replica.inputs["backupRetentionPeriod"] == 14
     assert replica.inputs["deletionProtection"] is True
     # A replica inherits engine and credentials; setting them would be rejected.
-    for inherited in ("engine", "username", "manageMasterUserPassword", "dbName"):
+    for inherited in ("engine", "username", "password", "manageMasterUserPassword", "dbName"):
         assert inherited not in replica.inputs
 
 
@@ -271,7 +272,7 @@ def test_dr_exports_what_failover_needs(dr: StackGraph) -> None:
 
 AURORA = {
     "engine": "aurora-postgresql",
-    "engineVersion": "16.4",
+    "engineVersion": "16",
     "instanceClass": "db.r7g.large",
     "backupRetentionDays": 14,
 }
@@ -313,7 +314,10 @@ def test_reversed_direction_promotes_dr_and_replicates_records_back(
     writer = graph.one("aws:rds/instance:Instance", "dr-db")
     assert "replicateSourceDb" not in writer.inputs
     assert writer.inputs["multiAz"] is True
-    assert writer.inputs["manageMasterUserPassword"] is True
+    # The primary is rebuilt as its replica, so RDS must not manage its password either; it
+    # keeps the one it replicated, kept in the primary stack's secret.
+    assert "manageMasterUserPassword" not in writer.inputs
+    assert "password" not in writer.inputs
     config, rule = replication_rule(graph)
     assert config.inputs["bucket"] == "trading-dr-records-123456789012"
     assert region_of(graph, config) == "us-west-2"

@@ -69,9 +69,8 @@ def test_dr_exports_everything_the_drill_reads(deployed: Offline) -> None:
 def program_copy(destination: Path) -> Path:
     """The program's files, as a user's checkout in another folder holds them."""
     destination.mkdir()
-    for name in ("Pulumi.yaml", "Pulumi.primary.yaml", "Pulumi.dr.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, destination / name)
-    shutil.copy(ROOT / "settings.py", destination / "settings.py")
+    for path in [*ROOT.glob("Pulumi*.yaml"), *ROOT.glob("*.py")]:
+        shutil.copy(path, destination / path.name)
     for folder in ("components", "handlers"):
         shutil.copytree(
             ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__")

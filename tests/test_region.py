@@ -171,7 +171,7 @@ def test_every_log_group_has_a_customer_key_and_retention(stack: StackGraph) -> 
     groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
     assert {g.inputs["name"] for g in groups} >= {
         f"/aws/eks/trading-{stack.name}/cluster",
-        f"/trading/{stack.name}/vpc-flow-logs",
+        f"/trading/trading-{stack.name}/vpc-flow-logs",
         f"/aws/rds/instance/trading-{stack.name}-db/postgresql",
     }
     for group in groups:

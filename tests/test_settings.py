@@ -99,6 +99,45 @@ def test_bad_value_names_key_value_and_rule(path: str, value: Any, expected: str
     assert any(expected in problem for problem in found), found
 
 
+ENGINE_VERSION_RULE = (
+    'allowed: a major version only, digits like "16": minor upgrades are automatic '
+    "(autoMinorVersionUpgrade), so RDS chooses and moves the minor"
+)
+
+
+@pytest.mark.parametrize(
+    "version", ["16.4", "16.4.1", "v16", "16.", "", "latest", 16.4, None, True]
+)
+def test_engine_version_is_a_major_while_minor_upgrades_are_automatic(version: Any) -> None:
+    """With automatic minor version upgrades RDS moves the minor in the maintenance window
+    (RDS User Guide, "Automatic minor version upgrades for RDS for PostgreSQL") and the provider
+    takes a version prefix, reporting the running version as engineVersionActual (Pulumi AWS
+    `rds.Instance` engineVersion): a configured minor drifts back on every `up`, and old minors
+    stop being offered. The program always upgrades minors, so only a major is accepted.
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.PostgreSQL.Minor.html
+    https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/
+    """
+    assert settings.AUTO_MINOR_VERSION_UPGRADE
+    for stack in STACKS:
+        found = problems_of(with_change(stack, "database.engineVersion", version))
+        assert found == [
+            f"trading:database.engineVersion = {version!r} is not valid; {ENGINE_VERSION_RULE}"
+        ]
+
+
+def test_missing_engine_version_names_what_is_allowed() -> None:
+    found = problems_of(with_change("primary", "database.engineVersion", DELETE))
+    assert found == [f"trading:database.engineVersion is required; {ENGINE_VERSION_RULE}"]
+
+
+@pytest.mark.parametrize(("version", "major"), [("16", "16"), ("17", "17"), (16, "16")])
+def test_a_major_engine_version_is_accepted(version: Any, major: str) -> None:
+    for stack in STACKS:
+        database = parse(with_change(stack, "database.engineVersion", version)).database
+        assert database.engine_version == major
+        assert database.major_version == major
+
+
 def test_pilot_light_larger_than_full_is_refused() -> None:
     found = problems_of(
         with_change("dr", "capacity.profiles.pilot-light.nodeGroups.trading.desiredSize", 8)

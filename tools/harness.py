@@ -68,6 +68,7 @@ class Resource:
     ignore_changes: list[str]
     protect: bool
     delete_before_replace: bool
+    retain_on_delete: bool
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -228,6 +229,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 protect=request.protect,
                 delete_before_replace=request.deleteBeforeReplace,
+                retain_on_delete=request.retainOnDelete,
                 outputs=_whole_numbers(dict(registered.state)) if registered else {},
             )
         )

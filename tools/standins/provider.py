@@ -6,9 +6,10 @@ pulumi-eks's remote components, Construct. Nothing here calls a cloud.
 
 Regional outage: `STANDIN_UNREACHABLE_REGIONS=us-east-1` makes every call that would reach an
 AWS endpoint in that region fail as an unreachable endpoint fails: Create, Read, Update, Delete
-and invokes of resources in the region, and Configure of an aws provider for the region unless
-it skips credential validation (the real provider calls STS GetCallerIdentity at configure
-time: https://registry.terraform.io/providers/hashicorp/aws/latest/docs#skip_credentials_validation).
+and invokes of resources in the region (IAM and Route 53 changes count as us-east-1's, where
+their control planes are), and Configure of an aws provider for the region unless it skips both
+the credential check and the account id lookup (the real provider calls STS at configure time:
+https://registry.terraform.io/providers/hashicorp/aws/latest/docs#skip_credentials_validation).
 Check and Diff never call AWS, so unchanged resources of a failed region do not block an `up`.
 """
 
@@ -48,6 +49,7 @@ from tools.invented import ACCOUNT, invented_outputs, region_of_endpoint
 from tools.standins import schema
 
 UNREACHABLE_REGIONS = "STANDIN_UNREACHABLE_REGIONS"
+GLOBAL_CONTROL_PLANES = {"iam": "us-east-1", "route53": "us-east-1"}
 UNKNOWN = object()
 _ARN_REGION = re.compile(r"^arn:aws[\w-]*:[\w-]+:([a-z]{2}(?:-[a-z]+)+-\d):")
 
@@ -182,7 +184,12 @@ class StandIn(Provider):
         args = {k: plain(v) for k, v in request.args.items()}
         if self.package == "aws":
             self.region = str(args.get("region") or os.environ.get("AWS_REGION") or "")
-            skips = str(args.get("skipCredentialsValidation")).lower() == "true"
+            # The provider calls STS at configure time unless it skips both the credential check
+            # and the account id lookup.
+            skips = all(
+                str(args.get(flag)).lower() == "true"
+                for flag in ("skipCredentialsValidation", "skipRequestingAccountId")
+            )
             if self.region in self.unreachable and not skips:
                 raise UnreachableError("sts", self.region)
         elif self.package == "kubernetes":
@@ -244,9 +251,15 @@ class StandIn(Provider):
         return region if isinstance(region, str) and region else self.region
 
     def reach(self, type_: str, properties: Mapping[str, Any]) -> None:
-        region = self._region_of({k: wire_plain(v) for k, v in properties.items()})
+        service = type_.split(":")[1].split("/", 1)[0]
+        # IAM and Route 53 are global services whose control planes are in us-east-1, whatever
+        # region the provider is configured for (AWS Fault Isolation Boundaries, "Global
+        # services": https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/global-services.html).
+        region = GLOBAL_CONTROL_PLANES.get(service) or self._region_of(
+            {k: wire_plain(v) for k, v in properties.items()}
+        )
         if region in self.unreachable:
-            raise UnreachableError(type_.split(":")[1].split("/", 1)[0], region)
+            raise UnreachableError(service, region)
 
     def create_outputs(
         self, type_: str, name: str, urn: str, inputs: Mapping[str, Any], preview: bool

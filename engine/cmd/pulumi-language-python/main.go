@@ -7,7 +7,8 @@
 // `destroy`, `stack output` and the Automation API use: Run, RunPlugin, GetPluginInfo and the
 // dependency queries. It runs programs the way Pulumi's host does: through the SDK's
 // `pulumi-language-python-exec` shim in the virtualenv named by the project's runtime options.
-// Installing dependencies is scripts/setup's job, so InstallDependencies is refused.
+// Installing dependencies is scripts/setup's job, so InstallDependencies is refused: a policy
+// pack that Pulumi Cloud enforces server-side needs Pulumi's own host (the pulumi.com CLI).
 package main
 
 import (
@@ -216,18 +217,76 @@ func (h *languageHost) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirp
 	return &pulumirpc.PluginInfo{Version: version}, nil
 }
 
-// GetRequiredPlugins and GetRequiredPackages answer "none known in advance": the engine then
-// loads each provider when the program first uses it, from the plugins already installed.
+// pluginManifest is the `pulumi-plugin.json` a provider SDK ships inside its Python package.
+type pluginManifest struct {
+	Resource bool   `json:"resource"`
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Server   string `json:"server"`
+}
+
+// installedProviders lists the provider SDKs installed in the program's virtualenv, as Pulumi's
+// host does, so the engine can install (or, offline, find) each plugin before the program runs.
+func installedProviders(info *pulumirpc.ProgramInfo) ([]pluginManifest, error) {
+	interpreter, err := python(info)
+	if err != nil {
+		return nil, err
+	}
+	venv := filepath.Dir(filepath.Dir(interpreter))
+	manifests, err := filepath.Glob(filepath.Join(venv, "lib", "python*", "site-packages", "*", "pulumi-plugin.json"))
+	if err != nil {
+		return nil, err
+	}
+	var found []pluginManifest
+	for _, path := range manifests {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		var manifest pluginManifest
+		if err := json.Unmarshal(raw, &manifest); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if manifest.Resource && manifest.Name != "" {
+			if !strings.HasPrefix(manifest.Version, "v") {
+				manifest.Version = "v" + manifest.Version
+			}
+			found = append(found, manifest)
+		}
+	}
+	return found, nil
+}
+
 func (h *languageHost) GetRequiredPlugins(
-	context.Context, *pulumirpc.GetRequiredPluginsRequest,
+	_ context.Context, req *pulumirpc.GetRequiredPluginsRequest,
 ) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	return &pulumirpc.GetRequiredPluginsResponse{}, nil
+	providers, err := installedProviders(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	plugins := make([]*pulumirpc.PluginDependency, 0, len(providers))
+	for _, p := range providers {
+		plugins = append(plugins, &pulumirpc.PluginDependency{
+			Name: p.Name, Kind: "resource", Version: p.Version, Server: p.Server,
+		})
+	}
+	return &pulumirpc.GetRequiredPluginsResponse{Plugins: plugins}, nil
 }
 
 func (h *languageHost) GetRequiredPackages(
-	context.Context, *pulumirpc.GetRequiredPackagesRequest,
+	_ context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	return &pulumirpc.GetRequiredPackagesResponse{}, nil
+	providers, err := installedProviders(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	packages := make([]*pulumirpc.PackageDependency, 0, len(providers))
+	for _, p := range providers {
+		packages = append(packages, &pulumirpc.PackageDependency{
+			Name: p.Name, Kind: "resource", Version: p.Version, Server: p.Server,
+		})
+	}
+	return &pulumirpc.GetRequiredPackagesResponse{Packages: packages}, nil
 }
 
 func (h *languageHost) InstallDependencies(
