@@ -24,6 +24,7 @@ region = TradingRegion(
         dns=config.dns,
         gateway=config.gateway,
         failover_type="PRIMARY" if config.role == "primary" else "SECONDARY",
+        node_groups_scaled_by_failover=config.role == "dr",
         observability=config.observability,
         low_latency=config.low_latency,
         connectivity=config.connectivity,

@@ -171,6 +171,10 @@ class EksSettings:
     version: str
     public_access_cidrs: tuple[str, ...]
     admin_role_arns: tuple[str, ...]
+    # Roles that run `pulumi up` and `pulumi preview` (CI, operators): the stack installs Helm
+    # releases and Kubernetes resources, so they need the cluster's API.
+    deploy_role_arns: tuple[str, ...] = ()
+    deployer_inside_vpc: bool = False
 
 
 @dataclass(frozen=True)
@@ -647,7 +651,15 @@ def _capacity(reader: _Reader, raw: Any) -> Capacity | None:
 
 def _eks(reader: _Reader, raw: Any) -> EksSettings | None:
     values = reader.obj(
-        "eks", raw, {"version": "str", "publicAccessCidrs": "list", "adminRoleArns": "list"}
+        "eks",
+        raw,
+        {
+            "version": "str",
+            "publicAccessCidrs": "list",
+            "adminRoleArns": "list",
+            "deployRoleArns": "list",
+            "deployerInsideVpc": "bool",
+        },
     )
     version = reader.matching(
         "eks.version",
@@ -665,9 +677,30 @@ def _eks(reader: _Reader, raw: Any) -> EksSettings | None:
         values.get("adminRoleArns", []),
         lambda k, v: reader.matching(k, v, _ROLE_ARN, "an IAM role ARN"),
     )
-    if version is None or cidrs is None or admins is None:
+    deployers = reader.strings(
+        "eks.deployRoleArns",
+        values.get("deployRoleArns", []),
+        lambda k, v: reader.matching(k, v, _ROLE_ARN, "an IAM role ARN"),
+    )
+    inside = values.get("deployerInsideVpc", False)
+    if not isinstance(inside, bool):
+        reader.fail("eks.deployerInsideVpc", inside, "true or false")
         return None
-    return EksSettings(version, cidrs, admins)
+    if cidrs == () and not inside:
+        # The stack installs Helm releases and Kubernetes resources through the cluster's API:
+        # with a private endpoint only, `pulumi up` and `pulumi preview` must run inside the
+        # VPC, which the first `up` has yet to create (README, "Bootstrap").
+        reader.fail(
+            "eks.publicAccessCidrs",
+            [],
+            "the egress CIDRs of the machines that run `pulumi up` and `pulumi preview`, or "
+            "eks.deployerInsideVpc: true once they run inside this VPC (never for the first "
+            "`pulumi up`, which creates the VPC)",
+        )
+        return None
+    if version is None or cidrs is None or admins is None or deployers is None:
+        return None
+    return EksSettings(version, cidrs, admins, deployers, inside)
 
 
 # Minor engine upgrades are automatic on every instance (components.database applies this): RDS

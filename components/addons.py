@@ -398,9 +398,22 @@ class ClusterAddons(pulumi.ComponentResource):
                 "alertmanager": {
                     "serviceAccount": alertmanager.helm_values(),
                     "alertmanagerSpec": {"resources": resources},
+                    # Helm merges maps but replaces lists: the chart's default route holds a
+                    # `routes` list sending Watchdog to a `null` receiver, which survives a
+                    # `route` map of ours unless ours sets `routes` too; without `null` among
+                    # our receivers Alertmanager then refuses the whole configuration.
                     "config": {
-                        "route": {"receiver": "sns", "group_by": ["alertname", "namespace"]},
+                        "route": {
+                            "receiver": "sns",
+                            "group_by": ["alertname", "namespace"],
+                            # Watchdog always fires (a heartbeat for an external dead man's
+                            # switch): paging it through SNS would page every minute.
+                            "routes": [
+                                {"receiver": "null", "matchers": ['alertname = "Watchdog"']}
+                            ],
+                        },
                         "receivers": [
+                            {"name": "null"},
                             {
                                 "name": "sns",
                                 "sns_configs": [
@@ -410,7 +423,7 @@ class ClusterAddons(pulumi.ComponentResource):
                                         "subject": subject,
                                     }
                                 ],
-                            }
+                            },
                         ],
                     },
                 },

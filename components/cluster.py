@@ -83,6 +83,23 @@ def _secrets_key_usage(cluster_role_arn: str) -> list[dict[str, Any]]:
     ]
 
 
+def keep_failover_sizes(
+    args: pulumi.ResourceTransformArgs,
+) -> pulumi.ResourceTransformResult | None:
+    """pulumi-eks's `ignoreScalingChanges` ignores only the desired size; after a failover the
+    handler has raised min and max too, and a later `pulumi up` (after `pulumi refresh`) would
+    put them back to the pilot light, letting the cluster autoscaler shrink production. A
+    transform reaches the node group that pulumi-eks creates inside its component."""
+    if args.type_ != "aws:eks/nodeGroup:NodeGroup":
+        return None
+    return pulumi.ResourceTransformResult(
+        args.props,
+        pulumi.ResourceOptions.merge(
+            args.opts, pulumi.ResourceOptions(ignore_changes=["scalingConfig"])
+        ),
+    )
+
+
 @dataclass
 class TradingClusterArgs:
     cluster_name: str
@@ -91,12 +108,18 @@ class TradingClusterArgs:
     private_subnet_ids: Sequence[pulumi.Input[str]]
     public_access_cidrs: Sequence[str]
     admin_role_arns: Sequence[str]
+    # Roles that run `pulumi up`/`preview`: Kubernetes authorizes a server-side dry run exactly
+    # like the request itself, so a preview needs the same access as the deployment.
+    deploy_role_arns: Sequence[str]
     node_groups: Mapping[str, NodeGroupSize]
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     account: pulumi.Output[Account]
     availability_zones: tuple[str, ...]
     low_latency: LowLatency | None = None
+    # The failover handler resizes these groups (dr): `pulumi up` must keep the whole scaling
+    # config it set, not only the desired size.
+    scaled_by_failover: bool = False
 
 
 class TradingCluster(pulumi.ComponentResource):
@@ -207,7 +230,9 @@ class TradingCluster(pulumi.ComponentResource):
                     )
                 },
             )
-            for index, arn in enumerate(args.admin_role_arns)
+            for index, arn in enumerate(
+                dict.fromkeys([*args.admin_role_arns, *args.deploy_role_arns])
+            )
         }
         return EksCluster(
             f"{self._name}-eks",
@@ -263,7 +288,12 @@ class TradingCluster(pulumi.ComponentResource):
                 # Failover scales these groups through the EKS API; a later `pulumi up` must
                 # not shrink production back to the pilot light it was declared with.
                 ignore_scaling_changes=True,
-                opts=self._child,
+                opts=pulumi.ResourceOptions.merge(
+                    self._child,
+                    pulumi.ResourceOptions(
+                        transforms=[keep_failover_sizes] if self._args.scaled_by_failover else []
+                    ),
+                ),
             )
             self.node_groups.append(node_group)
             names[group] = node_group_name

@@ -47,6 +47,8 @@ class TradingRegionArgs:
     observability: Observability
     low_latency: LowLatency | None
     connectivity: Connectivity
+    # The failover handler resizes this region's node groups (dr).
+    node_groups_scaled_by_failover: bool = False
 
 
 class TradingRegion(pulumi.ComponentResource):
@@ -110,6 +112,8 @@ class TradingRegion(pulumi.ComponentResource):
                 private_subnet_ids=network.private_subnet_ids,
                 public_access_cidrs=args.eks.public_access_cidrs,
                 admin_role_arns=args.eks.admin_role_arns,
+                deploy_role_arns=args.eks.deploy_role_arns,
+                scaled_by_failover=args.node_groups_scaled_by_failover,
                 node_groups=args.capacity.node_groups,
                 logs_key_arn=logs_key.arn,
                 log_retention_days=args.log_retention_days,

@@ -93,8 +93,14 @@ def test_prometheus_storage_is_persistent_and_encrypted(stack: StackGraph) -> No
 
 def test_alertmanager_pages_the_alerts_topic(stack: StackGraph) -> None:
     values = release(stack, "kube-prometheus-stack").inputs["values"]["alertmanager"]
-    (receiver,) = values["config"]["receivers"]
-    assert receiver["sns_configs"][0]["topic_arn"] == stack.exports["alertsTopicArn"]
+    receivers = {r["name"]: r for r in values["config"]["receivers"]}
+    assert set(receivers) == {"sns", "null"}
+    assert receivers["sns"]["sns_configs"][0]["topic_arn"] == stack.exports["alertsTopicArn"]
+    # Only the Watchdog heartbeat goes nowhere; every other alert takes the default route.
+    assert receivers["null"] == {"name": "null"}
+    assert values["config"]["route"]["routes"] == [
+        {"receiver": "null", "matchers": ['alertname = "Watchdog"']}
+    ]
     policy = stack.one("aws:iam/rolePolicy:RolePolicy", f"{stack.name}-alertmanager")
     publish = json.loads(policy.inputs["policy"])["Statement"][0]
     assert publish["Resource"] == stack.exports["alertsTopicArn"]

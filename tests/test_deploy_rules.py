@@ -77,3 +77,29 @@ def test_a_prefix_that_overflows_a_load_balancer_name_is_refused() -> None:
         "characters, over the 32 allowed"
     )
     assert parse({**raw_settings("primary"), "namePrefix": "a" * 16}).name_prefix == "a" * 16
+
+
+def _receivers_named(route: dict) -> set[str]:
+    named = {route["receiver"]} if "receiver" in route else set()
+    for child in route.get("routes", []):
+        named |= _receivers_named(child)
+    return named
+
+
+def test_alertmanager_routes_only_to_receivers_it_defines(stack: StackGraph) -> None:
+    """Alertmanager refuses a configuration whose route names an undefined receiver
+    (https://prometheus.io/docs/alerting/latest/configuration/#route). Helm merges our values
+    into the chart's maps but replaces its lists
+    (https://helm.sh/docs/chart_template_guide/values_files/), and kube-prometheus-stack's default
+    `alertmanager.config.route` holds a `routes` list that sends Watchdog to a `null` receiver:
+    our `route` and `receivers` must therefore set every list the chart's route holds."""
+    release = next(
+        r
+        for r in stack.of_type("kubernetes:helm.sh/v3:Release")
+        if r.inputs["chart"] == "kube-prometheus-stack"
+    )
+    config = release.inputs["values"]["alertmanager"]["config"]
+    assert "routes" in config["route"], "our route must replace the chart's default routes"
+    defined = {receiver["name"] for receiver in config["receivers"]}
+    assert _receivers_named(config["route"]) <= defined
+    assert config["route"]["receiver"] == "sns"

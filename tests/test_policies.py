@@ -700,3 +700,19 @@ def test_real_pack_process_judges_the_mocked_program(
     assert [d.policyName for d in diagnostics if d.enforcementLevel == MANDATORY] == []
     bad_key = pack_process.Analyze(analyze_request("aws:kms/key:Key", {"enableKeyRotation": False}))
     assert [d.policyName for d in bad_key.diagnostics] == ["kms-key-rotation"]
+
+
+def test_node_groups_the_failover_handler_resizes_keep_their_whole_scaling_config(
+    pack: Pack,
+) -> None:
+    function = stack_resource(
+        "aws:lambda/function:Function",
+        "f",
+        {"environment": {"variables": {"NODE_GROUPS": json.dumps({"trading": "dr-trading"})}}},
+    )
+    group = stack_resource("aws:eks/nodeGroup:NodeGroup", "ng", {"nodeGroupName": "dr-trading"})
+    group.options.ignoreChanges.append("scalingConfig.desiredSize")
+    scaling = "eks-node-groups-ignore-scaling"
+    assert scaling in names(pack.stack(function, group))
+    group.options.ignoreChanges.append("scalingConfig")
+    assert scaling not in names(pack.stack(function, group))

@@ -202,11 +202,17 @@ def test_secrets_key_is_usable_by_the_cluster_role_only(stack: StackGraph) -> No
     assert stack.cluster.inputs["serviceRole"] == role.urn
 
 
-def test_cluster_api_is_private_with_full_control_plane_logging(stack: StackGraph) -> None:
+def test_cluster_api_opens_only_to_the_deployers_with_full_control_plane_logging(
+    stack: StackGraph,
+) -> None:
+    """The stack installs Helm releases and Kubernetes resources, so the machines that run
+    `pulumi up` need the API endpoint; no runner exists inside a VPC the first `up` creates."""
     inputs = stack.cluster.inputs
-    assert inputs["endpointPublicAccess"] is False
+    deployers = raw_settings(stack.name)["eks"]["publicAccessCidrs"]
+    assert deployers
+    assert inputs["endpointPublicAccess"] is True
+    assert inputs["publicAccessCidrs"] == deployers
     assert inputs["endpointPrivateAccess"] is True
-    assert "publicAccessCidrs" not in inputs
     assert inputs["authenticationMode"] == "API"
     assert inputs["createOidcProvider"] is True
     assert inputs["skipDefaultNodeGroup"] is True
@@ -230,6 +236,24 @@ def test_public_endpoint_opens_only_to_configured_cidrs_and_admins_get_access_en
     assert cluster.inputs["publicAccessCidrs"] == ["203.0.113.0/24"]
     (entry,) = cluster.inputs["accessEntries"].values()
     assert entry["principalArn"] == admin
+    assert entry["accessPolicies"]["cluster-admin"]["accessScope"] == {"type": "cluster"}
+
+
+def test_deploy_roles_reach_kubernetes_and_a_private_endpoint_needs_an_inside_deployer(
+    run_dr: Callable[..., Graph],
+) -> None:
+    """Only the cluster creator gets access without an access entry
+    (https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html); Kubernetes
+    authorizes a server-side dry run like the request itself
+    (https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run-authorization), so
+    the roles that run `pulumi preview` need the deployment's access too."""
+    ci = "arn:aws:iam::123456789012:role/ci-deployer"
+    eks_config = {"publicAccessCidrs": [], "deployerInsideVpc": True, "deployRoleArns": [ci]}
+    graph = run_dr({"trading:eks": eks_config})
+    cluster = graph.one("eks:index:Cluster", "dr-eks")
+    assert cluster.inputs["endpointPublicAccess"] is False
+    (entry,) = cluster.inputs["accessEntries"].values()
+    assert entry["principalArn"] == ci
     assert entry["accessPolicies"]["cluster-admin"]["accessScope"] == {"type": "cluster"}
 
 

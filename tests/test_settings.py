@@ -178,12 +178,28 @@ def test_bad_config_stops_the_program_before_any_resource() -> None:
 
 def test_defaults_apply_when_optional_keys_are_absent() -> None:
     raw = raw_settings("primary")
-    for optional in ("eks", "tags", "logRetentionDays", "namePrefix"):
+    for optional in ("tags", "logRetentionDays", "namePrefix"):
         raw.pop(optional, None)
+    raw["eks"] = {"publicAccessCidrs": ["203.0.113.0/24"]}
     parsed = parse(raw)
-    assert parsed.eks.public_access_cidrs == ()
+    assert parsed.eks.version == "1.35"
+    assert parsed.eks.admin_role_arns == parsed.eks.deploy_role_arns == ()
+    assert parsed.eks.deployer_inside_vpc is False
     assert parsed.log_retention_days == 90
     assert parsed.cluster_name == "trading-primary"
+
+
+def test_a_stack_with_no_path_to_its_cluster_api_is_refused() -> None:
+    """Private endpoint only, and no statement that `pulumi up` runs inside the VPC: nothing
+    could install the stack's Helm releases (EKS endpoint access:
+    https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html)."""
+    raw = raw_settings("primary")
+    raw["eks"] = {"publicAccessCidrs": []}
+    assert problems_of(raw) == [
+        "trading:eks.publicAccessCidrs = [] is not valid; allowed: the egress CIDRs of the "
+        "machines that run `pulumi up` and `pulumi preview`, or eks.deployerInsideVpc: true "
+        "once they run inside this VPC (never for the first `pulumi up`, which creates the VPC)"
+    ]
 
 
 def test_pulumi_yaml_documents_every_key_with_matching_defaults() -> None:

@@ -491,15 +491,33 @@ def _walk(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
         yield path, value
 
 
-SCALING_IGNORED = {"scalingConfig", "scalingConfig.desiredSize"}
+def _failover_scaled(resources: Sequence[PolicyResource]) -> set[str]:
+    """Node group names a failover function resizes (its NODE_GROUPS environment variable)."""
+    names: set[str] = set()
+    for function in of_type(resources, "aws:lambda/function:Function"):
+        variables = ((function.props.get("environment") or {}).get("variables")) or {}
+        if "NODE_GROUPS" in variables:
+            names.update(json.loads(variables["NODE_GROUPS"]).values())
+    return names
 
 
 def _node_group_scaling(
     resources: Sequence[PolicyResource], _: Mapping[str, Any]
 ) -> Iterable[tuple[str, str | None]]:
-    """The node groups EKS creates (for pulumi-eks, with `ignoreScalingChanges`)."""
+    """The node groups EKS creates (for pulumi-eks, with `ignoreScalingChanges`): the desired
+    size belongs to the autoscaler; a group the failover handler resizes keeps its whole
+    scaling config, or `pulumi up` after a failover would restore the pilot light's min and max."""
+    failover = _failover_scaled(resources)
     for group in of_type(resources, "aws:eks/nodeGroup:NodeGroup"):
-        if not SCALING_IGNORED & set(group.opts.ignore_changes or []):
+        ignored = set(group.opts.ignore_changes or [])
+        name = group.props.get("nodeGroupName")
+        if name in failover and "scalingConfig" not in ignored:
+            yield (
+                f"node group {name} is resized by the failover handler but `pulumi up` would "
+                "reset its min and max: ignore changes to the whole scalingConfig",
+                group.urn,
+            )
+        elif not ignored & {"scalingConfig", "scalingConfig.desiredSize"}:
             yield (
                 "node group does not ignore scaling changes: `pulumi up` would undo a failover",
                 group.urn,
