@@ -192,18 +192,12 @@ class RegionalEntry(pulumi.ComponentResource):
             request_parameters={"method.request.path.proxy": True},
             opts=self._child,
         )
-        integration = aws.apigateway.Integration(
+        integration = self._to_balancer(
             f"{name}-proxy-any",
-            rest_api=api.id,
-            resource_id=proxy.id,
-            http_method=method.http_method,
-            type="HTTP_PROXY",
-            integration_http_method="ANY",
-            connection_type="VPC_LINK",
-            connection_id=link.id,
-            uri=pulumi.Output.concat("http://", balancer.dns_name, "/{proxy}"),
-            request_parameters={"integration.request.path.proxy": "method.request.path.proxy"},
-            opts=self._child,
+            method,
+            link,
+            pulumi.Output.concat("http://", balancer.dns_name, "/{proxy}"),
+            {"integration.request.path.proxy": "method.request.path.proxy"},
         )
         health = self._health_route(api, link, balancer)
         deployment = aws.apigateway.Deployment(
@@ -273,16 +267,33 @@ class RegionalEntry(pulumi.ComponentResource):
             authorization="NONE",
             opts=self._child,
         )
-        return aws.apigateway.Integration(
+        return self._to_balancer(
             f"{name}-health-get",
-            rest_api=api.id,
-            resource_id=resource.id,
+            method,
+            link,
+            pulumi.Output.concat("http://", balancer.dns_name, HEALTH_PATH),
+        )
+
+    def _to_balancer(
+        self,
+        name: str,
+        method: aws.apigateway.Method,
+        link: aws.apigateway.VpcLink,
+        uri: pulumi.Output[str],
+        request_parameters: dict[str, str] | None = None,
+    ) -> aws.apigateway.Integration:
+        """`method` proxied as it came, through the VPC link, to the internal NLB at `uri`."""
+        return aws.apigateway.Integration(
+            name,
+            rest_api=method.rest_api,
+            resource_id=method.resource_id,
             http_method=method.http_method,
             type="HTTP_PROXY",
-            integration_http_method="GET",
+            integration_http_method=method.http_method,
             connection_type="VPC_LINK",
             connection_id=link.id,
-            uri=pulumi.Output.concat("http://", balancer.dns_name, HEALTH_PATH),
+            uri=uri,
+            request_parameters=request_parameters,
             opts=self._child,
         )
 

@@ -52,6 +52,17 @@ def test_both_stack_files_load_and_list_their_keys(deployed: Offline) -> None:
         assert listed["trading:namePrefix"]["value"] == "trading"
 
 
+def test_previews_of_both_stacks_pass_the_pack_and_change_nothing(deployed: Offline) -> None:
+    """What `scripts/preview-offline` and the pull-request workflow run, on deployed stacks."""
+    for stack in STACKS:
+        result = deployed.pulumi(
+            "preview", "--stack", stack, "--expect-no-changes", *deployed.policy_args(), check=False
+        )
+        assert result.returncode == 0, result.stdout[-4000:]
+        assert "[mandatory]" not in result.stdout
+        assert "trading-guard" in result.stdout
+
+
 def test_dr_exports_everything_the_drill_reads(deployed: Offline) -> None:
     outputs = {
         stack: json.loads(
