@@ -703,7 +703,7 @@ def _eks(reader: _Reader, raw: Any) -> EksSettings | None:
     return EksSettings(version, cidrs, admins, deployers, inside)
 
 
-# Minor engine upgrades are automatic on every instance (components.database applies this): RDS
+# Minor engine upgrades are automatic on every RDS instance (components.database applies this): RDS
 # moves the minor in the maintenance window and retires old minors, so a configured minor would
 # be reverted (or refused) on the next `up`. Only a major version, digits alone, is accepted.
 AUTO_MINOR_VERSION_UPGRADE = True
@@ -714,13 +714,31 @@ _MAJOR_VERSION_ALLOWED = (
 )
 
 
-def _engine_version(reader: _Reader, values: Mapping[str, Any]) -> str | None:
+# An Aurora global database runs one engine version in every region, and its minor is upgraded
+# on the global cluster, not automatically (Aurora User Guide, "Upgrading an Amazon Aurora
+# global database"); the provider also records the version AWS reports for a global cluster, so
+# a major alone would show as a change on every `up`. Aurora takes major.minor.
+_AURORA_VERSION = re.compile(r"^[1-9][0-9]*\.[0-9]+$")
+_AURORA_VERSION_ALLOWED = (
+    'major.minor like "16.6": an Aurora global database runs the same version in both regions '
+    "and its minor is upgraded on the global cluster, not automatically"
+)
+
+
+def _engine_version(reader: _Reader, values: Mapping[str, Any], engine: str | None) -> str | None:
+    aurora = engine == "aurora-postgresql"
     if "engineVersion" not in values:
-        reader.missing("database.engineVersion", _MAJOR_VERSION_ALLOWED)
+        reader.missing(
+            "database.engineVersion", _AURORA_VERSION_ALLOWED if aurora else _MAJOR_VERSION_ALLOWED
+        )
         return None
     version = values["engineVersion"]
     if isinstance(version, int) and not isinstance(version, bool):
         version = str(version)  # `engineVersion: 16` unquoted in YAML
+    if aurora:
+        return reader.matching(
+            "database.engineVersion", version, _AURORA_VERSION, _AURORA_VERSION_ALLOWED
+        )
     if AUTO_MINOR_VERSION_UPGRADE:
         return reader.matching(
             "database.engineVersion", version, _MAJOR_VERSION, _MAJOR_VERSION_ALLOWED
@@ -746,7 +764,7 @@ def _database(reader: _Reader, raw: Any) -> Database | None:
         reader.field("database", values, "engine", " | ".join(DATABASE_ENGINES)),
         DATABASE_ENGINES,
     )
-    version = _engine_version(reader, values)
+    version = _engine_version(reader, values, engine)
     instance_class = reader.matching(
         "database.instanceClass",
         reader.field("database", values, "instanceClass", "an RDS instance class"),

@@ -333,7 +333,8 @@ class Database(pulumi.ComponentResource):
                 performance_insights_kms_key_id=args.kms_key_arn,
                 monitoring_interval=MONITORING_INTERVAL_SECONDS,
                 monitoring_role_arn=self._monitoring_role.arn,
-                auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,
+                # A global database's minor is upgraded on the global cluster (settings).
+                auto_minor_version_upgrade=False,
                 ca_cert_identifier=CA_CERTIFICATE,
                 opts=self._child,
             )

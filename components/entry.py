@@ -203,9 +203,12 @@ class RegionalEntry(pulumi.ComponentResource):
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=api.id,
+            # A method's id survives a change of its authorization, which API Gateway serves
+            # only after a new deployment: the setting itself is a trigger.
             triggers={
                 "integration": integration.id,
                 "method": method.id,
+                "authorization": args.gateway.authorization,
                 "health": health.id,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[integration, health]),

@@ -272,7 +272,7 @@ def test_dr_exports_what_failover_needs(dr: StackGraph) -> None:
 
 AURORA = {
     "engine": "aurora-postgresql",
-    "engineVersion": "16",
+    "engineVersion": "16.6",
     "instanceClass": "db.r7g.large",
     "backupRetentionDays": 14,
 }
@@ -372,17 +372,21 @@ def test_primary_stack_missing_an_output_fails_before_any_replica(primary: Stack
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "expected"),
+    ("changes", "expected"),
     [
-        ("backupRetentionDays", 3, "trading:database.backupRetentionDays = 3"),
-        ("engine", "oracle", "allowed: postgres | aurora-postgresql"),
-        ("replicaInstanceClass", "large", "trading:database.replicaInstanceClass = 'large'"),
-        ("engine", "aurora-postgresql", "an Aurora global database moves its writer"),
+        ({"backupRetentionDays": 3}, "trading:database.backupRetentionDays = 3"),
+        ({"engine": "oracle"}, "allowed: postgres | aurora-postgresql"),
+        ({"replicaInstanceClass": "large"}, "trading:database.replicaInstanceClass = 'large'"),
+        (
+            {"engine": "aurora-postgresql", "engineVersion": "16.6"},
+            "an Aurora global database moves its writer",
+        ),
+        ({"engine": "aurora-postgresql"}, 'allowed: major.minor like "16.6"'),
     ],
 )
-def test_bad_database_settings_are_refused(field: str, value: Any, expected: str) -> None:
+def test_bad_database_settings_are_refused(changes: dict[str, Any], expected: str) -> None:
     raw = raw_settings("dr") | {"replication": {"direction": "dr-to-primary"}}
-    raw["database"] = raw["database"] | {field: value}
+    raw["database"] = raw["database"] | changes
     with pytest.raises(SettingsError) as caught:
         parse(raw)
     assert any(expected in p for p in caught.value.problems), caught.value.problems
