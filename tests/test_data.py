@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from components.references import MissingStackOutputError
 from settings import SettingsError, parse
 from tests.conftest import PRIMARY_REFERENCE, StackGraph, raw_settings
-from tools.harness import SECRET, Graph, Resource, run_program
+from tools.harness import ROOT, SECRET, Graph, Resource, run_program
 
 MUTATING_S3 = ("s3:Replicate", "s3:Put", "s3:Delete")
 
@@ -353,15 +354,48 @@ def test_dr_without_primary_stack_names_the_key_and_an_example() -> None:
     assert "'primary'" in problem
 
 
-def test_primary_stack_missing_an_output_fails_before_any_replica(primary: StackGraph) -> None:
-    incomplete = dict(primary.exports)
-    del incomplete["tableArns"]
-    fed = Graph("primary", primary.graph.resources, incomplete, set())
-    with pytest.raises(MissingStackOutputError) as caught:
-        run_program("dr", references={PRIMARY_REFERENCE: fed})
-    message = str(caught.value)
+# Run in a fresh interpreter: a mocked program run that fails part-way, with registrations still
+# in flight on the mock monitor's threads, sometimes crashes in protobuf's C code (a
+# segmentation fault; measured here in 1 run of 16, in the test harness's mock runtime, not in
+# the program). In-process it took the whole test worker down; here a run killed by a signal is
+# run again, at most three times, and any other outcome is judged as it is.
+_MISSING_OUTPUT_RUN = """
+import json
+from components.references import MissingStackOutputError
+from tools.harness import Graph, reference_name, run_program
+
+primary = run_program("primary")
+incomplete = {k: v for k, v in primary.exports.items() if k != "tableArns"}
+fed = Graph("primary", primary.resources, incomplete, set())
+try:
+    run_program("dr", references={reference_name("primary"): fed})
+except MissingStackOutputError as error:
+    declared = sorted({r.type for r in error.partial_graph})
+    print(json.dumps({"message": str(error), "declared": declared}))
+"""
+
+
+def test_primary_stack_missing_an_output_fails_before_any_replica() -> None:
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _MISSING_OUTPUT_RUN],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    result = run()
+    for _ in range(2):
+        if result.returncode >= 0:
+            break
+        result = run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    failure = json.loads(result.stdout.strip().splitlines()[-1])
+    message = failure["message"]
     assert "'organization/trading/primary' lacks the output(s) tableArns" in message
-    declared = {r.type for r in caught.value.partial_graph}  # type: ignore[attr-defined]
+    declared = set(failure["declared"])
     assert declared.isdisjoint(
         {
             "aws:rds/instance:Instance",
