@@ -21,19 +21,17 @@ from __future__ import annotations
 import functools
 import json
 import os
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from handlers import steps, telemetry
+from handlers.clock import SYSTEM, Clock
 from handlers.model import Command, Environment, parse_environment, parse_event
 from handlers.state import (
     ACTIVE_IN_DR,
@@ -81,10 +79,6 @@ def make_clients(env: Environment) -> Clients:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 @dataclass
 class Step:
     name: str
@@ -95,16 +89,20 @@ class Step:
 @dataclass
 class Timeline:
     action: str
+    clock: Clock
     # Serial runs exist to measure what running independent steps at once saves.
     parallel: bool = True
     entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat(timespec="milliseconds")
 
     def outcome(self, name: str) -> str | None:
         return next((e["outcome"] for e in self.entries if e["step"] == name), None)
 
     def run(self, step: Step) -> None:
         blocked = [d for d in step.after if self.outcome(d) != "succeeded"]
-        started, clock = _now(), time.monotonic()
+        started, began = self._now(), self.clock.monotonic()
         if blocked:
             outcome, detail = "skipped", f"needs {', '.join(blocked)}"
         else:
@@ -112,18 +110,18 @@ class Timeline:
                 outcome, detail = "succeeded", step.action()
             except Exception as error:  # a failed step is recorded; the others go on
                 outcome, detail = "failed", f"{type(error).__name__}: {error}"
-        seconds = time.monotonic() - clock
+        seconds = self.clock.monotonic() - began
         self.entries.append(
             {
                 "step": step.name,
                 "startedAt": started,
-                "endedAt": _now(),
+                "endedAt": self._now(),
                 "seconds": round(seconds, 3),
                 "outcome": outcome,
                 "detail": detail,
             }
         )
-        telemetry.step_metric(self.action, step.name, seconds, outcome)
+        telemetry.step_metric(self.action, step.name, seconds, outcome, self.clock.now())
 
     def run_parallel(self, batch: list[Step]) -> None:
         """Independent steps at once; each records itself when it ends."""
@@ -131,22 +129,33 @@ class Timeline:
             for step in batch:
                 self.run(step)
             return
-        with ThreadPoolExecutor(max_workers=max(1, len(batch))) as pool:
-            list(pool.map(self.run, batch))
+        self.clock.run_parallel([functools.partial(self.run, step) for step in batch])
 
     @property
     def failed(self) -> list[str]:
         return [e["step"] for e in self.entries if e["outcome"] == "failed"]
 
 
+HttpStatus = Callable[[str, float], "int | None"]
+
+
 class Runner:
     def __init__(
-        self, env: Environment, clients: Clients, command: Command, parallel: bool = True
+        self,
+        env: Environment,
+        clients: Clients,
+        command: Command,
+        *,
+        parallel: bool = True,
+        clock: Clock = SYSTEM,
+        http_status: HttpStatus | None = None,
     ) -> None:
         self.env = env
         self.clients = clients
         self.command = command
         self.parallel = parallel
+        self.clock = clock
+        self.http_status = http_status or _http_status
         self.store = StateStore(clients.dynamodb, env.state_table)
         self.run_id = f"{command.action}-{uuid.uuid4().hex[:12]}"
 
@@ -182,7 +191,7 @@ class Runner:
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
         self.log("failover started", reason=self.command.reason)
         env, c = self.env, self.clients
-        timeline = Timeline("failover", self.parallel)
+        timeline = Timeline("failover", self.clock, self.parallel)
         timeline.run_parallel(
             [
                 Step("scale-node-groups", lambda: steps.scale_node_groups(c.eks, env, env.full)),
@@ -193,7 +202,7 @@ class Runner:
         verifications = [
             Step(
                 "verify-node-groups",
-                lambda: steps.verify_node_groups(c.eks, env, env.full),
+                lambda: steps.verify_node_groups(c.eks, env, env.full, self.clock),
                 after=("scale-node-groups",),
             ),
             Step("verify-database", self._verify_dr_database, after=("promote-database",)),
@@ -221,9 +230,12 @@ class Runner:
     def _verify_dr_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
             return steps.verify_global_writer(
-                self.clients.rds, self.env.global_cluster_identifier, self.env.db_identifier
+                self.clients.rds,
+                self.env.global_cluster_identifier,
+                self.env.db_identifier,
+                self.clock,
             )
-        return steps.verify_writer(self.clients.rds, self.env.db_identifier)
+        return steps.verify_writer(self.clients.rds, self.env.db_identifier, self.clock)
 
     def _shift_traffic(self) -> str:
         check = self.env.primary_health_check_id
@@ -267,7 +279,7 @@ class Runner:
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
         self.log("failback started", forced=self.command.force, reason=self.command.reason)
         env, c = self.env, self.clients
-        timeline = Timeline("failback", self.parallel)
+        timeline = Timeline("failback", self.clock, self.parallel)
         timeline.run_parallel(
             [
                 Step("promote-primary-database", self._promote_primary_database),
@@ -292,7 +304,7 @@ class Runner:
         timeline.run(
             Step(
                 "verify-node-groups",
-                lambda: steps.verify_node_groups(c.eks, env, env.pilot_light),
+                lambda: steps.verify_node_groups(c.eks, env, env.pilot_light, self.clock),
                 after=("scale-to-pilot-light",),
             )
         )
@@ -311,9 +323,14 @@ class Runner:
     def _verify_primary_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
             return steps.verify_global_writer(
-                self.clients.rds, self.env.global_cluster_identifier, self.env.primary_db_identifier
+                self.clients.rds,
+                self.env.global_cluster_identifier,
+                self.env.primary_db_identifier,
+                self.clock,
             )
-        return steps.verify_writer(self.clients.primary_rds, self.env.primary_db_identifier)
+        return steps.verify_writer(
+            self.clients.primary_rds, self.env.primary_db_identifier, self.clock
+        )
 
     def _restore_traffic(self) -> str:
         check = self.env.primary_health_check_id
@@ -366,9 +383,16 @@ class Runner:
             )
             signals.append(("route53-health-check", healthy))
         if self.env.primary_endpoint:
-            signals.append(("endpoint", _endpoint_healthy(self.env.primary_endpoint)))
+            signals.append(("endpoint", self._endpoint_healthy(self.env.primary_endpoint)))
         failing = bool(signals) and not any(healthy for _, healthy in signals)
         return failing, [name for name, healthy in signals if not healthy]
+
+    def _endpoint_healthy(self, endpoint: str) -> bool:
+        url = endpoint.rstrip("/") + "/health"
+        if not url.startswith("https://"):
+            return False
+        status = self.http_status(url, PROBE_TIMEOUT_SECONDS)
+        return status is not None and 200 <= status < 300
 
     def probe(self) -> dict:
         if not (self.env.primary_health_check_id or self.env.primary_endpoint):
@@ -393,15 +417,13 @@ class Runner:
         return self.report("failover-recommended", detail=reason)
 
 
-def _endpoint_healthy(endpoint: str) -> bool:
-    url = endpoint.rstrip("/") + "/health"
-    if not url.startswith("https://"):
-        return False
+def _http_status(url: str, timeout: float) -> int | None:
+    """The status of a GET, or None when no answer came (refused, timed out, TLS failure)."""
     try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as response:
-            return 200 <= response.status < 300
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
     except OSError:
-        return False
+        return None
 
 
 def handler(event: Any, context: Any = None) -> dict:

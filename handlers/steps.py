@@ -1,23 +1,47 @@
 """The failover and failback steps: direct AWS API calls, each idempotent (it looks before it
-acts, so a rerun after a partial failure does only what is left) and verified with waiters."""
+acts, so a rerun after a partial failure does only what is left) and verified by polling."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.waiter import WaiterModel, create_waiter_with_client
-
+from handlers.clock import Clock
 from handlers.model import Environment, NodeGroupSize
 
-# Budgets for the waiters, inside the Lambda's 15-minute limit.
+# Polling budgets, inside the Lambda's 15-minute limit.
 NODE_GROUP_WAIT = {"Delay": 15, "MaxAttempts": 40}
 DATABASE_WAIT = {"Delay": 15, "MaxAttempts": 40}
 GLOBAL_SWITCH_WAIT = {"Delay": 10, "MaxAttempts": 60}
 
+# DescribeDBInstances statuses from which `available` is not coming (botocore's
+# db_instance_available waiter fails on the same ones).
+DB_TERMINAL_STATUSES = (
+    "deleted",
+    "deleting",
+    "failed",
+    "incompatible-restore",
+    "incompatible-parameters",
+)
+
 
 class StepFailedError(Exception):
     """A step could not reach its goal; the message says what was found."""
+
+
+def wait_for(
+    clock: Clock, what: str, reached: Callable[[], bool], budget: Mapping[str, int]
+) -> None:
+    """Check `reached` at once and then every `Delay` seconds, `MaxAttempts` times in all (the
+    semantics of a botocore waiter, whose sleeps cannot be given a clock). `reached` raises
+    StepFailedError for a state the goal cannot come from."""
+    attempts = budget["MaxAttempts"]
+    for attempt in range(attempts):
+        if reached():
+            return
+        if attempt + 1 < attempts:
+            clock.sleep(budget["Delay"])
+    raise StepFailedError(f"{what} not reached after {attempts} checks {budget['Delay']} s apart")
 
 
 def scale_node_groups(eks: Any, env: Environment, sizes: Mapping[str, NodeGroupSize]) -> str:
@@ -42,10 +66,20 @@ def scale_node_groups(eks: Any, env: Environment, sizes: Mapping[str, NodeGroupS
     return "scaled " + ", ".join(changed) if changed else "already at size"
 
 
-def verify_node_groups(eks: Any, env: Environment, sizes: Mapping[str, NodeGroupSize]) -> str:
-    waiter = eks.get_waiter("nodegroup_active")
+def verify_node_groups(
+    eks: Any, env: Environment, sizes: Mapping[str, NodeGroupSize], clock: Clock
+) -> str:
     for group, name in env.node_groups.items():
-        waiter.wait(clusterName=env.cluster_name, nodegroupName=name, WaiterConfig=NODE_GROUP_WAIT)
+
+        def active(name: str = name) -> bool:
+            status = eks.describe_nodegroup(clusterName=env.cluster_name, nodegroupName=name)[
+                "nodegroup"
+            ]["status"]
+            if status == "CREATE_FAILED":
+                raise StepFailedError(f"{name} is {status}")
+            return status == "ACTIVE"
+
+        wait_for(clock, f"{name} ACTIVE", active, NODE_GROUP_WAIT)
         described = eks.describe_nodegroup(clusterName=env.cluster_name, nodegroupName=name)
         desired = described["nodegroup"]["scalingConfig"]["desiredSize"]
         if desired != sizes[group].desired_size:
@@ -62,43 +96,21 @@ def promote_replica(rds: Any, identifier: str) -> str:
     return f"promotion of {identifier} requested"
 
 
-def verify_writer(rds: Any, identifier: str) -> str:
-    rds.get_waiter("db_instance_available").wait(
-        DBInstanceIdentifier=identifier, WaiterConfig=DATABASE_WAIT
-    )
+def verify_writer(rds: Any, identifier: str, clock: Clock) -> str:
+    def available() -> bool:
+        status = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0][
+            "DBInstanceStatus"
+        ]
+        if status in DB_TERMINAL_STATUSES:
+            raise StepFailedError(f"{identifier} is {status}")
+        return status == "available"
+
+    wait_for(clock, f"{identifier} available", available, DATABASE_WAIT)
     instance = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
     source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
     if source:
         raise StepFailedError(f"{identifier} is available but still a replica of {source}")
     return f"{identifier} is available and writable"
-
-
-def _global_writer_waiter(rds: Any, cluster_arn: str) -> Any:
-    """botocore has no waiter for a global cluster's writer; this one polls its members."""
-    model = WaiterModel(
-        {
-            "version": 2,
-            "waiters": {
-                "GlobalWriterIs": {
-                    "operation": "DescribeGlobalClusters",
-                    "delay": GLOBAL_SWITCH_WAIT["Delay"],
-                    "maxAttempts": GLOBAL_SWITCH_WAIT["MaxAttempts"],
-                    "acceptors": [
-                        {
-                            "state": "success",
-                            "matcher": "path",
-                            "argument": (
-                                f"GlobalClusters[0].GlobalClusterMembers[?DBClusterArn=="
-                                f"'{cluster_arn}'].IsWriter | [0]"
-                            ),
-                            "expected": True,
-                        }
-                    ],
-                }
-            },
-        }
-    )
-    return create_waiter_with_client("GlobalWriterIs", model, rds)
 
 
 def _cluster_arn(rds: Any, identifier: str) -> str:
@@ -125,10 +137,16 @@ def move_global_writer(rds: Any, global_cluster: str, identifier: str, planned: 
     return f"failover of {global_cluster} to {identifier} requested"
 
 
-def verify_global_writer(rds: Any, global_cluster: str, identifier: str) -> str:
-    _global_writer_waiter(rds, _cluster_arn(rds, identifier)).wait(
-        GlobalClusterIdentifier=global_cluster
-    )
+def verify_global_writer(rds: Any, global_cluster: str, identifier: str, clock: Clock) -> str:
+    arn = _cluster_arn(rds, identifier)
+
+    def writes() -> bool:
+        members = rds.describe_global_clusters(GlobalClusterIdentifier=global_cluster)[
+            "GlobalClusters"
+        ][0]["GlobalClusterMembers"]
+        return any(m["DBClusterArn"] == arn and m.get("IsWriter") for m in members)
+
+    wait_for(clock, f"{identifier} the writer of {global_cluster}", writes, GLOBAL_SWITCH_WAIT)
     return f"{identifier} writes for {global_cluster}"
 
 

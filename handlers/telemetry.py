@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+from datetime import datetime
 from typing import Any
 
 NAMESPACE = "Trading/Failover"
@@ -16,10 +16,10 @@ def log(level: str, message: str, correlation_id: str, **fields: Any) -> None:
     print(json.dumps(record, default=str), file=sys.stdout, flush=True)
 
 
-def step_metric(action: str, step: str, seconds: float, outcome: str) -> None:
+def step_metric(action: str, step: str, seconds: float, outcome: str, at: datetime) -> None:
     record = {
         "_aws": {
-            "Timestamp": int(time.time() * 1000),
+            "Timestamp": int(at.timestamp() * 1000),
             "CloudWatchMetrics": [
                 {
                     "Namespace": NAMESPACE,
