@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,8 @@ class Stacks:
     dr: dict[str, Any]
     lambda_variables: dict[str, str]
     refresh: Callable[[], str] | None = None
+    # The exported deployments (`pulumi stack export`) when the engine deployed the stacks.
+    deployments: dict[str, Mapping[str, Any]] | None = None
 
 
 def from_mocks(progress: Callable[[str], None] = print) -> Stacks:
@@ -77,10 +79,10 @@ def from_engine(offline: Offline, progress: Callable[[str], None] = print) -> St
     stacks = {
         name: automation.select(name, command, offline.project, offline.env()) for name in names
     }
-    deployment = stacks[names[1]].export_stack().deployment or {}
+    deployments = {name: stacks[name].export_stack().deployment or {} for name in names}
     function = next(
         r
-        for r in deployment.get("resources", [])
+        for r in deployments[names[1]].get("resources", [])
         if r["type"] == "aws:lambda/function:Function" and r["urn"].endswith("::dr-handler")
     )
     return Stacks(
@@ -90,6 +92,7 @@ def from_engine(offline: Offline, progress: Callable[[str], None] = print) -> St
         automation.outputs(stacks[names[1]]),
         {k: _revealed(v) for k, v in function["inputs"]["environment"]["variables"].items()},
         automation.refresher(stacks, progress),
+        deployments,
     )
 
 

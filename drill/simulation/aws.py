@@ -1,0 +1,351 @@
+"""AWS as the handler reaches it in the simulation: real boto3 clients whose calls botocore
+validates against the service models as usual, then answered here.
+
+A botocore `before-call` hook (the documented way to answer a call without sending it) takes
+every call the handler makes. It first costs simulated time: an API round trip, or, when the
+endpoint is unreachable, the handler's own botocore Config (connect timeout, attempts, backoff)
+spent in full before EndpointConnectionError. EKS, RDS and Route 53 are then answered from the
+simulated world; DynamoDB (the state record's conditional writes) and SNS go on to moto,
+in-process, which emulates them faithfully.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import botocore.session
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EndpointConnectionError
+
+from drill.simulation.clock import SimClock
+from drill.simulation.world import Database, World
+
+Answer = tuple[AWSResponse, dict[str, Any]]
+PARAMS = "simulation.params"
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Bridge:
+    def __init__(self, world: World, clock: SimClock, rng: random.Random) -> None:
+        self.world = world
+        self.clock = clock
+        self.rng = rng
+        self.on_publish: Callable[[str], None] = lambda subject: None
+        self._answers: dict[tuple[str, str], Callable[[str, Mapping[str, Any]], dict]] = {
+            ("eks", "DescribeNodegroup"): self._describe_nodegroup,
+            ("eks", "UpdateNodegroupConfig"): self._update_nodegroup_config,
+            ("rds", "DescribeDBInstances"): self._describe_db_instances,
+            ("rds", "PromoteReadReplica"): self._promote_read_replica,
+            ("rds", "DescribeDBClusters"): self._describe_db_clusters,
+            ("rds", "DescribeGlobalClusters"): self._describe_global_clusters,
+            ("rds", "FailoverGlobalCluster"): self._failover_global_cluster,
+            ("rds", "SwitchoverGlobalCluster"): self._switchover_global_cluster,
+            ("route53", "GetHealthCheck"): self._get_health_check,
+            ("route53", "UpdateHealthCheck"): self._update_health_check,
+            ("route53", "GetHealthCheckStatus"): self._get_health_check_status,
+        }
+
+    def session(self) -> botocore.session.Session:
+        session = botocore.session.Session()
+        session.register("before-parameter-build", self._remember)
+        session.register("before-call", self._call)
+        return session
+
+    # -- the hook -------------------------------------------------------------------------------
+
+    def _remember(self, params: Mapping[str, Any], context: dict, **_: Any) -> None:
+        context[PARAMS] = dict(params)
+
+    def _call(self, model: Any, context: dict, **_: Any) -> Answer | None:
+        service = model.service_model.service_name
+        operation = model.name
+        region = context["client_region"]
+        config = context["client_config"]
+        self._reach(service, region, config)
+        self.clock.sleep(self.world.physics.api_latency_seconds)
+        self.world.advance(self.clock.t)
+        if not self.world.api_reachable(service, region):
+            self._reach(service, region, config)
+        params = context.get(PARAMS, {})
+        if service == "sns" and operation == "Publish":
+            self.on_publish(str(params.get("Subject", "")))
+        answer = self._answers.get((service, operation))
+        if answer is None:
+            if service in ("eks", "rds", "route53"):
+                raise NotImplementedError(f"the simulation does not answer {service} {operation}")
+            return None
+        try:
+            body = answer(region, params)
+        except ApiError as error:
+            return _response(400, {"Error": {"Code": error.code, "Message": str(error)}})
+        return _response(200, body)
+
+    def _reach(self, service: str, region: str, config: Any) -> None:
+        """Spend what an unreachable endpoint costs the caller, by its own botocore Config:
+        every attempt's connect timeout and the backoff between attempts; raise unless the
+        endpoint came back meanwhile."""
+        retries = config.retries or {}
+        attempts = int(retries.get("total_max_attempts", retries.get("max_attempts", 2) + 1))
+        timeout = float(config.connect_timeout)
+        for attempt in range(attempts):
+            self.world.advance(self.clock.t)
+            if self.world.api_reachable(service, region):
+                return
+            self.clock.sleep(timeout)
+            if attempt + 1 < attempts:
+                backoff = min(2**attempt, self.world.physics.api_max_backoff_seconds)
+                self.clock.sleep(self.rng.random() * backoff)
+        host = (
+            "route53.amazonaws.com" if service == "route53" else f"{service}.{region}.amazonaws.com"
+        )
+        raise EndpointConnectionError(endpoint_url=f"https://{host}")
+
+    # -- EKS --------------------------------------------------------------------------------------
+
+    def _group(self, region: str, params: Mapping[str, Any]) -> Any:
+        cluster = self.world.clusters.get(region)
+        if cluster is None or cluster.name != params["clusterName"]:
+            raise ApiError(
+                "ResourceNotFoundException", f"No cluster found for name: {params['clusterName']}."
+            )
+        group = cluster.groups.get(params["nodegroupName"])
+        if group is None:
+            raise ApiError(
+                "ResourceNotFoundException",
+                f"No node group found for name: {params['nodegroupName']}.",
+            )
+        return group
+
+    def _describe_nodegroup(self, region: str, params: Mapping[str, Any]) -> dict:
+        group = self._group(region, params)
+        t = self.world.t
+        issues = (
+            [{"code": "AsgInstanceLaunchFailures", "message": "Could not launch instances"}]
+            if group.launch_failing
+            else []
+        )
+        return {
+            "nodegroup": {
+                "nodegroupName": group.name,
+                "clusterName": params["clusterName"],
+                "status": group.status(t),
+                "scalingConfig": {
+                    "minSize": group.min_size,
+                    "desiredSize": group.desired,
+                    "maxSize": group.max_size,
+                },
+                "health": {"issues": issues},
+            }
+        }
+
+    def _update_nodegroup_config(self, region: str, params: Mapping[str, Any]) -> dict:
+        group = self._group(region, params)
+        wanted = params.get("scalingConfig", {})
+        low = wanted.get("minSize", group.min_size)
+        desired = wanted.get("desiredSize", group.desired)
+        high = wanted.get("maxSize", group.max_size)
+        if not low <= desired <= high:
+            raise ApiError("InvalidParameterException", "desired size must be within min and max")
+        self.world.scale(group, region, low, desired, high)
+        return {
+            "update": {
+                "id": str(uuid.UUID(int=self.rng.getrandbits(128))),
+                "status": "InProgress",
+                "type": "ConfigUpdate",
+            }
+        }
+
+    # -- RDS --------------------------------------------------------------------------------------
+
+    def _local(self, region: str, identifier: str, kind: str) -> Database:
+        db = self.world.db(identifier.rsplit(":", 1)[-1])
+        if db is None or db.region != region or db.kind != kind:
+            if kind == "instance":
+                raise ApiError("DBInstanceNotFound", f"DBInstance {identifier} not found.")
+            raise ApiError("DBClusterNotFoundFault", f"DBCluster {identifier} not found.")
+        return db
+
+    def _instance(self, db: Database) -> dict:
+        described = {
+            "DBInstanceIdentifier": db.identifier,
+            "DBInstanceArn": db.arn,
+            "DBInstanceStatus": self.world.db_status(db),
+            "Engine": "postgres",
+        }
+        if db.origin is not None:
+            described["ReadReplicaSourceDBInstanceIdentifier"] = db.origin.arn
+        return described
+
+    def _describe_db_instances(self, region: str, params: Mapping[str, Any]) -> dict:
+        return {
+            "DBInstances": [
+                self._instance(self._local(region, params["DBInstanceIdentifier"], "instance"))
+            ]
+        }
+
+    def _promote_read_replica(self, region: str, params: Mapping[str, Any]) -> dict:
+        db = self._local(region, params["DBInstanceIdentifier"], "instance")
+        status = self.world.db_status(db)
+        if db.origin is None:
+            raise ApiError(
+                "InvalidDBInstanceState", f"DB Instance {db.identifier} is not a read replica."
+            )
+        if status != "available":
+            # A replica cannot be promoted while backing-up (API_PromoteReadReplica).
+            raise ApiError(
+                "InvalidDBInstanceState",
+                f"DB instance {db.identifier} is {status}: it cannot be promoted now.",
+            )
+        self.world.promote(db)
+        return {"DBInstance": self._instance(db)}
+
+    def _describe_db_clusters(self, region: str, params: Mapping[str, Any]) -> dict:
+        db = self._local(region, params["DBClusterIdentifier"], "cluster")
+        return {
+            "DBClusters": [
+                {
+                    "DBClusterIdentifier": db.identifier,
+                    "DBClusterArn": db.arn,
+                    "Status": self.world.db_status(db),
+                    "Engine": "aurora-postgresql",
+                }
+            ]
+        }
+
+    def _global(self, params: Mapping[str, Any]) -> None:
+        name = params["GlobalClusterIdentifier"]
+        if name != self.world.topology.global_cluster:
+            raise ApiError("GlobalClusterNotFoundFault", f"Global cluster {name} not found.")
+
+    def _describe_global_clusters(self, region: str, params: Mapping[str, Any]) -> dict:
+        self._global(params)
+        members = [
+            {"DBClusterArn": db.arn, "IsWriter": db.writer, "Readers": []}
+            for db in self.world.databases.values()
+        ]
+        return {
+            "GlobalClusters": [
+                {
+                    "GlobalClusterIdentifier": params["GlobalClusterIdentifier"],
+                    "Status": self.world.global_status,
+                    "GlobalClusterMembers": members,
+                }
+            ]
+        }
+
+    def _target(self, params: Mapping[str, Any]) -> Database:
+        self._global(params)
+        if self.world.global_status != "available":
+            raise ApiError(
+                "InvalidGlobalClusterStateFault", f"Global cluster is {self.world.global_status}."
+            )
+        target = self.world.db(str(params["TargetDbClusterIdentifier"]).rsplit(":", 1)[-1])
+        if target is None or target.kind != "cluster":
+            raise ApiError(
+                "DBClusterNotFoundFault", f"{params['TargetDbClusterIdentifier']} is not a member."
+            )
+        return target
+
+    def _failover_global_cluster(self, region: str, params: Mapping[str, Any]) -> dict:
+        target = self._target(params)
+        if not params.get("AllowDataLoss") and not params.get("Switchover"):
+            raise ApiError(
+                "InvalidParameterCombination", "AllowDataLoss or Switchover is required."
+            )
+        self.world.failover_global(target)
+        return {
+            "GlobalCluster": self._describe_global_clusters(region, params)["GlobalClusters"][0]
+        }
+
+    def _switchover_global_cluster(self, region: str, params: Mapping[str, Any]) -> dict:
+        target = self._target(params)
+        refusal = self.world.switchover_global(target)
+        if refusal:
+            raise ApiError("InvalidGlobalClusterStateFault", refusal)
+        return {
+            "GlobalCluster": self._describe_global_clusters(region, params)["GlobalClusters"][0]
+        }
+
+    # -- Route 53 ---------------------------------------------------------------------------------
+
+    def _check(self, params: Mapping[str, Any]) -> Any:
+        check = self.world.checks.get(params["HealthCheckId"])
+        if check is None:
+            raise ApiError(
+                "NoSuchHealthCheck", f"No health check exists with the ID {params['HealthCheckId']}"
+            )
+        return check
+
+    def _health_check(self, check: Any) -> dict:
+        return {
+            "HealthCheck": {
+                "Id": check.id,
+                "CallerReference": check.id,
+                "HealthCheckConfig": {
+                    "Type": "HTTPS",
+                    "ResourcePath": "/health",
+                    "RequestInterval": int(check.interval),
+                    "FailureThreshold": check.threshold,
+                    "Inverted": check.configured_inverted,
+                },
+                "HealthCheckVersion": check.version,
+            }
+        }
+
+    def _get_health_check(self, region: str, params: Mapping[str, Any]) -> dict:
+        return self._health_check(self._check(params))
+
+    def _update_health_check(self, region: str, params: Mapping[str, Any]) -> dict:
+        check = self._check(params)
+        if "HealthCheckVersion" in params and params["HealthCheckVersion"] != check.version:
+            raise ApiError(
+                "HealthCheckVersionMismatch", "The health check was updated by someone else."
+            )
+        if "Inverted" in params:
+            self.world.set_inverted(check, bool(params["Inverted"]))
+        return self._health_check(check)
+
+    def _get_health_check_status(self, region: str, params: Mapping[str, Any]) -> dict:
+        check = self._check(params)
+        when = self.clock.now()
+        return {
+            "HealthCheckObservations": [
+                {
+                    "Region": REGIONS[i % len(REGIONS)],
+                    "IPAddress": f"192.0.2.{i + 1}",
+                    "StatusReport": {
+                        "Status": "Success: HTTP Status Code 200, OK"
+                        if checker.last_ok
+                        else "Failure: Connection timed out.",
+                        "CheckedTime": when,
+                    },
+                }
+                for i, checker in enumerate(check.checkers)
+            ]
+        }
+
+
+# The regions Route 53's checkers run from when none are chosen (API_HealthCheckConfig).
+REGIONS = (
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+)
+
+
+def _response(status: int, body: dict[str, Any]) -> Answer:
+    body = {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return AWSResponse("https://simulated", status, {}, None), body

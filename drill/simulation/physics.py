@@ -1,0 +1,193 @@
+"""The documented behaviour and timings the simulated world follows: one table, each number with
+its source. A scenario overrides any of them under `physics:`.
+
+Where AWS does not document a number, the row says so and the value is this project's
+assumption: those rows are the first to replace with figures measured on the real account
+(`python -m drill run` records the same phases).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+R53_HEALTH = (
+    "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/"
+    "dns-failover-determining-health-of-endpoints.html"
+)
+R53_CONFIG = "https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html"
+R53_RECORDS = "https://docs.aws.amazon.com/Route53/latest/APIReference/API_ResourceRecordSet.html"
+R53_ALIAS = (
+    "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/"
+    "resource-record-sets-choosing-alias-non-alias.html"
+)
+CA_FAQ = "https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md"
+HPA = "https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/"
+EKS_UPDATE = "https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupConfig.html"
+EKS_ISSUE = "https://docs.aws.amazon.com/eks/latest/APIReference/API_Issue.html"
+RDS_PROMOTE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Promote.html"
+RDS_PROMOTE_API = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html"
+)
+AURORA = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html"
+AURORA_DR = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/"
+    "aurora-global-database-disaster-recovery.html"
+)
+DDB_GLOBAL = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html"
+S3_RTC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-time-control.html"
+LAMBDA_ASYNC = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html"
+EVENTBRIDGE = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html"
+)
+BOTOCORE = "https://github.com/boto/botocore/blob/develop/botocore/retries/standard.py"
+ASSUMED = "not documented by AWS: this project's assumption"
+
+
+@dataclass(frozen=True)
+class Physics:
+    # Route 53 health checks (interval and failure threshold come from the stacks).
+    health_checkers: int = 16
+    healthy_fraction: float = 0.18
+    http_check_timeout_seconds: float = 6.0
+    health_check_update_seconds: float = 30.0
+    # DNS and clients.
+    dns_ttl_seconds: float = 60.0
+    clients: int = 200
+    connection_lifetime_seconds: float = 300.0
+    # EKS managed node groups, cluster autoscaler, pods and the gateway's HPA.
+    nodegroup_update_seconds: float = 20.0
+    node_launch_seconds: float = 210.0
+    node_launch_jitter_seconds: float = 45.0
+    node_launch_retry_seconds: float = 60.0
+    autoscaler_scan_seconds: float = 10.0
+    autoscaler_unneeded_seconds: float = 600.0
+    autoscaler_delay_after_add_seconds: float = 600.0
+    autoscaler_utilization_threshold: float = 0.5
+    hpa_sync_seconds: float = 15.0
+    hpa_scale_down_window_seconds: float = 300.0
+    pod_ready_seconds: float = 45.0
+    gateway_pods_per_node: int = 4
+    pod_writes_per_second: float = 40.0
+    # RDS PostgreSQL cross-region read replica.
+    rds_replica_lag_seconds: float = 5.0
+    rds_promote_modifying_seconds: float = 150.0
+    rds_promote_rebooting_seconds: float = 60.0
+    rds_rebuild_replica_seconds: float = 1800.0
+    # Aurora global database.
+    aurora_lag_seconds: float = 0.8
+    aurora_failover_seconds: float = 90.0
+    aurora_switchover_seconds: float = 90.0
+    aurora_rebuild_secondary_seconds: float = 1800.0
+    # DynamoDB global tables and S3 replication with RTC.
+    dynamodb_lag_seconds: float = 1.0
+    s3_rtc_typical_seconds: float = 5.0
+    s3_rtc_bound_seconds: float = 900.0
+    s3_rtc_slow_fraction: float = 0.0001
+    # Lambda and its triggers.
+    lambda_retry_delays_seconds: tuple[float, ...] = (60.0, 120.0)
+    schedule_offset_seconds: float = 7.0
+    # AWS API calls (the connect timeout and attempts are the handler's own botocore Config).
+    api_latency_seconds: float = 0.08
+    api_max_backoff_seconds: float = 20.0
+
+    def replace(self, overrides: Mapping[str, Any]) -> Physics:
+        return dataclasses.replace(self, **overrides)
+
+
+SOURCES: dict[str, tuple[str, str]] = {
+    "health_checkers": (
+        R53_CONFIG,
+        "checkers in all 8 listed regions when none are chosen; how many per region is "
+        f"{ASSUMED} (2 each)",
+    ),
+    "healthy_fraction": (R53_HEALTH, "healthy when more than 18% of checkers report healthy"),
+    "http_check_timeout_seconds": (
+        R53_HEALTH,
+        "HTTPS: connection within 4 s, then status within 2 s",
+    ),
+    "health_check_update_seconds": (
+        R53_CONFIG,
+        f"how long UpdateHealthCheck (Inverted) takes to reach the checkers is {ASSUMED}",
+    ),
+    "dns_ttl_seconds": (
+        R53_ALIAS,
+        f"an alias takes its target's default TTL; 60 s for API Gateway is {ASSUMED}",
+    ),
+    "clients": ("", f"{ASSUMED}: the client population sharing the writes"),
+    "connection_lifetime_seconds": (
+        "",
+        f"{ASSUMED}: clients keep a connection open this long, whatever DNS says since",
+    ),
+    "nodegroup_update_seconds": (
+        EKS_UPDATE,
+        f"the update is asynchronous and the group keeps serving; how long it shows UPDATING "
+        f"is {ASSUMED}",
+    ),
+    "node_launch_seconds": (
+        CA_FAQ,
+        f"3-4 min from scale-up to schedulable pods (GCE figure); for EKS {ASSUMED}",
+    ),
+    "node_launch_jitter_seconds": (CA_FAQ, f"{ASSUMED}: spread around the launch time"),
+    "node_launch_retry_seconds": (
+        EKS_ISSUE,
+        f"AsgInstanceLaunchFailures while capacity is short (DEGRADED); retry interval {ASSUMED}",
+    ),
+    "autoscaler_scan_seconds": (CA_FAQ, "--scan-interval 10 s"),
+    "autoscaler_unneeded_seconds": (CA_FAQ, "--scale-down-unneeded-time 10 min"),
+    "autoscaler_delay_after_add_seconds": (CA_FAQ, "--scale-down-delay-after-add 10 min"),
+    "autoscaler_utilization_threshold": (CA_FAQ, "--scale-down-utilization-threshold 0.5"),
+    "hpa_sync_seconds": (HPA, "the controller's default interval is 15 s"),
+    "hpa_scale_down_window_seconds": (HPA, "scale-down stabilization window 300 s"),
+    "pod_ready_seconds": ("", f"{ASSUMED}: schedule, image pull and readiness probes"),
+    "gateway_pods_per_node": (
+        "",
+        f"{ASSUMED}: order-gateway pods (250m CPU requested) a trading node keeps at target",
+    ),
+    "pod_writes_per_second": ("", f"{ASSUMED}: one order-gateway pod's writes at target CPU"),
+    "rds_replica_lag_seconds": (
+        RDS_PROMOTE,
+        "replication lag can vary significantly (ReplicaLag metric); the value is a parameter",
+    ),
+    "rds_promote_modifying_seconds": (
+        RDS_PROMOTE,
+        f"promotion takes several minutes or longer and reboots the instance; the split "
+        f"between modifying and rebooting is {ASSUMED}",
+    ),
+    "rds_promote_rebooting_seconds": (
+        RDS_PROMOTE,
+        "RDS reboots the instance before it is available",
+    ),
+    "rds_rebuild_replica_seconds": (
+        RDS_PROMOTE,
+        f"a promoted instance cannot become a replica again: a new one is created; time {ASSUMED}",
+    ),
+    "aurora_lag_seconds": (AURORA, "typical replication latency under a second"),
+    "aurora_failover_seconds": (
+        AURORA_DR,
+        "the secondary assumes the primary role within a few minutes (older text: under one)",
+    ),
+    "aurora_switchover_seconds": (AURORA_DR, "switchover: RPO 0, unavailable for a short time"),
+    "aurora_rebuild_secondary_seconds": (
+        AURORA_DR,
+        "the old primary region is added back as a secondary once healthy; rebuilding its "
+        "volume takes a few minutes to several hours",
+    ),
+    "dynamodb_lag_seconds": (DDB_GLOBAL, "usually propagated to all replicas within a second"),
+    "s3_rtc_typical_seconds": (S3_RTC, "RTC replicates most objects in seconds"),
+    "s3_rtc_bound_seconds": (S3_RTC, "and 99.99% of them within 15 minutes"),
+    "s3_rtc_slow_fraction": (S3_RTC, "the 0.01% the 15-minute objective leaves"),
+    "lambda_retry_delays_seconds": (
+        LAMBDA_ASYNC,
+        "an async invocation that errs or times out is retried after 1 and then 2 minutes "
+        "(as many times as the function's MaximumRetryAttempts allows)",
+    ),
+    "schedule_offset_seconds": (
+        EVENTBRIDGE,
+        f"a rule runs within its minute, not on the 0th second; the offset is {ASSUMED}",
+    ),
+    "api_latency_seconds": ("", f"{ASSUMED}: one regional AWS API round trip"),
+    "api_max_backoff_seconds": (BOTOCORE, "backoff rand(0,1) * min(2 ** attempt, 20) seconds"),
+}

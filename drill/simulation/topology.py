@@ -1,0 +1,224 @@
+"""What the simulated world is built from: both stacks as the program declares them (names,
+sizes, health check settings, the gateway's autoscaler, the failover Lambda's environment,
+timeout, retries and schedule), read from the resources a deployment or a mocked run holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi.runtime import rpc
+
+from handlers.model import NodeGroupSize
+from tools.harness import reference_name, run_program, stack_config
+
+# The node group the order gateway's pods are pinned to (components/gateway.py).
+GATEWAY_NODE_GROUP = "trading"
+TIERS = {"rds": "postgres", "aurora": "aurora-postgresql"}
+# What `trading:database` becomes for the Aurora tier (an engine version Aurora accepts).
+AURORA_DATABASE = {"engine": "aurora-postgresql", "engineVersion": "16.6"}
+
+
+class TopologyError(ValueError):
+    """The stacks lack something the simulation needs; the message names it."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    id: str
+    interval_seconds: float
+    failure_threshold: int
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    cluster_name: str
+    node_groups: Mapping[str, str]
+    sizes: Mapping[str, NodeGroupSize]
+    gateway_min: int
+    gateway_max: int
+    gateway_target_utilization: float
+    # The gateway's PodDisruptionBudget: how many pods an eviction may take at once.
+    gateway_max_unavailable: int
+    db_identifier: str
+    health_check: HealthCheck
+
+
+@dataclass(frozen=True)
+class Topology:
+    primary: Region
+    dr: Region
+    engine: str
+    global_cluster: str
+    full_gateway_replicas: int
+    lambda_variables: Mapping[str, str]
+    lambda_timeout_seconds: float
+    lambda_retry_attempts: int
+    probe_interval_seconds: float
+    rto_seconds: float
+    rpo_seconds: float
+
+    def region(self, name: str) -> Region:
+        return self.primary if name == self.primary.name else self.dr
+
+
+def _one(resources: Iterable[Resource], type_: str, stack: str) -> Resource:
+    found = [r for r in resources if r.type == type_]
+    if len(found) != 1:
+        raise TopologyError(f"stack {stack}: expected one {type_}, found {len(found)}")
+    return found[0]
+
+
+def _sizes(profile: Mapping[str, Any]) -> dict[str, NodeGroupSize]:
+    return {
+        group: NodeGroupSize(s["minSize"], s["desiredSize"], s["maxSize"])
+        for group, s in profile["nodeGroups"].items()
+    }
+
+
+def _region(
+    stack: str, exports: Mapping[str, Any], resources: list[Resource], health_check_id: str
+) -> Region:
+    hpa = _one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", stack).inputs
+    check = _one(resources, "aws:route53/healthCheck:HealthCheck", stack).inputs
+    budget = _one(resources, "kubernetes:policy/v1:PodDisruptionBudget", stack).inputs
+    profile = exports["capacityProfiles"][exports["activeCapacityProfile"]]
+    (metric,) = hpa["spec"]["metrics"]
+    return Region(
+        name=exports["region"],
+        cluster_name=exports["clusterName"],
+        node_groups=dict(exports["nodeGroupNames"]),
+        sizes=_sizes(profile),
+        gateway_min=int(hpa["spec"]["minReplicas"]),
+        gateway_max=int(hpa["spec"]["maxReplicas"]),
+        gateway_target_utilization=metric["resource"]["target"]["averageUtilization"] / 100,
+        gateway_max_unavailable=int(budget["spec"]["maxUnavailable"]),
+        db_identifier=exports["databaseIdentifier"],
+        health_check=HealthCheck(
+            health_check_id, float(check["requestInterval"]), int(check["failureThreshold"])
+        ),
+    )
+
+
+def _rate_seconds(expression: str) -> float:
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", expression)
+    if not match:
+        raise TopologyError(f"the probe schedule {expression!r} is not a rate() this reads")
+    return int(match[1]) * (60 if match[2].startswith("minute") else 3600)
+
+
+def build(
+    primary_exports: Mapping[str, Any],
+    primary_resources: list[Resource],
+    dr_exports: Mapping[str, Any],
+    dr_resources: list[Resource],
+) -> Topology:
+    function = next(
+        (
+            r
+            for r in dr_resources
+            if r.type == "aws:lambda/function:Function"
+            and "NODE_GROUPS" in r.inputs.get("environment", {}).get("variables", {})
+        ),
+        None,
+    )
+    if function is None:
+        raise TopologyError("stack dr: no failover Lambda (a function with NODE_GROUPS)")
+    variables = {k: str(v) for k, v in function.inputs["environment"]["variables"].items()}
+    retries = _one(
+        dr_resources, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "dr"
+    ).inputs
+    schedule = _one(dr_resources, "aws:cloudwatch/eventRule:EventRule", "dr").inputs
+    full = dr_exports["capacityProfiles"]["full"]
+    return Topology(
+        primary=_region(
+            "primary", primary_exports, primary_resources, variables["PRIMARY_HEALTH_CHECK_ID"]
+        ),
+        dr=_region("dr", dr_exports, dr_resources, variables["DR_HEALTH_CHECK_ID"]),
+        engine=variables["DB_ENGINE"],
+        global_cluster=variables.get("GLOBAL_CLUSTER_IDENTIFIER", ""),
+        full_gateway_replicas=int(full["gateway"]["replicas"]),
+        lambda_variables=variables,
+        lambda_timeout_seconds=float(function.inputs["timeout"]),
+        lambda_retry_attempts=int(retries.get("maximumRetryAttempts", 2)),
+        probe_interval_seconds=_rate_seconds(schedule["scheduleExpression"]),
+        rto_seconds=float(dr_exports["objectives"]["rtoSeconds"]),
+        rpo_seconds=float(dr_exports["objectives"]["rpoSeconds"]),
+    )
+
+
+def from_graphs(primary: Any, dr: Any) -> Topology:
+    """From the recorded graphs of a mocked run (tools/harness.py)."""
+
+    def resources(graph: Any) -> list[Resource]:
+        return [Resource(r.type, r.name, r.inputs) for r in graph.resources]
+
+    return build(primary.exports, resources(primary), dr.exports, resources(dr))
+
+
+def from_deployments(
+    primary_exports: Mapping[str, Any],
+    primary_deployment: Mapping[str, Any],
+    dr_exports: Mapping[str, Any],
+    dr_deployment: Mapping[str, Any],
+) -> Topology:
+    """From two exported deployments (`pulumi stack export`), as the engine recorded them."""
+
+    def resources(deployment: Mapping[str, Any]) -> list[Resource]:
+        return [
+            Resource(r["type"], r["urn"].rsplit("::", 1)[-1], _plain(r.get("inputs", {})))
+            for r in deployment.get("resources", [])
+        ]
+
+    return build(
+        primary_exports, resources(primary_deployment), dr_exports, resources(dr_deployment)
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Secrets in an exported deployment arrive as a JSON-encoded `plaintext`."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return json.loads(value["plaintext"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def tier(topology: Topology) -> str:
+    return next(name for name, engine in TIERS.items() if engine == topology.engine)
+
+
+def stack_regions() -> tuple[str, str]:
+    """The two stacks' regions, from their stack files (no program run)."""
+    return (stack_config("primary")["trading:region"], stack_config("dr")["trading:region"])
+
+
+def render(database: str) -> Topology:
+    """Both stacks rendered under Pulumi mocks with the data tier `database` (rds | aurora)."""
+    overrides: dict[str, Any] = {}
+    if database == "aurora":
+        overrides = {
+            "trading:database": {**stack_config("primary")["trading:database"], **AURORA_DATABASE}
+        }
+    primary = run_program("primary", overrides)
+    dr_overrides = dict(overrides)
+    if overrides:
+        dr_overrides["trading:database"] = {
+            **stack_config("dr")["trading:database"],
+            **AURORA_DATABASE,
+        }
+    dr = run_program("dr", dr_overrides, references={reference_name("primary"): primary})
+    return from_graphs(primary, dr)

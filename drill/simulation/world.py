@@ -1,0 +1,647 @@
+"""The simulated world: both regions' gateways, node groups, databases, stores, Route 53's
+health checkers and DNS answers, and the clients writing orders, all moving on the simulated
+clock by the rules and timings in `physics.py`.
+
+The world changes by events (a checker's probe, a node becoming Ready, a promotion finishing,
+a client's write) kept in time order, and by the handler's API calls, which `aws.py` applies
+after calling `advance(now)`, so every caller sees the world exactly as of its instant.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drill.simulation.ledger import Ledger
+from drill.simulation.physics import Physics
+from drill.simulation.topology import GATEWAY_NODE_GROUP, Region, Topology
+
+ACCOUNT = "123456789012"
+
+
+# -- databases -------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Database:
+    """An RDS instance or an Aurora cluster: the log of writes it holds, and where it copies
+    them from while it is a replica."""
+
+    identifier: str
+    region: str
+    kind: str  # "instance" | "cluster"
+    writer: bool
+    status: str = "available"
+    source: Database | None = None
+    # The instance a replica was created from, as DescribeDBInstances names it until promoted.
+    origin: Database | None = None
+    lag: float = 0.0
+    log: list[tuple[float, int]] = field(default_factory=list)
+    ids: set[int] = field(default_factory=set)
+    cursor: int = 0
+    # Aurora: writes stop on the old writer while a switchover moves the role.
+    fenced: bool = False
+
+    @property
+    def arn(self) -> str:
+        kind = "db" if self.kind == "instance" else "cluster"
+        return f"arn:aws:rds:{self.region}:{ACCOUNT}:{kind}:{self.identifier}"
+
+    def commit(self, t: float, write: int) -> None:
+        self.log.append((t, write))
+        self.ids.add(write)
+
+    def catch_up(self, through: float) -> None:
+        """Apply what the source committed up to `through`."""
+        if self.source is None:
+            return
+        log = self.source.log
+        while self.cursor < len(log) and log[self.cursor][0] <= through:
+            write = log[self.cursor][1]
+            if write not in self.ids:
+                self.log.append((log[self.cursor][0], write))
+                self.ids.add(write)
+            self.cursor += 1
+
+
+# -- compute ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Node:
+    ready_at: float
+    pods: int = 0
+    unneeded_since: float | None = None
+
+
+@dataclass(eq=False)
+class NodeGroup:
+    group: str
+    name: str
+    min_size: int
+    desired: int
+    max_size: int
+    nodes: list[Node] = field(default_factory=list)
+    updating_until: float = 0.0
+    launch_failing: bool = False
+    last_scale_up: float = -math.inf
+
+    def status(self, t: float) -> str:
+        if t < self.updating_until:
+            return "UPDATING"
+        return "DEGRADED" if self.launch_failing else "ACTIVE"
+
+    def ready_nodes(self, t: float) -> list[Node]:
+        return [n for n in self.nodes if n.ready_at <= t]
+
+
+@dataclass(eq=False)
+class Gateway:
+    """The order gateway's Deployment and HPA in one region."""
+
+    hpa_min: int
+    hpa_max: int
+    target: float
+    max_unavailable: int
+    replicas: int
+    pods: list[tuple[Node, float]] = field(default_factory=list)  # (node, ready at)
+    recommendations: list[tuple[float, int]] = field(default_factory=list)
+    arrivals: int = 0
+    tokens: float = 0.0
+    tokens_at: float = 0.0
+
+    def ready_pods(self, t: float) -> int:
+        return sum(1 for node, ready in self.pods if ready <= t and node.ready_at <= t)
+
+
+@dataclass(eq=False)
+class Cluster:
+    region: str
+    name: str
+    groups: dict[str, NodeGroup]
+    gateway: Gateway
+
+    @property
+    def gateway_group(self) -> NodeGroup:
+        return next(g for g in self.groups.values() if g.group == GATEWAY_NODE_GROUP)
+
+
+# -- Route 53 --------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Checker:
+    healthy: bool = True
+    streak: int = 0
+    last_ok: bool = True
+
+
+@dataclass(eq=False)
+class HealthCheck:
+    id: str
+    region: str
+    interval: float
+    threshold: int
+    checkers: list[Checker]
+    inverted: bool = False
+    version: int = 1
+    # What UpdateHealthCheck set, before it reaches the checkers.
+    configured_inverted: bool = False
+
+    def healthy(self, physics: Physics) -> bool:
+        share = sum(1 for c in self.checkers if c.healthy) / len(self.checkers)
+        return (share > physics.healthy_fraction) != self.inverted
+
+
+# -- clients ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Client:
+    connected_to: str | None = None
+    connected_at: float = 0.0
+    resolved: str | None = None
+    resolved_until: float = 0.0
+
+
+class World:
+    def __init__(self, topology: Topology, physics: Physics, rng: random.Random) -> None:
+        self.topology = topology
+        self.physics = physics
+        self.rng = rng
+        self.t = 0.0
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self.down: set[str] = set()
+        self.control_down: set[tuple[str, str]] = set()
+        self.flap: tuple[float, float, float] | None = None  # (from, until, success ratio)
+        self.shortage: dict[str, float] = {}
+        self.ledger = Ledger()
+        self.primary_region = topology.primary.name
+        self.dr_region = topology.dr.name
+        self.clusters = {r.name: self._cluster(r) for r in (topology.primary, topology.dr)}
+        self.checks = {
+            r.health_check.id: self._health_check(r) for r in (topology.primary, topology.dr)
+        }
+        self.databases: dict[str, Database] = {}
+        self._data_tier()
+        self.ledger.designate(0.0, self.topology.primary.db_identifier)
+        self.clients = [
+            Client(
+                resolved=self.primary_region,
+                resolved_until=physics.dns_ttl_seconds * i / physics.clients,
+                connected_to=self.primary_region,
+                connected_at=-physics.connection_lifetime_seconds * i / physics.clients,
+            )
+            for i in range(physics.clients)
+        ]
+        # Orders table replicas (global table: both ways) and records buckets (one way).
+        self.table: dict[str, dict[int, float]] = {self.primary_region: {}, self.dr_region: {}}
+        self.bucket: dict[str, dict[int, float]] = {self.primary_region: {}, self.dr_region: {}}
+        self._held: list[tuple[str, str, str, int]] = []  # replication waiting for a region
+        self.writes_per_second = 0.0
+        # What happened in the world, for the report's timeline.
+        self.notes: list[tuple[float, str]] = []
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _cluster(self, region: Region) -> Cluster:
+        groups = {}
+        for group, name in region.node_groups.items():
+            size = region.sizes[group]
+            groups[name] = NodeGroup(
+                group,
+                name,
+                size.min_size,
+                size.desired_size,
+                size.max_size,
+                [Node(ready_at=-1.0) for _ in range(size.desired_size)],
+            )
+        gateway = Gateway(
+            region.gateway_min,
+            region.gateway_max,
+            region.gateway_target_utilization,
+            region.gateway_max_unavailable,
+            region.gateway_min,
+        )
+        cluster = Cluster(region.name, region.cluster_name, groups, gateway)
+        self._place_pods(cluster, -1.0, ready_at=-1.0)
+        for every, tick in (
+            (self.physics.hpa_sync_seconds, self._hpa),
+            (self.physics.autoscaler_scan_seconds, self._autoscaler),
+        ):
+            self._every(every, every, lambda tick=tick, c=cluster: tick(c))
+        return cluster
+
+    def _health_check(self, region: Region) -> HealthCheck:
+        check = region.health_check
+        checkers = [Checker() for _ in range(self.physics.health_checkers)]
+        health = HealthCheck(
+            check.id, region.name, check.interval_seconds, check.failure_threshold, checkers
+        )
+        for i, checker in enumerate(checkers):
+            offset = check.interval_seconds * (i + 0.5) / len(checkers)
+            self._every(
+                offset, check.interval_seconds, lambda c=checker, h=health: self._probe(h, c)
+            )
+        return health
+
+    def _data_tier(self) -> None:
+        primary, dr = self.topology.primary, self.topology.dr
+        aurora = self.topology.engine == "aurora-postgresql"
+        kind = "cluster" if aurora else "instance"
+        lag = self.physics.aurora_lag_seconds if aurora else self.physics.rds_replica_lag_seconds
+        writer = Database(primary.db_identifier, primary.name, kind, writer=True)
+        replica = Database(
+            dr.db_identifier, dr.name, kind, writer=False, source=writer, origin=writer, lag=lag
+        )
+        self.databases = {writer.identifier: writer, replica.identifier: replica}
+        self.global_status = "available"
+        self.backing_up_until = -1.0
+        # Aurora: the old writer a failover could not reach, demoted when its region returns.
+        self.demote_on_recovery: Database | None = None
+
+    # -- events -------------------------------------------------------------------------------
+
+    def at(self, t: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._events, (t, next(self._seq), action))
+
+    def _every(self, first: float, period: float, action: Callable[[], None]) -> None:
+        def repeat() -> None:
+            action()
+            self.at(self.t + period, repeat)
+
+        self.at(first, repeat)
+
+    def advance(self, t: float) -> None:
+        """Apply every event due by `t`, in time order; replication runs up to each."""
+        while self._events and self._events[0][0] <= t:
+            when, _, action = heapq.heappop(self._events)
+            self._replicate(when)
+            self.t = max(self.t, when)
+            action()
+        self._replicate(t)
+        self.t = max(self.t, t)
+
+    def _replicate(self, t: float) -> None:
+        for db in self.databases.values():
+            if db.source is not None and self.up(db.region) and self.up(db.source.region):
+                db.catch_up(t - db.lag)
+
+    # -- reachability -------------------------------------------------------------------------
+
+    def up(self, region: str) -> bool:
+        return region not in self.down
+
+    def api_reachable(self, service: str, region: str) -> bool:
+        if service == "route53":
+            return ("us-east-1", "route53") not in self.control_down
+        return self.up(region) and (region, service) not in self.control_down
+
+    def endpoint_ok(self, region: str) -> bool:
+        """Whether the region's /health answers 200 now (the gateway has a Ready pod)."""
+        if not self.up(region) or self.clusters[region].gateway.ready_pods(self.t) == 0:
+            return False
+        if region == self.primary_region and self.flap and self.flap[0] <= self.t < self.flap[1]:
+            return self.rng.random() < self.flap[2]
+        return True
+
+    # -- Route 53 -----------------------------------------------------------------------------
+
+    def _probe(self, check: HealthCheck, checker: Checker) -> None:
+        ok = self.endpoint_ok(check.region)
+        checker.last_ok = ok
+        if ok == checker.healthy:
+            checker.streak = 0
+            return
+        checker.streak += 1
+        if checker.streak >= check.threshold:
+            checker.healthy, checker.streak = ok, 0
+
+    def set_inverted(self, check: HealthCheck, inverted: bool) -> None:
+        check.configured_inverted = inverted
+        check.version += 1
+
+        def apply() -> None:
+            check.inverted = check.configured_inverted
+
+        self.at(self.t + self.physics.health_check_update_seconds, apply)
+
+    def dns_answer(self) -> str:
+        """The failover record's answer: PRIMARY while its check is healthy; SECONDARY when
+        only the secondary is; PRIMARY again when both are unhealthy."""
+        primary = self.checks[self.topology.primary.health_check.id]
+        secondary = self.checks[self.topology.dr.health_check.id]
+        if primary.healthy(self.physics) or not secondary.healthy(self.physics):
+            return self.primary_region
+        return self.dr_region
+
+    # -- compute ------------------------------------------------------------------------------
+
+    def scale(self, group: NodeGroup, region: str, min_size: int, desired: int, max_size: int):
+        group.min_size, group.desired, group.max_size = min_size, desired, max_size
+        group.updating_until = self.t + self.physics.nodegroup_update_seconds
+        self._reconcile(group, region)
+
+    def _reconcile(self, group: NodeGroup, region: str) -> None:
+        cluster = self.clusters[region]
+        while len(group.nodes) > group.desired:
+            gone = max(group.nodes, key=lambda n: n.ready_at)
+            group.nodes.remove(gone)
+            cluster.gateway.pods = [(n, r) for n, r in cluster.gateway.pods if n is not gone]
+        missing = group.desired - len(group.nodes)
+        if missing <= 0:
+            group.launch_failing = False
+            return
+        if self.shortage.get(region, -1.0) > self.t:
+            group.launch_failing = True
+            self.at(
+                self.t + self.physics.node_launch_retry_seconds,
+                lambda: self._reconcile(group, region),
+            )
+            return
+        group.launch_failing = False
+        for _ in range(missing):
+            jitter = self.rng.uniform(-1, 1) * self.physics.node_launch_jitter_seconds
+            node = Node(ready_at=self.t + self.physics.node_launch_seconds + jitter)
+            group.nodes.append(node)
+            self.at(node.ready_at, lambda c=cluster: self._place_pods(c, self.t))
+
+    def _place_pods(self, cluster: Cluster, t: float, ready_at: float | None = None) -> None:
+        gateway = cluster.gateway
+        while len(gateway.pods) > gateway.replicas:
+            gateway.pods.pop()
+        for node in cluster.gateway_group.nodes:
+            node.pods = sum(1 for n, _ in gateway.pods if n is node)
+        for node in cluster.gateway_group.ready_nodes(t):
+            while (
+                len(gateway.pods) < gateway.replicas
+                and node.pods < self.physics.gateway_pods_per_node
+            ):
+                start = t + self.physics.pod_ready_seconds if ready_at is None else ready_at
+                gateway.pods.append((node, start))
+                node.pods += 1
+
+    def _hpa(self, cluster: Cluster) -> None:
+        gateway, p = cluster.gateway, self.physics
+        load = gateway.arrivals / p.hpa_sync_seconds
+        gateway.arrivals = 0
+        wanted = math.ceil(load / (p.pod_writes_per_second * gateway.target)) if load else 0
+        wanted = max(gateway.hpa_min, min(gateway.hpa_max, wanted))
+        gateway.recommendations.append((self.t, wanted))
+        gateway.recommendations = [
+            (t, r)
+            for t, r in gateway.recommendations
+            if t > self.t - p.hpa_scale_down_window_seconds
+        ]
+        if wanted > gateway.replicas:
+            step = max(4, gateway.replicas)
+            gateway.replicas = min(wanted, gateway.replicas + step)
+        else:
+            gateway.replicas = max(r for _, r in gateway.recommendations)
+        self._place_pods(cluster, self.t)
+
+    def _autoscaler(self, cluster: Cluster) -> None:
+        """Cluster autoscaler on the gateway's node group: scale up for pending pods, down for
+        nodes unneeded long enough, never outside the group's min and max."""
+        group, p, t = cluster.gateway_group, self.physics, self.t
+        pending = cluster.gateway.replicas - len(cluster.gateway.pods)
+        launching = sum(1 for n in group.nodes if n.ready_at > t)
+        if pending > launching * p.gateway_pods_per_node:
+            needed = math.ceil(pending / p.gateway_pods_per_node) - launching
+            desired = min(group.max_size, group.desired + needed)
+            if desired > group.desired:
+                group.desired, group.last_scale_up = desired, t
+                self._reconcile(group, cluster.region)
+            return
+        for node in group.ready_nodes(t):
+            unneeded = node.pods / p.gateway_pods_per_node < p.autoscaler_utilization_threshold
+            node.unneeded_since = (node.unneeded_since or t) if unneeded else None
+        if t - group.last_scale_up < p.autoscaler_delay_after_add_seconds:
+            return
+        ready = group.ready_nodes(t)
+        for node in ready:
+            since = node.unneeded_since
+            unneeded_long = since is not None and t - since >= p.autoscaler_unneeded_seconds
+            # A node goes only when its pods fit on the other Ready nodes (the autoscaler
+            # simulates rescheduling them first) and evicting them keeps the gateway's
+            # PodDisruptionBudget (cluster-autoscaler FAQ).
+            room = sum(p.gateway_pods_per_node - n.pods for n in ready if n is not node)
+            allowed = node.pods <= cluster.gateway.max_unavailable
+            if group.desired > group.min_size and unneeded_long and room >= node.pods and allowed:
+                group.nodes.remove(node)
+                cluster.gateway.pods = [(n, r) for n, r in cluster.gateway.pods if n is not node]
+                group.desired -= 1
+                self._place_pods(cluster, t)
+                return
+
+    # -- databases ----------------------------------------------------------------------------
+
+    def db(self, identifier: str) -> Database | None:
+        return self.databases.get(identifier)
+
+    def local_writer(self, region: str) -> Database:
+        return next(d for d in self.databases.values() if d.region == region)
+
+    def writable(self, db: Database) -> bool:
+        return db.writer and not db.fenced and db.status == "available" and self.up(db.region)
+
+    def designate(self, db: Database) -> None:
+        self.ledger.designate(self.t, db.identifier)
+
+    def db_status(self, db: Database) -> str:
+        if db.status == "available" and not db.writer and self.t < self.backing_up_until:
+            return "backing-up"
+        return db.status
+
+    def promote(self, db: Database) -> None:
+        """PromoteReadReplica: replication stops, the instance is modified and rebooted, then
+        it is a standalone writer (and the designated one)."""
+        p = self.physics
+        db.source, db.status = None, "modifying"
+        self.notes.append((self.t, f"database: promotion of {db.identifier} started"))
+
+        def reboot() -> None:
+            db.status = "rebooting"
+
+        def done() -> None:
+            db.status, db.writer, db.origin = "available", True, None
+            self.designate(db)
+
+        self.at(self.t + p.rds_promote_modifying_seconds, reboot)
+        self.at(self.t + p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds, done)
+
+    def rebuild_primary_replica(self) -> str:
+        """The failback runbook's first step: the old primary is replaced by a new replica of
+        the dr writer, under the same identifier (what it alone held is gone)."""
+        dr = self.databases[self.topology.dr.db_identifier]
+        identifier = self.topology.primary.db_identifier
+        if not self.up(self.primary_region):
+            return f"{self.primary_region} is down: cannot create {identifier}"
+        replica = Database(
+            identifier, self.primary_region, "instance", writer=False, origin=dr, status="creating"
+        )
+        self.databases[identifier] = replica
+
+        def created() -> None:
+            replica.status, replica.source, replica.lag = (
+                "available",
+                dr,
+                self.physics.rds_replica_lag_seconds,
+            )
+
+        self.at(self.t + self.physics.rds_rebuild_replica_seconds, created)
+        return f"{identifier} is being recreated as a replica of {dr.identifier}"
+
+    def global_writer(self) -> Database:
+        return next(d for d in self.databases.values() if d.writer)
+
+    def failover_global(self, target: Database) -> None:
+        """FailoverGlobalCluster with AllowDataLoss: the target stops replicating and takes
+        the writer role; the old writer is demoted now if reachable, else when it returns."""
+        old = self.global_writer()
+        target.source = None
+        self.global_status = "failing-over"
+        self.notes.append(
+            (self.t, f"database: failover of the global cluster to {target.identifier} started")
+        )
+        if self.up(old.region):
+            old.fenced = True
+
+        def done() -> None:
+            target.writer, target.origin = True, None
+            self.global_status = "available"
+            self.designate(target)
+            if self.up(old.region):
+                self.demote(old, target)
+            else:
+                self.demote_on_recovery = old
+
+        self.at(self.t + self.physics.aurora_failover_seconds, done)
+
+    def demote(self, old: Database, writer: Database) -> None:
+        """The old primary rejoins as a secondary on a new volume: what it had not
+        replicated is gone."""
+        old.writer, old.fenced, old.status = False, False, "rebuilding"
+        old.log, old.ids, old.cursor, old.origin = [], set(), 0, writer
+
+        def rebuilt() -> None:
+            old.status, old.source, old.lag = "available", writer, self.physics.aurora_lag_seconds
+
+        self.at(self.t + self.physics.aurora_rebuild_secondary_seconds, rebuilt)
+
+    def switchover_global(self, target: Database) -> str | None:
+        """SwitchoverGlobalCluster: the writer stops taking writes, the target catches up
+        fully, and the roles swap (no data loss). None when accepted, else why not."""
+        old = self.global_writer()
+        if not (self.up(old.region) and self.up(target.region)):
+            return "a switchover needs every member available"
+        old.fenced = True
+        self.global_status = "switching-over"
+        self.notes.append(
+            (self.t, f"database: switchover of the global cluster to {target.identifier} started")
+        )
+
+        def done() -> None:
+            target.catch_up(math.inf)
+            target.source, target.writer, target.origin = None, True, None
+            old.writer, old.fenced, old.source, old.origin = False, False, target, target
+            old.cursor = len(target.log)
+            self.global_status = "available"
+            self.designate(target)
+
+        self.at(self.t + self.physics.aurora_switchover_seconds, done)
+        return None
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def start_writes(self, per_second: float) -> None:
+        if per_second <= 0:
+            return
+        self.writes_per_second = per_second
+        self._every(1 / per_second, 1 / per_second, self._write)
+
+    def _route(self, client: Client) -> str | None:
+        t, p = self.t, self.physics
+        if (
+            client.connected_to is not None
+            and t - client.connected_at < p.connection_lifetime_seconds
+            and self.up(client.connected_to)
+        ):
+            return client.connected_to
+        client.connected_to = None
+        if client.resolved is None or t >= client.resolved_until:
+            client.resolved, client.resolved_until = self.dns_answer(), t + p.dns_ttl_seconds
+        if not self.up(client.resolved):
+            return None
+        client.connected_to, client.connected_at = client.resolved, t
+        return client.resolved
+
+    def _write(self) -> None:
+        write = self.ledger.next_id()
+        client = self.clients[write % len(self.clients)]
+        region = self._route(client)
+        acknowledged_by = None
+        if region is not None and self._admitted(region):
+            db = self.local_writer(region)
+            if self.writable(db):
+                db.commit(self.t, write)
+                acknowledged_by = db.identifier
+                self._store(write, region)
+        self.ledger.attempt(write, self.t, region, acknowledged_by)
+
+    def _admitted(self, region: str) -> bool:
+        """The gateway takes a write while it has a Ready pod and capacity to spare."""
+        gateway = self.clusters[region].gateway
+        gateway.arrivals += 1
+        ready = gateway.ready_pods(self.t)
+        rate = ready * self.physics.pod_writes_per_second
+        gateway.tokens = min(rate, gateway.tokens + (self.t - gateway.tokens_at) * rate)
+        gateway.tokens_at = self.t
+        if ready == 0 or gateway.tokens < 1:
+            return False
+        gateway.tokens -= 1
+        return True
+
+    # -- orders table and records bucket ---------------------------------------------------------
+
+    def _store(self, write: int, region: str) -> None:
+        p = self.physics
+        self.table[region][write] = self.t
+        self.bucket[region][write] = self.t
+        other = self.dr_region if region == self.primary_region else self.primary_region
+        self._ship("table", region, other, write, p.dynamodb_lag_seconds)
+        if region == self.primary_region:
+            slow = self.rng.random() < p.s3_rtc_slow_fraction
+            lag = (
+                p.s3_rtc_bound_seconds
+                if slow
+                else self.rng.uniform(1, 2 * p.s3_rtc_typical_seconds)
+            )
+            self._ship("bucket", region, other, write, lag)
+
+    def _ship(self, store: str, source: str, target: str, write: int, lag: float) -> None:
+        def arrive() -> None:
+            if self.up(source) and self.up(target):
+                getattr(self, store)[target].setdefault(write, self.t)
+            else:
+                self._held.append((store, source, target, write))
+
+        self.at(self.t + lag, arrive)
+
+    def recover(self, region: str) -> None:
+        """A region is back: replication held for it resumes; an Aurora writer demoted in its
+        absence becomes a secondary."""
+        self.down.discard(region)
+        old = self.demote_on_recovery
+        if old is not None and old.region == region:
+            self.demote_on_recovery = None
+            self.demote(old, next(d for d in self.databases.values() if d.writer and d is not old))
+        held, self._held = self._held, []
+        for store, source, target, write in held:
+            lag = self.physics.dynamodb_lag_seconds
+            self._ship(store, source, target, write, lag)

@@ -1,0 +1,493 @@
+"""The failover simulation: its clock, each rule of its physics on its own, the scenario
+parser's errors, the metrics on timelines whose answer is known, determinism, and short
+scenarios end to end with the real handler code on the stacks the program renders."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from drill.simulation import catalogue, topology
+from drill.simulation.aws import Bridge
+from drill.simulation.clock import DeadlockError, Died, Invocation, SimClock
+from drill.simulation.ledger import Ledger, measure
+from drill.simulation.physics import SOURCES, Physics
+from drill.simulation.run import Simulation
+from drill.simulation.scenario import Scenario, ScenarioError, load, parse
+from drill.simulation.world import World
+from tools.harness import ROOT
+
+REGIONS = ("us-east-1", "us-west-2")
+
+
+@pytest.fixture(scope="module")
+def rds() -> topology.Topology:
+    return topology.render("rds")
+
+
+@pytest.fixture(scope="module")
+def aurora() -> topology.Topology:
+    return topology.render("aurora")
+
+
+def world(topo: topology.Topology, **physics: Any) -> World:
+    return World(topo, Physics().replace(physics), random.Random(7))
+
+
+# -- the clock -----------------------------------------------------------------------------
+
+
+def test_sleeping_costs_simulated_time_not_wall_time() -> None:
+    clock = SimClock()
+    began = time.perf_counter()
+    clock.sleep(3600)
+    assert clock.t == 3600
+    assert (clock.now() - clock.epoch).total_seconds() == 3600
+    assert time.perf_counter() - began < 1
+
+
+def test_parallel_tasks_interleave_by_wake_time() -> None:
+    clock, order = SimClock(), []
+
+    def task(name: str, delays: list[float]) -> None:
+        for delay in delays:
+            clock.sleep(delay)
+            order.append((clock.t, name))
+
+    clock.run_parallel([lambda: task("a", [10, 10]), lambda: task("b", [15, 1])])
+    assert order == [(10, "a"), (15, "b"), (16, "b"), (20, "a")]
+    assert clock.t == 20
+
+
+def test_an_invocation_dies_at_its_deadline_and_makes_no_further_call() -> None:
+    clock, calls = SimClock(), []
+    invocation = Invocation("lambda", deadline=900)
+
+    def handler() -> None:
+        clock.sleep(600)
+        calls.append(clock.t)
+        clock.sleep(600)  # past the deadline: raises instead of returning
+        calls.append(clock.t)
+
+    task = clock.spawn(handler, "lambda", invocation=invocation)
+    clock.sleep(2000)
+    assert calls == [600]
+    assert isinstance(task.error, Died)
+    assert "timed out at 900.0" in str(task.error)
+
+
+def test_a_killed_invocation_wakes_and_dies_at_once() -> None:
+    clock = SimClock()
+    invocation = Invocation("lambda", deadline=900)
+    task = clock.spawn(lambda: clock.sleep(800), "lambda", invocation=invocation)
+    clock.sleep(100)
+    clock.kill(invocation)
+    clock.join(task)
+    assert clock.t == 100
+    assert isinstance(task.error, Died)
+
+
+def test_waiting_on_a_task_that_never_ends_is_a_deadlock_not_a_hang() -> None:
+    clock = SimClock()
+    first = clock.spawn(lambda: clock.join(second), "first")
+    second = clock.spawn(lambda: clock.join(first), "second")
+    clock.join(first)
+    assert isinstance(second.error, DeadlockError)
+
+
+# -- physics, rule by rule -----------------------------------------------------------------
+
+
+def test_every_physics_number_names_its_source() -> None:
+    fields = {f.name for f in dataclasses.fields(Physics)}
+    assert fields == set(SOURCES)
+    for name, (page, note) in SOURCES.items():
+        assert note, name
+        assert page.startswith(("https://", "handlers/")) or "assumption" in note, name
+
+
+def test_a_check_is_healthy_while_more_than_18_percent_of_checkers_say_so(
+    rds: topology.Topology,
+) -> None:
+    w = world(rds)
+    check = w.checks[rds.primary.health_check.id]
+    assert len(check.checkers) == 16
+    for i, checker in enumerate(check.checkers):
+        checker.healthy = i < 3  # 3 of 16 = 18.75%
+    assert check.healthy(w.physics)
+    check.checkers[2].healthy = False  # 2 of 16 = 12.5%
+    assert not check.healthy(w.physics)
+    check.inverted = True
+    assert check.healthy(w.physics)
+
+
+def test_checkers_turn_unhealthy_after_the_failure_threshold_and_dns_follows(
+    rds: topology.Topology,
+) -> None:
+    w = world(rds)
+    interval = rds.primary.health_check.interval_seconds
+    threshold = rds.primary.health_check.failure_threshold
+    w.advance(30)
+    w.down.add(rds.primary.name)
+    w.advance(30 + interval * (threshold - 1))
+    assert w.dns_answer() == rds.primary.name
+    w.advance(30 + interval * threshold + 1)
+    assert w.dns_answer() == rds.dr.name
+
+
+def test_when_both_checks_fail_route53_answers_the_primary(rds: topology.Topology) -> None:
+    w = world(rds)
+    w.down.update(REGIONS)
+    w.advance(120)
+    assert w.dns_answer() == rds.primary.name
+
+
+def test_clients_keep_their_answer_for_the_ttl_and_their_connection_while_it_lives(
+    rds: topology.Topology,
+) -> None:
+    w = world(rds, connection_lifetime_seconds=300)
+    client = w.clients[0]
+    client.connected_to = None
+    client.resolved, client.resolved_until = rds.primary.name, 60
+    for checker in w.checks[rds.primary.health_check.id].checkers:
+        checker.healthy = False
+    w.t = 59
+    assert w._route(client) == rds.primary.name  # cached answer, despite DNS now saying dr
+    w.t = 61
+    assert w._route(client) == rds.primary.name  # the connection it opened at 59 stays
+    w.t = 59 + 300
+    assert w._route(client) == rds.dr.name
+
+
+def test_a_node_group_scale_up_is_accepted_at_once_and_nodes_are_ready_minutes_later(
+    rds: topology.Topology,
+) -> None:
+    w = world(rds, node_launch_jitter_seconds=0)
+    cluster = w.clusters[rds.dr.name]
+    group = cluster.gateway_group
+    w.scale(group, rds.dr.name, 3, 6, 12)
+    assert (group.desired, group.status(w.t)) == (6, "UPDATING")
+    w.advance(w.physics.nodegroup_update_seconds)
+    assert group.status(w.t) == "ACTIVE"
+    assert len(group.ready_nodes(w.t)) == 1  # ACTIVE long before the new nodes are Ready
+    w.advance(w.physics.node_launch_seconds + 1)
+    assert len(group.ready_nodes(w.t)) == 6
+
+
+def test_short_capacity_leaves_the_group_degraded_until_launches_succeed(
+    rds: topology.Topology,
+) -> None:
+    w = world(rds, node_launch_jitter_seconds=0, autoscaler_unneeded_seconds=86400)
+    group = w.clusters[rds.dr.name].gateway_group
+    w.shortage[rds.dr.name] = 300
+    w.scale(group, rds.dr.name, 3, 6, 12)
+    w.advance(60)
+    assert group.status(w.t) == "DEGRADED"
+    w.advance(300 + w.physics.node_launch_retry_seconds)
+    assert group.status(w.t) == "ACTIVE"
+    w.advance(700)
+    assert len(group.ready_nodes(w.t)) == 6
+
+
+def test_the_autoscaler_shrinks_unneeded_nodes_to_the_minimum_never_below(
+    rds: topology.Topology,
+) -> None:
+    w = world(rds, node_launch_jitter_seconds=0)
+    group = w.clusters[rds.dr.name].gateway_group
+    w.scale(group, rds.dr.name, 3, 6, 12)
+    w.advance(3600)
+    assert (group.desired, len(group.nodes)) == (3, 3)
+
+
+def test_promotion_passes_through_modifying_and_rebooting(rds: topology.Topology) -> None:
+    w = world(rds)
+    replica = w.databases[rds.dr.db_identifier]
+    w.promote(replica)
+    p = w.physics
+    assert (replica.status, w.writable(replica)) == ("modifying", False)
+    w.advance(p.rds_promote_modifying_seconds + 1)
+    assert replica.status == "rebooting"
+    w.advance(p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds + 1)
+    assert (replica.status, w.writable(replica)) == ("available", True)
+    assert w.ledger.designated_at(w.t) == rds.dr.db_identifier
+
+
+def test_a_backing_up_replica_refuses_promotion_through_the_api(rds: topology.Topology) -> None:
+    clock, w = SimClock(), world(rds)
+    w.backing_up_until = 600
+    bridge = Bridge(w, clock, random.Random(1))
+    rds_client = boto3.Session(botocore_session=bridge.session()).client(
+        "rds", region_name=rds.dr.name, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with pytest.raises(ClientError) as refused:
+        rds_client.promote_read_replica(DBInstanceIdentifier=rds.dr.db_identifier)
+    assert refused.value.response["Error"]["Code"] == "InvalidDBInstanceState"
+    assert "backing-up" in str(refused.value)
+    described = rds_client.describe_db_instances(DBInstanceIdentifier=rds.dr.db_identifier)
+    assert described["DBInstances"][0]["DBInstanceStatus"] == "backing-up"
+
+
+def test_writes_inside_the_replica_lag_are_lost_with_the_primary(rds: topology.Topology) -> None:
+    w = world(rds, rds_replica_lag_seconds=5)
+    primary = w.databases[rds.primary.db_identifier]
+    replica = w.databases[rds.dr.db_identifier]
+    for i, t in enumerate((100.0, 114.0, 116.0, 119.0)):
+        w.advance(t)
+        primary.commit(t, i)
+    w.advance(120)
+    w.down.add(rds.primary.name)
+    w.advance(600)
+    assert replica.ids == {0, 1}  # 116 and 119 were inside the 5 s lag at the outage
+
+
+def test_aurora_demotes_the_old_writer_when_its_region_returns(
+    aurora: topology.Topology,
+) -> None:
+    w = world(aurora)
+    old = w.databases[aurora.primary.db_identifier]
+    target = w.databases[aurora.dr.db_identifier]
+    old.commit(100, 1)
+    w.advance(100.5)
+    w.down.add(aurora.primary.name)
+    w.failover_global(target)
+    w.advance(100.5 + w.physics.aurora_failover_seconds + 1)
+    assert target.writer and w.writable(target)
+    assert old.writer  # unreachable: nobody could demote it yet
+    w.recover(aurora.primary.name)
+    assert not old.writer and not w.writable(old)
+    assert 1 not in old.ids  # rebuilt on a new volume: what it alone held is gone
+
+
+def test_an_aurora_switchover_loses_nothing_and_fences_the_writer_meanwhile(
+    aurora: topology.Topology,
+) -> None:
+    w = world(aurora)
+    old = w.databases[aurora.primary.db_identifier]
+    target = w.databases[aurora.dr.db_identifier]
+    old.commit(10, 1)
+    w.advance(10.1)
+    assert w.switchover_global(target) is None
+    assert not w.writable(old)
+    w.advance(10.1 + w.physics.aurora_switchover_seconds + 1)
+    assert target.writer and 1 in target.ids
+    assert not old.writer and old.source is target
+
+
+def test_dynamodb_replicates_in_a_second_and_s3_waits_for_a_downed_region(
+    rds: topology.Topology,
+) -> None:
+    w = world(rds, s3_rtc_slow_fraction=0)
+    w.t = 10
+    w._store(1, rds.primary.name)
+    w.down.add(rds.dr.name)
+    w.advance(60)
+    assert 1 not in w.table[rds.dr.name] and 1 not in w.bucket[rds.dr.name]
+    w.recover(rds.dr.name)
+    w.advance(120)
+    assert 1 in w.table[rds.dr.name] and 1 in w.bucket[rds.dr.name]
+
+
+# -- the scenario parser -------------------------------------------------------------------
+
+
+def test_every_problem_in_a_scenario_is_reported_at_once_naming_the_field() -> None:
+    with pytest.raises(ScenarioError) as bad:
+        parse(
+            {
+                "name": "x",
+                "database": "mysql",
+                "mode": "automatic",
+                "duration": 600,
+                "colour": "blue",
+                "physics": {"dns_ttl_seconds": -1, "warp": 9},
+                "faults": [
+                    {"at": 10, "kind": "meteor"},
+                    {"at": 10, "kind": "region-outage", "region": "eu-west-1"},
+                    {"at": 50, "kind": "probe-flap", "until": 20},
+                    {"at": 900, "kind": "handler-killed"},
+                    {
+                        "at": 5,
+                        "kind": "control-plane-outage",
+                        "region": "us-west-2",
+                        "services": ["route53"],
+                    },
+                    {"at": 5, "kind": "capacity-shortage", "region": "us-west-2"},
+                ],
+                "actions": [{"at": 1, "invoke": "explode"}, {"at": 2}],
+            },
+            REGIONS,
+        )
+    message = str(bad.value)
+    for expected in (
+        "database: 'mysql' is not allowed; one of rds, aurora",
+        "unknown field 'colour'",
+        "physics.dns_ttl_seconds: -1 is not allowed; expected >= 0",
+        "physics: unknown field 'warp'",
+        "faults[0].kind: 'meteor' is not allowed; one of region-outage",
+        "faults[1].region: 'eu-west-1' is not allowed; one of us-east-1, us-west-2",
+        "faults[2].until: 20 is not allowed; expected later than at (50)",
+        "faults[3].at: 900 is not allowed; expected 0 to 600",
+        "faults[4].region: 'us-west-2' is not allowed; Route 53's control plane is in "
+        "us-east-1 only",
+        "faults[5]: capacity-shortage needs until",
+        "actions[0].invoke: 'explode' is not allowed; one of failover, failback",
+        "actions[1]: give exactly one of invoke",
+    ):
+        assert expected in message, (expected, message)
+
+
+def test_every_shipped_scenario_parses_and_names_its_file() -> None:
+    paths = catalogue.shipped()
+    assert len(paths) >= 20
+    for path in paths:
+        scenario = load(path, REGIONS)
+        assert scenario.name == path.stem
+        assert path.stem.endswith(f"-{scenario.database}")
+
+
+def test_the_cli_refuses_a_bad_scenario_before_running_anything(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ndatabase: rds\nmode: sometimes\nduration: 60\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "drill", "simulate", str(bad), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "mode: 'sometimes' is not allowed; one of automatic, manual" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# -- metrics on hand-made timelines --------------------------------------------------------
+
+
+def test_a_write_acknowledged_by_the_old_primary_after_promotion_is_split_brain_once() -> None:
+    ledger = Ledger()
+    ledger.designate(0, "primary")
+    ledger.designate(100, "dr")
+    for t, by in ((50, "primary"), (150, "primary"), (160, "dr")):
+        ledger.attempt(ledger.next_id(), t, "r", by)
+    figures = measure(ledger, final_writer={0, 2}, disrupted_at=90, dr_writer="dr")
+    assert figures["split_brain_writes"] == 1
+    assert figures["lost_writes"] == 1  # the split-brain write never reached dr
+    assert figures["rto_seconds"] == 70
+    assert figures["rpo_seconds"] == 0  # the only lost write came after the disruption
+
+
+def test_a_write_replicated_before_the_fault_is_not_lost() -> None:
+    ledger = Ledger()
+    ledger.designate(0, "primary")
+    for t in (10, 20, 30):
+        ledger.attempt(ledger.next_id(), t, "r", "primary")
+    ledger.attempt(ledger.next_id(), 40, None, None)  # refused: not acknowledged, not lost
+    figures = measure(ledger, final_writer={0, 1}, disrupted_at=32, dr_writer="dr")
+    assert (figures["acknowledged_writes"], figures["lost_writes"]) == (3, 1)
+    assert figures["rpo_seconds"] == 2  # the oldest lost write (30) to the fault (32)
+    assert figures["rto_seconds"] is None  # dr never acknowledged a write
+
+
+# -- scenarios end to end ------------------------------------------------------------------
+
+
+def outage(database: str, **fields: Any) -> Scenario:
+    return parse(
+        {
+            "name": f"outage-{database}",
+            "database": database,
+            "mode": "automatic",
+            "duration": 900,
+            "faults": [{"at": 120, "kind": "region-outage", "region": "us-east-1"}],
+            **fields,
+        },
+        REGIONS,
+    )
+
+
+def test_an_rds_outage_loses_exactly_the_writes_inside_the_replica_lag(
+    rds: topology.Topology,
+) -> None:
+    result = Simulation(outage("rds"), rds).run().as_dict()
+    lag, rate = Physics().rds_replica_lag_seconds, 20
+    assert result["lost_writes"] == lag * rate
+    assert result["rpo_seconds"] == lag
+    assert result["split_brain_writes"] == 0
+    assert result["final_state"]["state"] == "active-in-dr"
+    # detection (3 probes a minute apart) + promotion (modifying + rebooting)
+    p = Physics()
+    promotion = p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds
+    assert promotion < result["rto_seconds"] < promotion + 3 * 60 + 30
+    assert result["phases"]["database"]["seconds"] == promotion
+
+
+def test_the_same_scenario_and_seed_give_the_same_figures(aurora: topology.Topology) -> None:
+    runs = [Simulation(outage("aurora"), aurora).run().as_dict() for _ in range(2)]
+    keys = ("rto_seconds", "acknowledged_writes", "lost_writes", "split_brain_writes", "phases")
+    first, second = ({k: r[k] for k in keys} for r in runs)
+    assert first == second
+
+
+def test_a_handler_killed_mid_failover_leaves_the_lock_stuck(aurora: topology.Topology) -> None:
+    scenario = outage(
+        "aurora",
+        faults=[
+            {"at": 120, "kind": "region-outage", "region": "us-east-1"},
+            {"at": 300, "kind": "handler-killed"},
+        ],
+    )
+    result = Simulation(scenario, aurora).run()
+    assert result.final_state["state"] == "failing-over"
+    assert result.lock_stuck
+    (killed,) = [r for r in result.runs if r.outcome == "died"]
+    assert killed.ended == 300 and killed.action == "failover"
+
+
+def test_the_cli_writes_json_markdown_and_png(tmp_path: Path) -> None:
+    short = tmp_path / "short-rds.yaml"
+    short.write_text(
+        "name: short-rds\ndatabase: rds\nmode: manual\noperator_delay: 60\nduration: 600\n"
+        "faults:\n  - {at: 60, kind: region-outage, region: us-east-1}\n"
+    )
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drill",
+            "simulate",
+            str(short),
+            "--out",
+            str(out),
+            "--json",
+            str(tmp_path / "figures.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["modeled"] is True
+    assert figures["scenario"] == "short-rds"
+    assert set(figures["phases"]) == {
+        "detection",
+        "decision",
+        "traffic",
+        "capacity",
+        "database",
+        "verification",
+    }
+    assert (out / "short-rds.png").stat().st_size > 0
+    assert "Simulated failover (modeled): short-rds" in (out / "short-rds.md").read_text()
