@@ -103,7 +103,7 @@ def test_a_cluster_api_open_to_the_internet_fails_the_preview_on_the_policy(
     offline.select("primary")
     result = offline.pulumi("preview", "--stack", "primary", *offline.policy_args(), check=False)
     assert result.returncode != 0
-    assert "[mandatory]" in result.stdout and "eks-hardening" in result.stdout
+    assert "[mandatory]" in result.stdout and "eks-public-endpoint-restricted" in result.stdout
     assert "the API endpoint is public to 0.0.0.0/1, 128.0.0.0/1, broader than /16" in (
         result.stdout
     )

@@ -1,5 +1,6 @@
 """The policy pack's entry point: constructs the PolicyPack, which serves the policies to the
-Pulumi engine and never returns. The policies live in `policies.py`, importable by tests."""
+Pulumi engine and never returns. The policies live in the `policies` package, importable by
+tests."""
 
 from policies import POLICIES
 from pulumi_policy import EnforcementLevel, PolicyPack
