@@ -149,6 +149,7 @@ class Runner:
         parallel: bool = True,
         clock: Clock = SYSTEM,
         http_status: HttpStatus | None = None,
+        invocation_id: str = "",
     ) -> None:
         self.env = env
         self.clients = clients
@@ -157,7 +158,8 @@ class Runner:
         self.clock = clock
         self.http_status = http_status or _http_status
         self.store = StateStore(clients.dynamodb, env.state_table)
-        self.run_id = f"{command.action}-{uuid.uuid4().hex[:12]}"
+        # Lambda's request id, so the state record leads to the run's logs.
+        self.run_id = f"{command.action}-{invocation_id or uuid.uuid4().hex[:12]}"
 
     def log(self, message: str, **fields: Any) -> None:
         telemetry.log("INFO", message, self.command.correlation_id, runId=self.run_id, **fields)
@@ -430,4 +432,5 @@ def handler(event: Any, context: Any = None) -> dict:
     """Lambda entry point. A malformed event or environment raises before any AWS client."""
     command = parse_event(event)
     env = environment()
-    return Runner(env, make_clients(env), command).dispatch()
+    request_id = str(getattr(context, "aws_request_id", ""))
+    return Runner(env, make_clients(env), command, invocation_id=request_id).dispatch()

@@ -99,7 +99,11 @@ def parse_event(event: Any) -> Command:
             raise InvalidEventError(f"sns: the message is not JSON ({error.msg})") from None
     if "detail-type" in event:
         if event.get("source") == "aws.events" and event["detail-type"] == "Scheduled Event":
-            return _command({"action": "probe", "requestedBy": "schedule"}, "eventbridge")
+            probe = {"action": "probe", "requestedBy": "schedule"}
+            # The event's own id correlates the run with EventBridge's record of it.
+            if isinstance(event.get("id"), str) and _NAME.match(event["id"]):
+                probe["correlationId"] = event["id"]
+            return _command(probe, "eventbridge")
         if event["detail-type"] != "trading.failover":
             raise InvalidEventError(
                 f"eventbridge: detail-type {event['detail-type']!r} is not "

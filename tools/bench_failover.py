@@ -1,85 +1,88 @@
-"""Benchmark: a full failover against a local moto server, 1, 4 and 16 node groups, with the
-independent steps run serially and in parallel.
+"""Benchmark on the failover simulation: how long a failover takes with 1, 4 and 16 node
+groups when the handler runs its independent steps one by one and when it runs them at once.
 
-    python -m tools.bench_failover [--repeats 3]
+    python -m tools.bench_failover [--database rds|aurora]
 
-The handler and its environment are the dr program's own (rendered under Pulumi mocks); node
-groups are added by copying the trading group's sizes. moto answers in milliseconds and does not
-emulate promotion (the run ends FAILED at verify-database, which is reported), so the figures
-measure the handler's own overhead and the API round trips to a local server, not AWS's
-minutes of node provisioning and database promotion.
+The handler, its environment and both stacks are the program's own (rendered under Pulumi
+mocks); node groups beyond the first are copies of the trading group. An operator invokes a
+failover at 60 s with nothing failed; the figure is the invocation's modeled duration, on the
+timings of `drill/simulation/physics.py`, and the ratio serial / parallel. Every figure is
+modeled, not measured on AWS.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import dataclasses
 import json
-import statistics
 import time
 import warnings
-from typing import Any
 
-from handlers.failover import Runner
-from handlers.model import Command
-from tools import emulation
-from tools.emulation import moto_server, reset
-from tools.harness import run_program
+from drill.simulation import topology
+from drill.simulation.run import Simulation
+from drill.simulation.scenario import parse
+from drill.simulation.topology import GATEWAY_NODE_GROUP, Topology
 
-REGION = "us-west-2"
 NODE_GROUP_COUNTS = (1, 4, 16)
 
 
-def variables_with(base: dict[str, str], count: int) -> dict[str, str]:
-    full = json.loads(base["FULL_PROFILE"])["trading"]
-    pilot = json.loads(base["PILOT_LIGHT_PROFILE"])["trading"]
-    groups = {f"group{i}": f"{base['CLUSTER_NAME']}-ng{i}" for i in range(count)}
-    return {
-        **base,
-        "NODE_GROUPS": json.dumps(groups),
-        "FULL_PROFILE": json.dumps(dict.fromkeys(groups, full)),
-        "PILOT_LIGHT_PROFILE": json.dumps(dict.fromkeys(groups, pilot)),
-    }
-
-
-def one_failover(endpoint: str, variables: dict[str, str], parallel: bool) -> dict[str, Any]:
-    reset(endpoint)
-    world = emulation.build(variables, REGION)
-    runner = Runner(
-        world.env,
-        emulation.clients(world.env),
-        Command("failover", "benchmark", False, False, "benchmark", "bench"),
-        parallel=parallel,
+def widened(topo: Topology, count: int) -> Topology:
+    """The stacks with `count` node groups in dr: the gateway's group and copies of it."""
+    dr = topo.dr
+    names = {GATEWAY_NODE_GROUP: dr.node_groups[GATEWAY_NODE_GROUP]}
+    names |= {f"copy{i}": f"{dr.cluster_name}-copy{i}" for i in range(count - 1)}
+    variables = dict(topo.lambda_variables)
+    profiles = {}
+    for key in ("FULL_PROFILE", "PILOT_LIGHT_PROFILE"):
+        size = json.loads(variables[key])[GATEWAY_NODE_GROUP]
+        profiles[key] = dict.fromkeys(names, size)
+        variables[key] = json.dumps(profiles[key])
+    variables["NODE_GROUPS"] = json.dumps(names)
+    sizes = dict.fromkeys(names, dr.sizes[GATEWAY_NODE_GROUP])
+    return dataclasses.replace(
+        topo,
+        dr=dataclasses.replace(dr, node_groups=names, sizes=sizes),
+        lambda_variables=variables,
     )
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        report = runner.dispatch()
-    return {"seconds": time.perf_counter() - started, "failed": report["failedSteps"]}
+
+
+def failover_seconds(topo: Topology, database: str, parallel: bool) -> tuple[float, str]:
+    scenario = parse(
+        {
+            "name": "bench",
+            "database": database,
+            "mode": "manual",
+            "duration": 1800,
+            "writes_per_second": 0,
+            "actions": [{"at": 60, "invoke": "failover", "reason": "benchmark"}],
+        },
+        (topo.primary.name, topo.dr.name),
+    )
+    result = Simulation(scenario, topo, parallel=parallel).run()
+    (run,) = [r for r in result.runs if r.action == "failover"]
+    assert run.ended is not None
+    return run.ended - run.started, run.outcome
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_failover")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--database", choices=tuple(topology.TIERS), default="rds")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    with moto_server() as endpoint:
-        base = emulation.lambda_environment(run_program("dr"))
-        print("node groups | serial (s) | parallel (s) | steps failed under moto")
-        print("---: | ---: | ---: | ---")
-        for count in NODE_GROUP_COUNTS:
-            variables = variables_with(base, count)
-            timings: dict[bool, list[float]] = {False: [], True: []}
-            failed: set[str] = set()
-            for _ in range(args.repeats):
-                for parallel in (False, True):
-                    result = one_failover(endpoint, variables, parallel)
-                    timings[parallel].append(result["seconds"])
-                    failed.update(result["failed"])
-            print(
-                f"{count} | {statistics.median(timings[False]):.3f} | "
-                f"{statistics.median(timings[True]):.3f} | {', '.join(sorted(failed)) or 'none'}"
-            )
+    base = topology.render(args.database)
+    began = time.perf_counter()
+    print("node groups | serial (s, modeled) | parallel (s, modeled) | serial / parallel | outcome")
+    print("---: | ---: | ---: | ---: | ---")
+    for count in NODE_GROUP_COUNTS:
+        topo = widened(base, count)
+        serial, outcome_serial = failover_seconds(topo, args.database, parallel=False)
+        parallel, outcome_parallel = failover_seconds(topo, args.database, parallel=True)
+        outcomes = {outcome_serial, outcome_parallel}
+        print(
+            f"{count} | {serial:.1f} | {parallel:.1f} | {serial / parallel:.2f} "
+            f"| {', '.join(sorted(outcomes))}"
+        )
+    print(f"\n{len(NODE_GROUP_COUNTS) * 2} simulations in {time.perf_counter() - began:.1f} s")
     return 0
 
 

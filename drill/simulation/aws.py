@@ -1,11 +1,13 @@
 """AWS as the handler reaches it in the simulation: real boto3 clients whose calls botocore
 validates against the service models as usual, then answered here.
 
-A botocore `before-call` hook (the documented way to answer a call without sending it) takes
-every call the handler makes. It first costs simulated time: an API round trip, or, when the
-endpoint is unreachable, the handler's own botocore Config (connect timeout, attempts, backoff)
-spent in full before EndpointConnectionError. EKS, RDS and Route 53 are then answered from the
-simulated world; DynamoDB (the state record's conditional writes) and SNS go on to moto,
+A botocore `before-call` hook takes every call the handler makes (botocore uses the first
+response a handler returns instead of sending the request). It first costs simulated time: an
+API round trip, or, when the endpoint is unreachable, what the caller's own botocore Config
+costs (every attempt's connect timeout and the standard mode's backoff between attempts)
+before EndpointConnectionError. botocore's retry quota is not modeled: the handler makes fresh
+clients, with a fresh quota, in every invocation. EKS, RDS and Route 53 are then answered from
+the simulated world; DynamoDB (the state record's conditional writes) and SNS go on to moto,
 in-process, which emulates them faithfully.
 """
 
@@ -101,7 +103,8 @@ class Bridge:
                 return
             self.clock.sleep(timeout)
             if attempt + 1 < attempts:
-                backoff = min(2**attempt, self.world.physics.api_max_backoff_seconds)
+                p = self.world.physics
+                backoff = min(p.api_backoff_base_seconds * 2**attempt, p.api_max_backoff_seconds)
                 self.clock.sleep(self.rng.random() * backoff)
         host = (
             "route53.amazonaws.com" if service == "route53" else f"{service}.{region}.amazonaws.com"
@@ -255,11 +258,15 @@ class Bridge:
         return target
 
     def _failover_global_cluster(self, region: str, params: Mapping[str, Any]) -> dict:
-        target = self._target(params)
-        if not params.get("AllowDataLoss") and not params.get("Switchover"):
+        """With AllowDataLoss a failover; otherwise (Switchover given or omitted) a
+        switchover (API_FailoverGlobalCluster)."""
+        if params.get("AllowDataLoss") and params.get("Switchover"):
             raise ApiError(
-                "InvalidParameterCombination", "AllowDataLoss or Switchover is required."
+                "InvalidParameterCombination", "AllowDataLoss and Switchover are exclusive."
             )
+        if not params.get("AllowDataLoss"):
+            return self._switchover_global_cluster(region, params)
+        target = self._target(params)
         self.world.failover_global(target)
         return {
             "GlobalCluster": self._describe_global_clusters(region, params)["GlobalClusters"][0]

@@ -51,7 +51,6 @@ class Physics:
     # Route 53 health checks (interval and failure threshold come from the stacks).
     health_checkers: int = 16
     healthy_fraction: float = 0.18
-    http_check_timeout_seconds: float = 6.0
     health_check_update_seconds: float = 30.0
     # DNS and clients.
     dns_ttl_seconds: float = 60.0
@@ -91,10 +90,27 @@ class Physics:
     schedule_offset_seconds: float = 7.0
     # AWS API calls (the connect timeout and attempts are the handler's own botocore Config).
     api_latency_seconds: float = 0.08
+    api_backoff_base_seconds: float = 0.05
     api_max_backoff_seconds: float = 20.0
 
     def replace(self, overrides: Mapping[str, Any]) -> Physics:
         return dataclasses.replace(self, **overrides)
+
+
+# Values a scenario may not give: counts and periods must be positive (a zero period would
+# never let time move), fractions at most 1.
+POSITIVE = (
+    "health_checkers",
+    "clients",
+    "connection_lifetime_seconds",
+    "dns_ttl_seconds",
+    "node_launch_retry_seconds",
+    "autoscaler_scan_seconds",
+    "hpa_sync_seconds",
+    "gateway_pods_per_node",
+    "pod_writes_per_second",
+)
+FRACTIONS = ("healthy_fraction", "autoscaler_utilization_threshold", "s3_rtc_slow_fraction")
 
 
 SOURCES: dict[str, tuple[str, str]] = {
@@ -104,10 +120,6 @@ SOURCES: dict[str, tuple[str, str]] = {
         f"{ASSUMED} (2 each)",
     ),
     "healthy_fraction": (R53_HEALTH, "healthy when more than 18% of checkers report healthy"),
-    "http_check_timeout_seconds": (
-        R53_HEALTH,
-        "HTTPS: connection within 4 s, then status within 2 s",
-    ),
     "health_check_update_seconds": (
         R53_CONFIG,
         f"how long UpdateHealthCheck (Inverted) takes to reach the checkers is {ASSUMED}",
@@ -189,5 +201,9 @@ SOURCES: dict[str, tuple[str, str]] = {
         f"a rule runs within its minute, not on the 0th second; the offset is {ASSUMED}",
     ),
     "api_latency_seconds": ("", f"{ASSUMED}: one regional AWS API round trip"),
-    "api_max_backoff_seconds": (BOTOCORE, "backoff rand(0,1) * min(2 ** attempt, 20) seconds"),
+    "api_backoff_base_seconds": (
+        BOTOCORE,
+        "backoff rand(0,1) * min(base * 2 ** attempt, 20) s; base 0.05 for non-throttling errors",
+    ),
+    "api_max_backoff_seconds": (BOTOCORE, "the backoff's cap, 20 s"),
 }

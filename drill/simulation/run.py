@@ -101,6 +101,7 @@ class Simulation:
         self._invocations: list[tuple[LambdaRun, Invocation]] = []
         # What each invocation is doing now: a probe that starts a failover becomes one.
         self._commands: dict[str, Callable[[], str]] = {}
+        self._run_ids: dict[str, str] = {}
         self._capacity_at: float | None = None
         variables = {**topology.lambda_variables, "FAILOVER_MODE": scenario.mode}
         self.env = parse_environment({**variables, "AWS_REGION": topology.dr.name})
@@ -108,7 +109,18 @@ class Simulation:
     # -- the agenda ---------------------------------------------------------------------------
 
     def _plan(self, t: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self._agenda, (t, next(self._seq), action))
+        """Run `action` at `t`: from the driver's agenda, or, when a Lambda's task plans it
+        while the driver sleeps toward a later item, from a task of its own."""
+        if self.clock.current().name == "driver":
+            heapq.heappush(self._agenda, (t, next(self._seq), action))
+            return
+
+        def later() -> None:
+            self.clock.sleep(t - self.clock.t)
+            self.world.advance(self.clock.t)
+            action()
+
+        self.clock.spawn(later, f"planned@{t:.1f}", invocation=None)
 
     def _note(self, event: str) -> None:
         self.events.append((self.clock.t, event))
@@ -119,7 +131,6 @@ class Simulation:
             try:
                 self._resources()
                 boto3.setup_default_session(botocore_session=self.bridge.session())
-                self.clients = make_clients(self.env)
                 self._schedule()
                 while self._agenda:
                     t, _, action = heapq.heappop(self._agenda)
@@ -157,8 +168,13 @@ class Simulation:
         while t < scenario.duration:
             self._plan(
                 t,
-                lambda: self.invoke(
-                    {"source": "aws.events", "detail-type": "Scheduled Event"}, "schedule"
+                lambda t=t: self.invoke(
+                    {
+                        "source": "aws.events",
+                        "detail-type": "Scheduled Event",
+                        "id": f"schedule-{t:.0f}",
+                    },
+                    "schedule",
                 ),
             )
             t += interval
@@ -199,13 +215,7 @@ class Simulation:
         if action.operator == "rebuild-primary":
             self._note(f"operator: {self.world.rebuild_primary_replica()}")
             return
-        event: dict[str, Any] = {"action": action.invoke, "requestedBy": "operator"}
-        if action.reason:
-            event["reason"] = action.reason
-        for flag in ("planned", "force"):
-            if getattr(action, flag):
-                event[flag] = True
-        self.invoke(event, "operator")
+        self.invoke(action.event(), "operator")
 
     def _published(self, subject: str) -> None:
         self._note(f"page: {subject}")
@@ -219,6 +229,7 @@ class Simulation:
                         "action": "failover",
                         "reason": "paged: primary failing",
                         "requestedBy": "operator",
+                        "correlationId": "operator-paged",
                     },
                     "operator (paged)",
                 ),
@@ -244,15 +255,18 @@ class Simulation:
             try:
                 command = parse_event(event)
                 run.action = command.action
+                # Fresh clients per invocation, as the real entry point makes them.
                 runner = Runner(
                     self.env,
-                    self.clients,
+                    make_clients(self.env),
                     command,
                     parallel=self.parallel,
                     clock=self.clock,
                     http_status=self._http_status,
+                    invocation_id=run.name,
                 )
                 self._commands[run.name] = lambda: runner.command.action
+                self._run_ids[run.name] = runner.run_id
                 report = runner.dispatch()
                 run.report, run.outcome, run.action = report, report["outcome"], report["action"]
             except Died as death:
@@ -274,10 +288,11 @@ class Simulation:
 
     def _http_status(self, url: str, timeout: float) -> int | None:
         """The handler's GET of a region's /health, on the simulated network."""
-        region = next(
-            (r for r in (self.world.primary_region, self.world.dr_region) if r in url), ""
-        )
         self.world.advance(self.clock.t)
+        if not url.startswith(self.env.primary_endpoint.rstrip("/")):
+            self.clock.sleep(timeout)
+            return None
+        region = self.world.primary_region
         if not self.world.up(region):
             self.clock.sleep(timeout)
             return None
@@ -311,8 +326,14 @@ class Simulation:
         return (datetime.fromisoformat(iso) - self.clock.epoch).total_seconds()
 
     def _phases(self, disrupted_at: float | None) -> dict[str, dict[str, float | None]]:
-        faults = [f.at for f in self.scenario.faults if f.kind != "region-recovery"]
-        first_fault = min(faults) if faults else None
+        # What the probe can notice: the primary's region down, or its /health flapping.
+        noticeable = [
+            f.at
+            for f in self.scenario.faults
+            if f.kind == "probe-flap"
+            or (f.kind == "region-outage" and f.region == self.world.primary_region)
+        ]
+        first_fault = min(noticeable) if noticeable else None
         failovers = self._failover_runs()
         started = failovers[0].started if failovers else None
         detected = next(
@@ -322,7 +343,7 @@ class Simulation:
                 if r.source == "schedule"
                 and (r.outcome == "failover-recommended" or r.action == "failover")
             ),
-            None,
+            started if first_fault is not None else None,
         )
         dr_writer = self.topology.dr.db_identifier
         promoted = next((t for t, who in self.world.ledger.designated if who == dr_writer), None)
@@ -403,7 +424,12 @@ class Simulation:
             .get("Item", {})
         )
         state = {k: next(iter(v.values())) for k, v in item.items() if k != "pk"}
-        stuck = state.get("state") in (FAILING_OVER, FAILING_BACK) and not self._live
+        # Stuck: the run holding the lock has no live invocation behind it.
+        holders = {self._run_ids.get(run.name) for run, _ in self._live}
+        stuck = (
+            state.get("state") in (FAILING_OVER, FAILING_BACK)
+            and state.get("run_id") not in holders
+        )
         defaults = Physics()
         overrides = {
             f.name: getattr(self.scenario.physics, f.name)

@@ -18,6 +18,7 @@ anything runs.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from drill.simulation.physics import Physics
+from drill.simulation.physics import FRACTIONS, POSITIVE, Physics
+from handlers.model import InvalidEventError, parse_event
 
 DATABASES = ("rds", "aurora")
 MODES = ("automatic", "manual")
@@ -82,6 +84,20 @@ class Action:
     force: bool = False
     reason: str = ""
 
+    def event(self) -> dict[str, Any]:
+        """The event an operator sends the failover Lambda for this action."""
+        event: dict[str, Any] = {
+            "action": self.invoke,
+            "requestedBy": "operator",
+            "correlationId": f"operator-{self.at:.0f}",
+        }
+        if self.reason:
+            event["reason"] = self.reason
+        for flag in ("planned", "force"):
+            if getattr(self, flag):
+                event[flag] = True
+        return event
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -109,8 +125,8 @@ class _Problems:
         self, where: str, value: Any, low: float, high: float | None = None, whole: bool = False
     ) -> float | None:
         kind = int if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind):
-            self.add(where, value, f"expected {'a whole' if whole else 'a'} number")
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            self.add(where, value, f"expected {'a whole' if whole else 'a finite'} number")
             return None
         if value < low or (high is not None and value > high):
             self.add(
@@ -143,6 +159,8 @@ def parse(data: Any, regions: tuple[str, ...], source: str = "scenario") -> Scen
     name = data.get("name", "")
     if "name" in data and (not isinstance(name, str) or not name.strip()):
         problems.add("name", name, "expected a non-empty string")
+    if not isinstance(data.get("description", ""), str):
+        problems.add("description", data["description"], "expected a string")
     database = (
         problems.choice("database", data["database"], DATABASES) if "database" in data else ""
     )
@@ -152,6 +170,8 @@ def parse(data: Any, regions: tuple[str, ...], source: str = "scenario") -> Scen
     for key, low in (("operator_delay", 0.0), ("writes_per_second", 0.0)):
         if key in data:
             fields[key] = problems.number(key, data[key], low, 10000)
+    if "operator_delay" in data and mode == "automatic":
+        problems.add("operator_delay", data["operator_delay"], "used in manual mode only")
     if "seed" in data:
         seed = problems.number("seed", data["seed"], 0, None, whole=True)
         fields["seed"] = int(seed) if seed is not None else 0
@@ -164,6 +184,7 @@ def parse(data: Any, regions: tuple[str, ...], source: str = "scenario") -> Scen
         _action(f"actions[{i}]", a, duration, problems)
         for i, a in enumerate(_list("actions", data.get("actions", []), problems))
     )
+    _tier_rules(database, faults, actions, problems)
     if problems.found:
         raise ScenarioError(f"{source} is not valid:\n  - " + "\n  - ".join(problems.found))
     return Scenario(
@@ -177,6 +198,21 @@ def parse(data: Any, regions: tuple[str, ...], source: str = "scenario") -> Scen
         actions=tuple(sorted(actions, key=lambda a: a.at)),
         **fields,
     )
+
+
+def _tier_rules(
+    database: str, faults: tuple[Fault, ...], actions: tuple[Action, ...], problems: _Problems
+) -> None:
+    """Only the PostgreSQL replica has a backup window that blocks promotion, and a
+    replacement replica to rebuild by hand; Aurora rebuilds its secondary itself."""
+    if database != "aurora":
+        return
+    for i, fault in enumerate(faults):
+        if fault.kind == "replica-backing-up":
+            problems.add(f"faults[{i}].kind", fault.kind, "for database: rds only")
+    for i, action in enumerate(actions):
+        if action.operator == "rebuild-primary":
+            problems.add(f"actions[{i}].operator", action.operator, "for database: rds only")
 
 
 def load(path: Path, regions: tuple[str, ...]) -> Scenario:
@@ -212,8 +248,11 @@ def _physics(value: Any, problems: _Problems) -> Physics:
                 overrides[key] = tuple(float(v) for v in given)
         else:
             whole = isinstance(defaults[key], int)
-            number = problems.number(f"physics.{key}", given, 0, None, whole=whole)
-            if number is not None:
+            high = 1.0 if key in FRACTIONS else None
+            number = problems.number(f"physics.{key}", given, 0, high, whole=whole)
+            if number is not None and key in POSITIVE and number <= 0:
+                problems.add(f"physics.{key}", given, "expected more than 0")
+            elif number is not None:
                 overrides[key] = int(number) if whole else number
     return Physics().replace(overrides)
 
@@ -248,22 +287,25 @@ def _fault(
             problems.add(f"{where}.until", data["until"], f"expected later than at ({at:g})")
         fault = dataclasses.replace(fault, until=until)
     if "services" in data:
-        services = data["services"]
-        if not isinstance(services, list) or not services:
-            problems.add(f"{where}.services", services, f"a list of {', '.join(SERVICES)}")
-        else:
-            chosen = tuple(problems.choice(f"{where}.services", s, SERVICES) for s in services)
-            if "route53" in chosen and fault.region and fault.region != "us-east-1":
-                problems.add(
-                    f"{where}.region",
-                    fault.region,
-                    "Route 53's control plane is in us-east-1 only",
-                )
-            fault = dataclasses.replace(fault, services=chosen)
+        fault = dataclasses.replace(
+            fault, services=_services(where, data["services"], fault.region, problems)
+        )
     if "success_ratio" in data:
         ratio = problems.number(f"{where}.success_ratio", data["success_ratio"], 0, 1)
         fault = dataclasses.replace(fault, success_ratio=ratio if ratio is not None else 0.5)
     return fault
+
+
+def _services(where: str, services: Any, region: str, problems: _Problems) -> tuple[str, ...]:
+    if not isinstance(services, list) or not services:
+        problems.add(f"{where}.services", services, f"a list of {', '.join(SERVICES)}")
+        return ()
+    chosen = tuple(problems.choice(f"{where}.services", s, SERVICES) for s in services)
+    if len(set(chosen)) != len(chosen):
+        problems.add(f"{where}.services", services, "each service once")
+    if "route53" in chosen and region and region != "us-east-1":
+        problems.add(f"{where}.region", region, "Route 53's control plane is in us-east-1 only")
+    return chosen
 
 
 def _action(where: str, data: Any, duration: float, problems: _Problems) -> Action:
@@ -289,10 +331,19 @@ def _action(where: str, data: Any, duration: float, problems: _Problems) -> Acti
         problems.add(f"{where}.reason", reason, "expected a string")
         reason = ""
     if "operator" in data:
+        for key in ("planned", "force", "reason"):
+            if key in data:
+                problems.found.append(f"{where}: {key} applies to invoke actions only")
         return Action(at, operator=problems.choice(f"{where}.operator", data["operator"], OPERATOR))
-    return Action(
+    action = Action(
         at,
         invoke=problems.choice(f"{where}.invoke", data["invoke"], INVOKE),
         reason=reason,
         **flags,
     )
+    if action.invoke:
+        try:
+            parse_event(action.event())
+        except InvalidEventError as refused:
+            problems.found.append(f"{where}: the handler would refuse it: {refused}")
+    return action

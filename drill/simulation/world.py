@@ -202,7 +202,8 @@ class World:
         # Orders table replicas (global table: both ways) and records buckets (one way).
         self.table: dict[str, dict[int, float]] = {self.primary_region: {}, self.dr_region: {}}
         self.bucket: dict[str, dict[int, float]] = {self.primary_region: {}, self.dr_region: {}}
-        self._held: list[tuple[str, str, str, int]] = []  # replication waiting for a region
+        # Replication waiting for a region to return: (store, source, target, write, lag).
+        self._held: list[tuple[str, str, str, int, float]] = []
         self.writes_per_second = 0.0
         # What happened in the world, for the report's timeline.
         self.notes: list[tuple[float, str]] = []
@@ -419,7 +420,11 @@ class World:
                 self._reconcile(group, cluster.region)
             return
         for node in group.ready_nodes(t):
-            unneeded = node.pods / p.gateway_pods_per_node < p.autoscaler_utilization_threshold
+            # A group at its minimum has no scale-down candidates, so no node is unneeded.
+            unneeded = (
+                group.desired > group.min_size
+                and node.pods / p.gateway_pods_per_node < p.autoscaler_utilization_threshold
+            )
             node.unneeded_since = (node.unneeded_since or t) if unneeded else None
         if t - group.last_scale_up < p.autoscaler_delay_after_add_seconds:
             return
@@ -540,6 +545,8 @@ class World:
         old = self.global_writer()
         if not (self.up(old.region) and self.up(target.region)):
             return "a switchover needs every member available"
+        if target.status != "available" or target.source is not old:
+            return f"{target.identifier} is not an available secondary replicating the writer"
         old.fenced = True
         self.global_status = "switching-over"
         self.notes.append(
@@ -629,7 +636,7 @@ class World:
             if self.up(source) and self.up(target):
                 getattr(self, store)[target].setdefault(write, self.t)
             else:
-                self._held.append((store, source, target, write))
+                self._held.append((store, source, target, write, lag))
 
         self.at(self.t + lag, arrive)
 
@@ -642,6 +649,5 @@ class World:
             self.demote_on_recovery = None
             self.demote(old, next(d for d in self.databases.values() if d.writer and d is not old))
         held, self._held = self._held, []
-        for store, source, target, write in held:
-            lag = self.physics.dynamodb_lag_seconds
+        for store, source, target, write, lag in held:
             self._ship(store, source, target, write, lag)
