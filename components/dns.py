@@ -60,7 +60,11 @@ class DnsFailover(pulumi.ComponentResource):
             enable_sni=True,
             measure_latency=True,
             tags={"Name": f"{args.prefix}-health"},
-            opts=child,
+            # The failover Lambda inverts the primary's check to pin traffic to dr, and only
+            # a failback restores it: `pulumi up` after a refresh must not move traffic back.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(ignore_changes=["invertHealthcheck"])
+            ),
         )
         # The region's own name, which its health check probes, bypassing failover.
         aws.route53.Record(

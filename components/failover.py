@@ -133,15 +133,30 @@ def handler_policy(
     else:
         statements.append(
             {
-                "Sid": "PromoteReplicas",
+                "Sid": "PromoteAndFenceReplicas",
                 "Effect": "Allow",
-                "Action": ["rds:DescribeDBInstances", "rds:PromoteReadReplica"],
+                "Action": [
+                    "rds:DescribeDBInstances",
+                    "rds:PromoteReadReplica",
+                    "rds:StopDBInstance",
+                ],
                 "Resource": [
                     f"{rds}:{account.region}:{account.account_id}:db:{db_identifier}",
                     f"{rds}:{primary_region}:{account.account_id}:db:{primary_db_identifier}",
                 ],
             }
         )
+    # GetMetricData has no resource type, so it takes `*` only
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/
+    # list_amazoncloudwatch.html); it reads, never changes.
+    statements.append(
+        {
+            "Sid": "ReplicaLag",
+            "Effect": "Allow",
+            "Action": "cloudwatch:GetMetricData",
+            "Resource": "*",
+        }
+    )
     checks = [c for c in health_check_ids if c]
     if checks:
         statements.append(

@@ -3,21 +3,30 @@
 `handler` is a thin adapter: parse the event, read the environment (once), build clients, and
 call `Runner`, whose work is plain Python testable without Lambda. Actions:
 
-- failover: scale dr to the full profile, promote the database, shift traffic, verify, notify;
-- failback: guarded (primary healthy, replication back in place) unless forced with a reason;
-  promotes the primary again, restores traffic, returns dr to the pilot light;
+- failover: pin traffic to dr (invert the primary's health check, whatever its state), promote
+  the database, scale dr to the full profile, verify, then fence the old PostgreSQL writer
+  (stop it: best effort, the probe retries while its region is down); notify;
+- failback: guarded (primary serving, replication back in place) unless forced with a reason;
+  promotes the primary and verifies it, then releases traffic and fences dr's PostgreSQL
+  writer, then returns dr to the pilot light;
 - status: the state record and the node groups' sizes; changes nothing;
-- probe: detection on a schedule; after N consecutive primary failures it starts a failover
-  (`FAILOVER_MODE=automatic`) or pages "failover recommended" (`manual`).
+- probe: on a schedule. In standby, detection: two signals that do not need us-east-1's control
+  plane (a canary through the primary's regional endpoint, the dr replica's replication lag in
+  CloudWatch) must both fail for N consecutive periods; then it starts a failover
+  (`FAILOVER_MODE=automatic`) or pages "failover recommended" (`manual`). After a failover it
+  keeps traffic pinned and the old writer fenced; in automatic mode it resumes a failover that
+  failed or whose run died.
 
-A run whose step fails still runs every independent step, ends FAILED naming the step, and
-returns normally: the Lambda does not retry it (a blind retry could fight an operator), the
-state record shows `failed`, and a new failover or failback resumes from there, each step doing
+A run holds a lease on the state record, renews it while it works and stops before the
+Lambda's deadline. A run whose step fails still runs every independent step, ends FAILED naming
+the step, and returns normally: the Lambda does not retry it (a blind retry could fight an
+operator), the state record shows `failed`, and a new run resumes from there, each step doing
 only what is left.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -29,6 +38,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import steps, telemetry
 from handlers.clock import SYSTEM, Clock
@@ -39,6 +49,7 @@ from handlers.state import (
     FAILING_BACK,
     FAILING_OVER,
     STANDBY,
+    State,
     StateStore,
 )
 
@@ -62,6 +73,7 @@ class Clients:
     route53: Any
     dynamodb: Any
     sns: Any
+    cloudwatch: Any
 
 
 def make_clients(env: Environment) -> Clients:
@@ -76,6 +88,7 @@ def make_clients(env: Environment) -> Clients:
         route53=client("route53", "us-east-1"),
         dynamodb=client("dynamodb", env.region),
         sns=client("sns", env.region),
+        cloudwatch=client("cloudwatch", env.region),
     )
 
 
@@ -92,6 +105,8 @@ class Timeline:
     clock: Clock
     # Serial runs exist to measure what running independent steps at once saves.
     parallel: bool = True
+    # Called before each step: raises to keep it from starting (deadline, lost lease).
+    guard: Callable[[], None] = lambda: None
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     def _now(self) -> str:
@@ -107,6 +122,7 @@ class Timeline:
             outcome, detail = "skipped", f"needs {', '.join(blocked)}"
         else:
             try:
+                self.guard()
                 outcome, detail = "succeeded", step.action()
             except Exception as error:  # a failed step is recorded; the others go on
                 outcome, detail = "failed", f"{type(error).__name__}: {error}"
@@ -137,6 +153,13 @@ class Timeline:
 
 
 HttpStatus = Callable[[str, float], "int | None"]
+# A run renews its lease while it works; a dead run's lease lapses this long after its last
+# renewal, and a later run may take over.
+LEASE_SECONDS = 120.0
+# A run stops this long before the Lambda's deadline and records FAILED, rather than dying
+# in the middle of a step.
+DEADLINE_MARGIN_SECONDS = 60.0
+FAILING, HEALTHY, UNKNOWN = "failing", "healthy", "unknown"
 
 
 class Runner:
@@ -150,6 +173,7 @@ class Runner:
         clock: Clock = SYSTEM,
         http_status: HttpStatus | None = None,
         invocation_id: str = "",
+        remaining_ms: Callable[[], int] | None = None,
     ) -> None:
         self.env = env
         self.clients = clients
@@ -157,9 +181,13 @@ class Runner:
         self.parallel = parallel
         self.clock = clock
         self.http_status = http_status or _http_status
+        self.remaining_ms = remaining_ms
         self.store = StateStore(clients.dynamodb, env.state_table)
         # Lambda's request id, so the state record leads to the run's logs.
         self.run_id = f"{command.action}-{invocation_id or uuid.uuid4().hex[:12]}"
+        self.pace = steps.Pace(clock, self.guard)
+        self._holding = False
+        self._renewed = 0.0
 
     def log(self, message: str, **fields: Any) -> None:
         telemetry.log("INFO", message, self.command.correlation_id, runId=self.run_id, **fields)
@@ -184,27 +212,61 @@ class Runner:
             "probe": self.probe,
         }[self.command.action]()
 
+    # -- the lock ---------------------------------------------------------------------------
+
+    def _epoch(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _take(self, expected: tuple[str, ...], new: str) -> State | None:
+        previous = self.store.transition(
+            expected,
+            new,
+            self.run_id,
+            action=self.command.action,
+            now=self._epoch(),
+            lease_seconds=LEASE_SECONDS,
+            detail=self.command.reason,
+        )
+        if previous is not None:
+            self._holding, self._renewed = True, self.clock.monotonic()
+            if previous.name == new:
+                self.log("took over an expired lease", previousRun=previous.run_id)
+        return previous
+
+    def guard(self) -> None:
+        """Before every wait: stop short of the Lambda's deadline, and keep the lease."""
+        if self.remaining_ms is not None and self.remaining_ms() < DEADLINE_MARGIN_SECONDS * 1000:
+            raise steps.StepFailedError(
+                f"stopped {DEADLINE_MARGIN_SECONDS:g} s before the Lambda's deadline; "
+                "a new run resumes from here"
+            )
+        if self._holding and self.clock.monotonic() - self._renewed >= LEASE_SECONDS / 3:
+            self.store.renew(self.run_id, self._epoch(), LEASE_SECONDS)
+            self._renewed = self.clock.monotonic()
+
     # -- failover ---------------------------------------------------------------------------
 
     def failover(self) -> dict:
-        if not self.store.transition((STANDBY, FAILED), FAILING_OVER, self.run_id):
+        previous = self._take((STANDBY, FAILED), FAILING_OVER)
+        if previous is None:
             current = self.store.read()
             self.log("failover not started", state=current.name)
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
-        self.log("failover started", reason=self.command.reason)
+        self.log("failover started", reason=self.command.reason, resumes=previous.name)
         env, c = self.env, self.clients
-        timeline = Timeline("failover", self.clock, self.parallel)
+        timeline = Timeline("failover", self.clock, self.parallel, self.guard)
+        # Traffic is pinned to dr first and stays pinned: only a failback releases it.
         timeline.run_parallel(
             [
-                Step("scale-node-groups", lambda: steps.scale_node_groups(c.eks, env, env.full)),
+                Step("pin-traffic", self._pin_traffic),
                 Step("promote-database", self._promote_dr_database),
-                Step("shift-traffic", self._shift_traffic),
+                Step("scale-node-groups", lambda: steps.scale_node_groups(c.eks, env, env.full)),
             ]
         )
         verifications = [
             Step(
                 "verify-node-groups",
-                lambda: steps.verify_node_groups(c.eks, env, env.full, self.clock),
+                lambda: steps.verify_node_groups(c.eks, env, env.full, self.pace),
                 after=("scale-node-groups",),
             ),
             Step("verify-database", self._verify_dr_database, after=("promote-database",)),
@@ -217,45 +279,64 @@ class Runner:
                 )
             )
         timeline.run_parallel(verifications)
+        if env.db_engine == "postgres":
+            timeline.run(
+                Step("fence-old-primary", self._fence_old_primary, after=("verify-database",))
+            )
         return self._finish(timeline, ACTIVE_IN_DR)
 
     def _promote_dr_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
             return steps.move_global_writer(
                 self.clients.rds,
+                self.clients.rds,
                 self.env.global_cluster_identifier,
                 self.env.db_identifier,
                 self.command.planned,
             )
-        return steps.promote_replica(self.clients.rds, self.env.db_identifier)
+        return steps.promote_replica(self.clients.rds, self.env.db_identifier, self.pace)
 
     def _verify_dr_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
             return steps.verify_global_writer(
                 self.clients.rds,
+                self.clients.rds,
                 self.env.global_cluster_identifier,
                 self.env.db_identifier,
-                self.clock,
+                self.pace,
             )
-        return steps.verify_writer(self.clients.rds, self.env.db_identifier, self.clock)
+        return steps.verify_writer(self.clients.rds, self.env.db_identifier, self.pace)
 
-    def _shift_traffic(self) -> str:
+    def _pin_traffic(self) -> str:
+        """Invert the primary's health check once the primary answers, so that its recovery
+        does not bring clients back to a database dr has replaced. Not while it is down: an
+        inverted check of a dead endpoint is healthy, and Route 53 would answer PRIMARY."""
         check = self.env.primary_health_check_id
         if not check:
             return "no primary health check configured: DNS records are not managed here"
-        if not steps.health_check_healthy(self.clients.route53, check):
-            return "primary health check already failing: Route 53 routes to dr on its own"
+        if self._endpoint_signal() != HEALTHY:
+            return (
+                "primary down: Route 53 fails its check on its own; the probe inverts it "
+                "as soon as the primary answers again"
+            )
         return steps.set_primary_inverted(self.clients.route53, check, inverted=True)
+
+    def _fence_old_primary(self) -> str:
+        """Best effort: a primary whose region is down is fenced by the probe once it is back
+        (`maintain`); the run does not wait on a region that is down."""
+        try:
+            return steps.fence_instance(self.clients.primary_rds, self.env.primary_db_identifier)
+        except (ClientError, BotoCoreError) as error:
+            return f"fence pending (the probe retries): {type(error).__name__}: {error}"
 
     # -- failback ---------------------------------------------------------------------------
 
     def failback_refusal(self) -> str | None:
         """Why failback must not run now, or None. Forcing skips this, with its reason kept."""
-        check = self.env.primary_health_check_id
-        if not check:
-            return "no primary health check is configured to prove the primary healthy"
-        if not steps.health_check_healthy(self.clients.route53, check):
-            return f"the primary's health check {check} is not healthy"
+        if not self.env.primary_endpoint:
+            return "no primary endpoint is configured to prove the primary serves"
+        if self._endpoint_signal() != HEALTHY:
+            return f"the primary's endpoint {self.env.primary_endpoint} does not answer healthy"
         if self.env.db_engine == "aurora-postgresql":
             return None
         primary = self.clients.primary_rds.describe_db_instances(
@@ -274,20 +355,13 @@ class Runner:
         if refusal:
             self.log("failback refused", why=refusal)
             return self.report("refused", detail=refusal)
-        if not self.store.transition(
-            (ACTIVE_IN_DR, FAILED), FAILING_BACK, self.run_id, detail=self.command.reason
-        ):
+        if self._take((ACTIVE_IN_DR, FAILED), FAILING_BACK) is None:
             current = self.store.read()
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
         self.log("failback started", forced=self.command.force, reason=self.command.reason)
         env, c = self.env, self.clients
-        timeline = Timeline("failback", self.clock, self.parallel)
-        timeline.run_parallel(
-            [
-                Step("promote-primary-database", self._promote_primary_database),
-                Step("restore-traffic", self._restore_traffic),
-            ]
-        )
+        timeline = Timeline("failback", self.clock, self.parallel, self.guard)
+        timeline.run(Step("promote-primary-database", self._promote_primary_database))
         timeline.run(
             Step(
                 "verify-primary-database",
@@ -295,18 +369,23 @@ class Runner:
                 after=("promote-primary-database",),
             )
         )
-        # dr shrinks only once the primary writes and serves again.
+        # Traffic goes back only to a primary that writes; dr stops writing as it does.
+        after_primary = ("verify-primary-database",)
+        back = [Step("restore-traffic", self._restore_traffic, after=after_primary)]
+        if env.db_engine == "postgres":
+            back.append(Step("fence-dr-database", self._fence_dr, after=after_primary))
+        timeline.run_parallel(back)
         timeline.run(
             Step(
                 "scale-to-pilot-light",
                 lambda: steps.scale_node_groups(c.eks, env, env.pilot_light),
-                after=("verify-primary-database", "restore-traffic"),
+                after=("restore-traffic",),
             )
         )
         timeline.run(
             Step(
                 "verify-node-groups",
-                lambda: steps.verify_node_groups(c.eks, env, env.pilot_light, self.clock),
+                lambda: steps.verify_node_groups(c.eks, env, env.pilot_light, self.pace),
                 after=("scale-to-pilot-light",),
             )
         )
@@ -316,22 +395,26 @@ class Runner:
         if self.env.db_engine == "aurora-postgresql":
             return steps.move_global_writer(
                 self.clients.rds,
+                self.clients.primary_rds,
                 self.env.global_cluster_identifier,
                 self.env.primary_db_identifier,
                 planned=True,
             )
-        return steps.promote_replica(self.clients.primary_rds, self.env.primary_db_identifier)
+        return steps.promote_replica(
+            self.clients.primary_rds, self.env.primary_db_identifier, self.pace
+        )
 
     def _verify_primary_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
             return steps.verify_global_writer(
                 self.clients.rds,
+                self.clients.primary_rds,
                 self.env.global_cluster_identifier,
                 self.env.primary_db_identifier,
-                self.clock,
+                self.pace,
             )
         return steps.verify_writer(
-            self.clients.primary_rds, self.env.primary_db_identifier, self.clock
+            self.clients.primary_rds, self.env.primary_db_identifier, self.pace
         )
 
     def _restore_traffic(self) -> str:
@@ -340,12 +423,21 @@ class Runner:
             return "no primary health check configured: DNS records are not managed here"
         return steps.set_primary_inverted(self.clients.route53, check, inverted=False)
 
+    def _fence_dr(self) -> str:
+        return steps.fence_instance(self.clients.rds, self.env.db_identifier)
+
     # -- shared ending, status, probe ---------------------------------------------------------
 
     def _finish(self, timeline: Timeline, success_state: str) -> dict:
         outcome = "FAILED" if timeline.failed else "SUCCEEDED"
         detail = f"failed: {', '.join(timeline.failed)}" if timeline.failed else "completed"
-        self.store.finish(self.run_id, FAILED if timeline.failed else success_state, detail)
+        try:
+            self.store.finish(self.run_id, FAILED if timeline.failed else success_state, detail)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            outcome, detail = "SUPERSEDED", "another run took the lock over; it goes on"
+        self._holding = False
         report = self.report(
             outcome, timeline, reason=self.command.reason, forced=self.command.force
         )
@@ -376,47 +468,87 @@ class Runner:
             nodeGroups=sizes,
         )
 
-    def _primary_failing(self) -> tuple[bool, list[str]]:
-        """The primary fails when every configured signal fails."""
-        signals: list[tuple[str, bool]] = []
-        if self.env.primary_health_check_id:
-            healthy = steps.health_check_healthy(
-                self.clients.route53, self.env.primary_health_check_id
-            )
-            signals.append(("route53-health-check", healthy))
-        if self.env.primary_endpoint:
-            signals.append(("endpoint", self._endpoint_healthy(self.env.primary_endpoint)))
-        failing = bool(signals) and not any(healthy for _, healthy in signals)
-        return failing, [name for name, healthy in signals if not healthy]
+    # -- detection ----------------------------------------------------------------------------
 
-    def _endpoint_healthy(self, endpoint: str) -> bool:
-        url = endpoint.rstrip("/") + "/health"
+    def _endpoint_signal(self) -> str:
+        """A canary from dr through the primary's regional endpoint (no Route 53)."""
+        url = self.env.primary_endpoint.rstrip("/") + "/health"
         if not url.startswith("https://"):
-            return False
+            return UNKNOWN
         status = self.http_status(url, PROBE_TIMEOUT_SECONDS)
-        return status is not None and 200 <= status < 300
+        return HEALTHY if status is not None and 200 <= status < 300 else FAILING
+
+    def _replication_signal(self) -> str:
+        """The dr replica's own view of the primary, from CloudWatch in dr (no us-east-1)."""
+        try:
+            lag = steps.replication_lag(self.clients.cloudwatch, self.env, self.clock)
+        except (ClientError, BotoCoreError):
+            return UNKNOWN
+        if lag is None:
+            return UNKNOWN
+        return FAILING if lag > steps.LAG_FAILING_SECONDS else HEALTHY
+
+    def _primary_verdict(self) -> tuple[str, dict[str, str]]:
+        """Failing only when both independent signals agree; an API error or a missing
+        datapoint is unknown, never healthy or failing."""
+        signals = {"replication": self._replication_signal()}
+        if self.env.primary_endpoint:
+            signals["endpoint"] = self._endpoint_signal()
+        values = set(signals.values())
+        if values == {FAILING}:
+            return FAILING, signals
+        return (HEALTHY if HEALTHY in values else UNKNOWN), signals
 
     def probe(self) -> dict:
-        if not (self.env.primary_health_check_id or self.env.primary_endpoint):
-            return self.report("ok", detail="nothing to probe: no health check or endpoint")
-        failing, failed_signals = self._primary_failing()
-        if not failing:
+        state = self.store.read()
+        if state.name == ACTIVE_IN_DR:
+            return self.maintain()
+        if (
+            self.env.failover_mode == "automatic"
+            and state.action == "failover"
+            and (
+                state.name == FAILED
+                or (state.name == FAILING_OVER and state.lease_until < self._epoch())
+            )
+        ):
+            self.command = dataclasses.replace(
+                self.command, action="failover", reason=f"probe: resuming ({state.detail})"
+            )
+            return self.failover()
+        verdict, signals = self._primary_verdict()
+        if verdict != FAILING:
             self.store.reset_probe_failures()
-            return self.report("ok", detail="primary healthy")
+            return self.report("ok" if verdict == HEALTHY else "unknown", signals=signals)
         count = self.store.count_probe_failure()
-        self.log("primary failing", consecutive=count, signals=failed_signals)
+        self.log("primary failing", consecutive=count, signals=signals)
         threshold = self.env.probe_failure_threshold
         if count < threshold:
-            return self.report("degraded", detail=f"{count} of {threshold} failures")
-        reason = f"probe: {count} consecutive failures ({', '.join(failed_signals)})"
-        if self.env.failover_mode == "automatic":
-            self.command = Command(
-                "failover", reason, False, False, "probe", self.command.correlation_id
+            return self.report(
+                "degraded", detail=f"{count} of {threshold} failures", signals=signals
             )
+        reason = f"probe: {count} consecutive periods with every signal failing"
+        if self.env.failover_mode == "automatic":
+            self.command = dataclasses.replace(self.command, action="failover", reason=reason)
             return self.failover()
         if count == threshold:
             self._notify("failover recommended", {"reason": reason, "runId": self.run_id})
         return self.report("failover-recommended", detail=reason)
+
+    def maintain(self) -> dict:
+        """While dr is active: fence the old PostgreSQL writer, then keep traffic pinned, for
+        whatever the failover could not do while the primary's region was down."""
+        done = {}
+        for name, action in (("fence", self._fence_if_rds), ("pin-traffic", self._pin_traffic)):
+            try:
+                done[name] = action()
+            except (ClientError, BotoCoreError) as error:
+                done[name] = f"pending: {type(error).__name__}"
+        return self.report("active-in-dr", maintenance=done)
+
+    def _fence_if_rds(self) -> str:
+        if self.env.db_engine != "postgres":
+            return "Aurora demotes the old writer itself when its region returns"
+        return self._fence_old_primary()
 
 
 def _http_status(url: str, timeout: float) -> int | None:
@@ -432,5 +564,10 @@ def handler(event: Any, context: Any = None) -> dict:
     """Lambda entry point. A malformed event or environment raises before any AWS client."""
     command = parse_event(event)
     env = environment()
-    request_id = str(getattr(context, "aws_request_id", ""))
-    return Runner(env, make_clients(env), command, invocation_id=request_id).dispatch()
+    return Runner(
+        env,
+        make_clients(env),
+        command,
+        invocation_id=str(getattr(context, "aws_request_id", "")),
+        remaining_ms=getattr(context, "get_remaining_time_in_millis", None),
+    ).dispatch()

@@ -4,6 +4,12 @@ standby -> failing-over -> active-in-dr -> failing-back -> standby, with `failed
 ended with a failed step (a new failover or failback may start from there). A transition
 succeeds only from the state it expects, so two triggers can never run at once: the second
 one's conditional write fails and it reports the state it found instead.
+
+A run in progress holds a lease (`lease_until`, epoch seconds) that it renews while it works.
+A run that dies without finishing (a timeout, a crash, a killed host) leaves its state behind,
+but its lease expires: a later run of the same action may then take the record over and resume,
+each step doing only what is left. A run whose lease was taken over can no longer renew it, and
+stops.
 """
 
 from __future__ import annotations
@@ -22,12 +28,21 @@ FAILING_BACK = "failing-back"
 FAILED = "failed"
 
 
+IN_PROGRESS = (FAILING_OVER, FAILING_BACK)
+
+
+class LeaseLostError(Exception):
+    """Another run took the record over: this one must stop acting."""
+
+
 @dataclass(frozen=True)
 class State:
     name: str
     run_id: str
     probe_failures: int
     detail: str
+    lease_until: float = 0.0
+    action: str = ""
 
     @classmethod
     def from_item(cls, item: dict[str, Any] | None) -> State:
@@ -38,6 +53,8 @@ class State:
             item.get("run_id", {}).get("S", ""),
             int(item.get("probe_failures", {}).get("N", "0")),
             item.get("detail", {}).get("S", ""),
+            float(item.get("lease_until", {}).get("N", "0")),
+            item.get("action", {}).get("S", ""),
         )
 
 
@@ -51,48 +68,82 @@ class StateStore:
         return State.from_item(response.get("Item"))
 
     def transition(
-        self, expected: tuple[str, ...], new: str, run_id: str, detail: str = ""
-    ) -> bool:
-        """Move to `new` if the state is one of `expected` (a missing item counts as standby).
-        Returns False, changing nothing, when another run got there first."""
+        self,
+        expected: tuple[str, ...],
+        new: str,
+        run_id: str,
+        *,
+        action: str,
+        now: float,
+        lease_seconds: float,
+        detail: str = "",
+    ) -> State | None:
+        """Move to the in-progress state `new` if the state is one of `expected` (a missing
+        item counts as standby) or is `new` itself under an expired lease (a dead run's).
+        Returns the state replaced, or None, changing nothing, when another run holds it."""
         names = {f":s{i}": {"S": s} for i, s in enumerate(expected)}
         condition = " OR ".join(f"#state = :s{i}" for i in range(len(expected)))
         if STANDBY in expected:
             condition = f"attribute_not_exists(#state) OR {condition}"
+        condition += " OR (#state = :new AND lease_until < :now)"
         try:
-            self._dynamodb.update_item(
+            response = self._dynamodb.update_item(
                 TableName=self._table,
                 Key=KEY,
                 UpdateExpression="SET #state = :new, run_id = :run, detail = :detail, "
-                "probe_failures = :zero",
+                "probe_failures = :zero, lease_until = :lease, #action = :action",
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeNames={"#state": "state", "#action": "action"},
                 ExpressionAttributeValues={
                     **names,
                     ":new": {"S": new},
                     ":run": {"S": run_id},
                     ":detail": {"S": detail},
                     ":zero": {"N": "0"},
+                    ":now": {"N": _number(now)},
+                    ":lease": {"N": _number(now + lease_seconds)},
+                    ":action": {"S": action},
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return State.from_item(response.get("Attributes"))
+
+    def renew(self, run_id: str, now: float, lease_seconds: float) -> None:
+        """Extend this run's lease; LeaseLostError when another run has taken the record."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=KEY,
+                UpdateExpression="SET lease_until = :lease",
+                ConditionExpression="run_id = :run",
+                ExpressionAttributeValues={
+                    ":run": {"S": run_id},
+                    ":lease": {"N": _number(now + lease_seconds)},
                 },
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                raise LeaseLostError(f"run {run_id} no longer holds the failover lock") from None
             raise
-        return True
 
     def finish(self, run_id: str, new: str, detail: str) -> None:
-        """End the run this caller owns; the condition on run_id keeps it from ending another."""
+        """End the run this caller owns and release its lease; the condition on run_id keeps
+        it from ending another's."""
         self._dynamodb.update_item(
             TableName=self._table,
             Key=KEY,
-            UpdateExpression="SET #state = :new, detail = :detail",
+            UpdateExpression="SET #state = :new, detail = :detail, lease_until = :zero",
             ConditionExpression="run_id = :run",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
                 ":new": {"S": new},
                 ":run": {"S": run_id},
                 ":detail": {"S": detail},
+                ":zero": {"N": "0"},
             },
         )
 
@@ -129,3 +180,7 @@ class StateStore:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}"

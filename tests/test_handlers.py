@@ -1,12 +1,15 @@
 """The failover handler against moto, in a dr world named by the dr program's own Lambda
-environment. Where moto does not emulate an effect (RDS promotion, health check status), the
-test states AWS's answers with a botocore Stubber on that one client and says so."""
+environment. Where moto does not emulate an effect (RDS promotion), the test states AWS's
+answers with a botocore Stubber on that one client and says so. The replica's lag is a real
+CloudWatch metric in moto; the canary's HTTP answer is the test's. Waits run on a clock that
+advances at once (the simulation measures how long they take)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -15,6 +18,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 import handlers.failover as failover_module
+from drill.emulated import SkippingClock
 from handlers.failover import Runner, handler
 from handlers.model import (
     Command,
@@ -45,6 +49,27 @@ def world(variables: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
         monkeypatch.setenv(key, value)
     with mock_aws():
         yield emulation.build(variables, REGION)
+
+
+def primary_lag(seconds: float) -> None:
+    """The dr replica's ReplicaLag as CloudWatch (moto) has it now."""
+    boto3.client("cloudwatch", region_name=REGION).put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ReplicaLag",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "trading-dr-db"}],
+                "Timestamp": datetime.now(UTC) - timedelta(seconds=10),
+                "Value": seconds,
+                "Unit": "Seconds",
+            }
+        ],
+    )
+
+
+def answering(status: int | None) -> Callable[[str, float], int | None]:
+    """The primary's regional endpoint as the canary sees it (None: no answer)."""
+    return lambda url, timeout: status
 
 
 def command(action: str, **fields: Any) -> Command:
@@ -119,10 +144,22 @@ def promotable(world: emulation.World) -> Any:
     )
 
 
-def run(world: emulation.World, action: str, **overrides: Any) -> dict:
+def run(
+    world: emulation.World,
+    action: str,
+    http: Callable[[str, float], int | None] | None = None,
+    clock: Any = None,
+    **overrides: Any,
+) -> dict:
     fields = {k: overrides.pop(k) for k in ("reason", "force", "planned") if k in overrides}
     clients = emulation.clients(world.env, **overrides)
-    return Runner(world.env, clients, command(action, **fields)).dispatch()
+    return Runner(
+        world.env,
+        clients,
+        command(action, **fields),
+        clock=clock or SkippingClock(),
+        http_status=http or answering(200),
+    ).dispatch()
 
 
 # -- wiring: the program's own Lambda environment drives the handler -------------------------
@@ -138,17 +175,21 @@ def test_program_environment_scales_the_real_dr_node_groups_to_full(
     outcomes = {e["step"]: e["outcome"] for e in report["timeline"]}
     assert outcomes["scale-node-groups"] == outcomes["verify-node-groups"] == "succeeded"
     assert outcomes["promote-database"] == "succeeded"
-    # moto keeps describing a promoted replica as a replica: the handler says so, truthfully.
+    # moto keeps describing a promoted replica as a replica: the handler waits it out and
+    # says so, truthfully, and fences nothing it has not replaced.
     assert report["failedSteps"] == ["verify-database"]
-    assert "still a replica" in next(
+    assert "trading-dr-db available and standalone not reached" in next(
         e["detail"] for e in report["timeline"] if e["step"] == "verify-database"
     )
+    assert outcomes["fence-old-primary"] == "skipped"
 
 
 # -- failover --------------------------------------------------------------------------------
 
 
-def test_failover_scales_promotes_shifts_traffic_and_notifies(world: emulation.World) -> None:
+def test_failover_pins_traffic_promotes_scales_fences_and_notifies(
+    world: emulation.World,
+) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     report = run(world, "failover", rds=promotable(world))
     assert report["outcome"] == "SUCCEEDED", report
@@ -158,19 +199,21 @@ def test_failover_scales_promotes_shifts_traffic_and_notifies(world: emulation.W
     steps = [e["step"] for e in report["timeline"]]
     assert sorted(steps) == sorted(
         [
-            "scale-node-groups",
+            "pin-traffic",
             "promote-database",
-            "shift-traffic",
+            "scale-node-groups",
             "verify-node-groups",
             "verify-database",
             "verify-dr-health",
+            "fence-old-primary",
         ]
     )
+    assert steps[-1] == "fence-old-primary"  # only once dr's promotion has detached it
     assert all(e["endedAt"] >= e["startedAt"] for e in report["timeline"])
     (notification,) = world.notifications(sqs)
     assert notification["outcome"] == "SUCCEEDED"
     assert notification["runId"] == report["runId"]
-    assert len(notification["timeline"]) == 6
+    assert len(notification["timeline"]) == 7
 
 
 def test_second_failover_is_a_noop_reporting_the_state(world: emulation.World) -> None:
@@ -195,7 +238,9 @@ def test_two_concurrent_failovers_exactly_one_proceeds(world: emulation.World) -
     eks.describe_nodegroup = held_describe  # type: ignore[method-assign]
     results: dict[str, dict] = {}
     first = threading.Thread(
-        target=lambda: results.setdefault("first", run(world, "failover", eks=eks))
+        target=lambda: results.setdefault(
+            "first", run(world, "failover", eks=eks, rds=promotable(world))
+        )
     )
     first.start()
     assert first_is_scaling.wait(10)
@@ -224,7 +269,7 @@ def test_failing_promotion_lets_the_other_steps_finish_and_names_the_step(
     assert report["outcome"] == "FAILED"
     assert report["failedSteps"] == ["promote-database"]
     outcomes = {e["step"]: e["outcome"] for e in report["timeline"]}
-    assert outcomes["scale-node-groups"] == outcomes["shift-traffic"] == "succeeded"
+    assert outcomes["scale-node-groups"] == outcomes["pin-traffic"] == "succeeded"
     assert outcomes["verify-database"] == "skipped"
     assert sizes(world) == {"system": 3, "trading": 6}
     assert state(world) == "failed"
@@ -238,31 +283,11 @@ def test_failing_promotion_lets_the_other_steps_finish_and_names_the_step(
 # -- failback ----------------------------------------------------------------------------------
 
 
-def unhealthy_route53() -> Any:
-    route53 = boto3.client("route53", region_name="us-east-1")
-    stubber = Stubber(route53)
-    stubber.add_response(
-        "get_health_check_status",
-        {
-            "HealthCheckObservations": [
-                {
-                    "Region": r,
-                    "IPAddress": "192.0.2.1",
-                    "StatusReport": {"Status": "Failure: timeout"},
-                }
-                for r in ("us-east-1", "us-west-2", "eu-west-1")
-            ]
-        },
-    )
-    stubber.activate()
-    return route53
-
-
-def test_failback_is_refused_while_the_primary_is_unhealthy(world: emulation.World) -> None:
+def test_failback_is_refused_while_the_primary_does_not_serve(world: emulation.World) -> None:
     run(world, "failover", rds=promotable(world))
-    report = run(world, "failback", route53=unhealthy_route53())
+    report = run(world, "failback", http=answering(503))
     assert report["outcome"] == "refused"
-    assert "is not healthy" in report["detail"]
+    assert "does not answer healthy" in report["detail"]
     assert state(world) == "active-in-dr"
     assert sizes(world) == {"system": 3, "trading": 6}
 
@@ -277,13 +302,49 @@ def test_failback_is_refused_until_the_primary_replicates_from_dr(
     assert state(world) == "active-in-dr"
 
 
-def test_forced_failback_records_its_reason_and_returns_dr_to_the_pilot_light(
+def rebuilt_primary(world: emulation.World) -> Any:
+    """AWS's answers for a primary rebuilt as dr's replica (the runbook), then promoted."""
+    db = world.env.primary_db_identifier
+    dr_arn = f"arn:aws:rds:{REGION}:123456789012:db:trading-dr-db"
+    return rds_answering(
+        "us-east-1",
+        db,
+        [
+            ("describe_db_instances", replica(db, dr_arn)),
+            ("promote_read_replica", {"DBInstance": {"DBInstanceIdentifier": db}}),
+            ("describe_db_instances", replica(db, None)),
+        ],
+    )
+
+
+def fenceable_dr(world: emulation.World) -> Any:
+    """AWS's answers once the primary's promotion has detached dr (moto keeps it a replica)."""
+    db = world.env.db_identifier
+    return rds_answering(
+        REGION,
+        db,
+        [
+            ("describe_db_instances", replica(db, None)),
+            ("stop_db_instance", {"DBInstance": {"DBInstanceIdentifier": db}}),
+        ],
+    )
+
+
+def test_forced_failback_releases_traffic_only_after_the_primary_writes_and_fences_dr(
     world: emulation.World,
 ) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     run(world, "failover", rds=promotable(world))
     world.notifications(sqs)
-    report = run(world, "failback", force=True, reason="drill: primary rebuilt by hand")
+    dr_rds = fenceable_dr(world)
+    report = run(
+        world,
+        "failback",
+        force=True,
+        reason="drill: primary rebuilt by hand",
+        rds=dr_rds,
+        primary_rds=rebuilt_primary(world),
+    )
     assert report["outcome"] == "SUCCEEDED", report
     assert report["forced"] is True
     assert report["reason"] == "drill: primary rebuilt by hand"
@@ -291,7 +352,10 @@ def test_forced_failback_records_its_reason_and_returns_dr_to_the_pilot_light(
     assert sizes(world) == {"system": 1, "trading": 1}
     assert not inverted(world)
     order = [e["step"] for e in report["timeline"]]
-    assert order.index("scale-to-pilot-light") > order.index("verify-primary-database")
+    assert order.index("restore-traffic") > order.index("verify-primary-database")
+    assert order.index("fence-dr-database") > order.index("verify-primary-database")
+    assert order.index("scale-to-pilot-light") > order.index("restore-traffic")
+    Stubber(dr_rds).assert_no_pending_responses()  # dr was stopped
     (notification,) = world.notifications(sqs)
     assert notification["reason"] == "drill: primary rebuilt by hand"
 
@@ -300,6 +364,145 @@ def test_failback_without_a_failover_is_a_noop(world: emulation.World) -> None:
     report = run(world, "failback", force=True, reason="nothing to fail back")
     assert report["outcome"] == "noop"
     assert sizes(world) == {"system": 1, "trading": 1}
+
+
+def aurora(world: emulation.World, variables: dict[str, str]) -> None:
+    world.env = parse_environment(
+        {
+            **variables,
+            "AWS_REGION": REGION,
+            "DB_ENGINE": "aurora-postgresql",
+            "DB_IDENTIFIER": "trading-dr-cluster",
+            "PRIMARY_DB_IDENTIFIER": "trading-primary-cluster",
+            "GLOBAL_CLUSTER_IDENTIFIER": "trading-global",
+        }
+    )
+
+
+def test_aurora_failback_finds_the_primary_cluster_in_its_own_region(
+    world: emulation.World, variables: dict[str, str]
+) -> None:
+    aurora(world, variables)
+    hold(world, "active-in-dr", "failover-earlier", 0)
+    primary_arn = "arn:aws:rds:us-east-1:123456789012:cluster:trading-primary-cluster"
+    dr_arn = "arn:aws:rds:us-west-2:123456789012:cluster:trading-dr-cluster"
+
+    def members(writer: str) -> dict:
+        return {
+            "GlobalClusters": [
+                {
+                    "GlobalClusterMembers": [
+                        {"DBClusterArn": primary_arn, "IsWriter": writer == primary_arn},
+                        {"DBClusterArn": dr_arn, "IsWriter": writer == dr_arn},
+                    ]
+                }
+            ]
+        }
+
+    primary_rds = boto3.client("rds", region_name="us-east-1")
+    primary_stub = Stubber(primary_rds)
+    for _ in range(2):  # the switchover, then its verification
+        primary_stub.add_response(
+            "describe_db_clusters",
+            {"DBClusters": [{"DBClusterArn": primary_arn}]},
+            {"DBClusterIdentifier": "trading-primary-cluster"},
+        )
+    primary_stub.activate()
+    dr_rds = boto3.client("rds", region_name=REGION)
+    dr_stub = Stubber(dr_rds)
+    dr_stub.add_response("describe_global_clusters", members(dr_arn))
+    dr_stub.add_response(
+        "switchover_global_cluster",
+        {"GlobalCluster": {}},
+        {"GlobalClusterIdentifier": "trading-global", "TargetDbClusterIdentifier": primary_arn},
+    )
+    dr_stub.add_response("describe_global_clusters", members(primary_arn))
+    dr_stub.activate()
+    report = run(world, "failback", force=True, reason="test", rds=dr_rds, primary_rds=primary_rds)
+    outcomes = {e["step"]: e["outcome"] for e in report["timeline"]}
+    assert (
+        outcomes["promote-primary-database"] == outcomes["verify-primary-database"] == ("succeeded")
+    ), report["timeline"]
+    primary_stub.assert_no_pending_responses()
+    dr_stub.assert_no_pending_responses()
+
+
+# -- the lock's lease ----------------------------------------------------------------------------
+
+
+def hold(world: emulation.World, state_name: str, run_id: str, lease_until: float) -> None:
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=world.env.state_table,
+        Item={
+            "pk": {"S": "failover"},
+            "state": {"S": state_name},
+            "run_id": {"S": run_id},
+            "action": {"S": "failover"},
+            "lease_until": {"N": str(lease_until)},
+        },
+    )
+
+
+def holder(world: emulation.World) -> str:
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=world.env.state_table, Key={"pk": {"S": "failover"}}
+    )["Item"]
+    return item["run_id"]["S"]
+
+
+def test_a_live_lease_keeps_a_second_failover_out(world: emulation.World) -> None:
+    hold(world, "failing-over", "failover-alive", datetime.now(UTC).timestamp() + 300)
+    report = run(world, "failover", rds=promotable(world))
+    assert report["outcome"] == "noop"
+    assert holder(world) == "failover-alive"
+
+
+def test_a_dead_runs_expired_lease_is_taken_over_and_the_failover_resumes(
+    world: emulation.World,
+) -> None:
+    hold(world, "failing-over", "failover-dead", datetime.now(UTC).timestamp() - 1)
+    report = run(world, "failover", rds=promotable(world))
+    assert report["outcome"] == "SUCCEEDED", report
+    assert state(world) == "active-in-dr"
+    assert holder(world) == report["runId"]
+
+
+def test_a_run_stops_before_the_lambdas_deadline_and_records_failed(
+    world: emulation.World,
+) -> None:
+    clients = emulation.clients(world.env, rds=promotable(world))
+    report = Runner(
+        world.env,
+        clients,
+        command("failover"),
+        clock=SkippingClock(),
+        http_status=answering(200),
+        remaining_ms=lambda: 30_000,
+    ).dispatch()
+    assert report["outcome"] == "FAILED"
+    assert "before the Lambda's deadline" in report["timeline"][0]["detail"]
+    assert state(world) == "failed"
+
+
+def test_a_run_whose_lease_was_taken_over_stops_and_leaves_the_record_alone(
+    world: emulation.World,
+) -> None:
+    clock = SkippingClock()
+    clients = emulation.clients(world.env, rds=promotable(world))
+    runner = Runner(world.env, clients, command("failover"), clock=clock)
+    real_guard = runner.guard
+
+    def taken_over() -> None:
+        hold(world, "failing-over", "failover-newer", datetime.now(UTC).timestamp() + 300)
+        clock.elapsed += 3600  # due to renew
+        real_guard()
+
+    runner.guard = taken_over  # type: ignore[method-assign]
+    runner.pace = failover_module.steps.Pace(clock, taken_over)
+    report = runner.dispatch()
+    assert report["outcome"] == "SUPERSEDED"
+    assert holder(world) == "failover-newer"
+    assert state(world) == "failing-over"
 
 
 # -- status and probe -------------------------------------------------------------------------
@@ -313,14 +516,38 @@ def test_status_reports_state_and_sizes_and_changes_nothing(world: emulation.Wor
     assert state(world) == "absent"
 
 
-def test_manual_probe_pages_once_when_the_threshold_is_reached(world: emulation.World) -> None:
+def test_manual_probe_pages_once_when_both_signals_fail_long_enough(
+    world: emulation.World,
+) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
-    outcomes = [run(world, "probe", route53=unhealthy_route53())["outcome"] for _ in range(4)]
+    primary_lag(600)
+    outcomes = [run(world, "probe", http=answering(None))["outcome"] for _ in range(4)]
     assert outcomes == ["degraded", "degraded", "failover-recommended", "failover-recommended"]
     (page,) = world.notifications(sqs)
-    assert page["reason"].startswith("probe: 3 consecutive failures")
+    assert page["reason"] == "probe: 3 consecutive periods with every signal failing"
     assert sizes(world) == {"system": 1, "trading": 1}
     assert state(world) == "standby"
+
+
+def test_one_failing_signal_is_not_enough(world: emulation.World) -> None:
+    primary_lag(2)
+    report = run(world, "probe", http=answering(None))
+    assert report["outcome"] == "ok"
+    assert report["signals"] == {"replication": "healthy", "endpoint": "failing"}
+
+
+def test_an_api_error_is_unknown_and_resets_the_count(world: emulation.World) -> None:
+    primary_lag(600)
+    run(world, "probe", http=answering(None))
+    assert run(world, "status")["probeFailures"] == 1
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    stubber = Stubber(cloudwatch)
+    stubber.add_client_error("get_metric_data", service_error_code="InternalServiceFault")
+    stubber.activate()
+    report = run(world, "probe", http=answering(None), cloudwatch=cloudwatch)
+    assert report["outcome"] == "unknown"
+    assert report["signals"]["replication"] == "unknown"
+    assert run(world, "status")["probeFailures"] == 0
 
 
 def test_automatic_probe_starts_the_failover(
@@ -333,20 +560,42 @@ def test_automatic_probe_starts_the_failover(
             "FAILOVER_MODE": "automatic",
             "PROBE_FAILURE_THRESHOLD": "1",
             "PRIMARY_HEALTH_CHECK_ID": world.primary_health_check_id,
+            "DR_HEALTH_CHECK_ID": world.dr_health_check_id,
         }
     )
-    report = run(world, "probe", route53=unhealthy_route53())
+    primary_lag(600)
+    report = run(world, "probe", http=answering(None), rds=promotable(world))
     assert report["action"] == "failover"
-    assert report["reason"].startswith("probe: 1 consecutive failures")
+    assert report["outcome"] == "SUCCEEDED", report["timeline"]
+    assert report["reason"] == "probe: 1 consecutive periods with every signal failing"
     assert sizes(world) == {"system": 3, "trading": 6}
+    # An inverted check of a dead endpoint is healthy: the primary's check stays as it is
+    # until the primary answers again, and the probe inverts it then.
+    assert not inverted(world)
+    assert run(world, "probe", http=answering(200))["maintenance"]["pin-traffic"].endswith(
+        "inverted"
+    )
+    assert inverted(world)
+
+
+def test_after_a_failover_the_probe_keeps_traffic_pinned(world: emulation.World) -> None:
+    run(world, "failover", rds=promotable(world))
+    route53 = boto3.client("route53", region_name="us-east-1")
+    check = route53.get_health_check(HealthCheckId=world.primary_health_check_id)["HealthCheck"]
+    route53.update_health_check(  # what a `pulumi up` without ignore_changes would do
+        HealthCheckId=check["Id"], HealthCheckVersion=check["HealthCheckVersion"], Inverted=False
+    )
+    report = run(world, "probe")
+    assert report["outcome"] == "active-in-dr"
+    assert inverted(world)
 
 
 def test_healthy_probe_resets_the_count(world: emulation.World) -> None:
-    run(world, "probe", route53=unhealthy_route53())
+    primary_lag(600)
+    run(world, "probe", http=answering(None))
     assert run(world, "status")["probeFailures"] == 1
-    assert run(world, "probe")["outcome"] == "ok"
+    assert run(world, "probe", http=answering(200))["outcome"] == "ok"
     assert run(world, "status")["probeFailures"] == 0
-    assert run(world, "probe", route53=unhealthy_route53())["detail"] == "1 of 3 failures"
 
 
 # -- input: refused before any AWS call ---------------------------------------------------------

@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from drill.simulation.physics import SOURCES, Physics
 from drill.simulation.run import Simulation
 from drill.simulation.scenario import Scenario, ScenarioError, load, parse
 from drill.simulation.world import World
+from handlers.failover import LEASE_SECONDS
+from handlers.steps import LAG_FAILING_SECONDS
 from tools.harness import ROOT
 
 REGIONS = ("us-east-1", "us-west-2")
@@ -477,32 +480,65 @@ def test_an_rds_outage_loses_exactly_the_writes_inside_the_replica_lag(
     assert result["rpo_seconds"] == lag
     assert result["split_brain_writes"] == 0
     assert result["final_state"]["state"] == "active-in-dr"
-    # detection (3 probes a minute apart) + promotion (modifying + rebooting)
+    # Detection: the replica's lag must pass the threshold and reach CloudWatch, then three
+    # probes a minute apart agree; then the promotion (modifying + rebooting).
     p = Physics()
     promotion = p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds
-    assert promotion < result["rto_seconds"] < promotion + 3 * 60 + 30
+    detection = (
+        LAG_FAILING_SECONDS
+        + p.rds_metric_period_seconds
+        + p.metric_publication_delay_seconds
+        + 3 * 60
+    )
+    assert promotion < result["rto_seconds"] < promotion + detection + 60
     assert result["phases"]["database"]["seconds"] == promotion
 
 
 def test_the_same_scenario_and_seed_give_the_same_report(aurora: topology.Topology) -> None:
     first, second = (Simulation(outage("aurora"), aurora).run().as_dict() for _ in range(2))
     assert first == second
-    assert first["final_state"]["run_id"] == "probe-invocation-5"
+    assert first["final_state"]["run_id"].startswith("probe-invocation-")
 
 
-def test_a_handler_killed_mid_failover_leaves_the_lock_stuck(aurora: topology.Topology) -> None:
+def test_a_killed_run_that_nobody_resumes_is_a_stuck_lock(rds: topology.Topology) -> None:
+    scenario = parse(
+        {
+            "name": "killed",
+            "database": "rds",
+            "mode": "manual",
+            "duration": 900,
+            "faults": [{"at": 130, "kind": "handler-killed"}],
+            "actions": [{"at": 100, "invoke": "failover", "reason": "test"}],
+        },
+        REGIONS,
+    )
+    result = Simulation(scenario, rds).run()
+    assert result.final_state["state"] == "failing-over"
+    assert result.lock_stuck
+    (killed,) = [r for r in result.runs if r.outcome == "died"]
+    assert killed.ended == 130 and killed.action == "failover"
+
+
+def test_a_killed_automatic_failover_is_taken_over_when_its_lease_expires(
+    aurora: topology.Topology,
+) -> None:
+    first = Simulation(outage("aurora"), aurora).run()
+    (started,) = [r.started for r in first.runs if r.action == "failover"]
+    killed_at = started + 20
     scenario = outage(
         "aurora",
         faults=[
             {"at": 120, "kind": "region-outage", "region": "us-east-1"},
-            {"at": 300, "kind": "handler-killed"},
+            {"at": killed_at, "kind": "handler-killed"},
         ],
     )
     result = Simulation(scenario, aurora).run()
-    assert result.final_state["state"] == "failing-over"
-    assert result.lock_stuck
     (killed,) = [r for r in result.runs if r.outcome == "died"]
-    assert killed.ended == 300 and killed.action == "failover"
+    resumed = [r for r in result.runs if r.action == "failover" and r.outcome == "SUCCEEDED"]
+    assert killed.ended == killed_at
+    assert resumed and resumed[0].started >= killed_at + LEASE_SECONDS - 60
+    assert result.final_state["state"] == "active-in-dr"
+    assert not result.lock_stuck
 
 
 def test_the_cli_writes_json_markdown_and_png(tmp_path: Path) -> None:
@@ -543,3 +579,205 @@ def test_the_cli_writes_json_markdown_and_png(tmp_path: Path) -> None:
     }
     assert (out / "short-rds.png").stat().st_size > 0
     assert "Simulated failover (modeled): short-rds" in (out / "short-rds.md").read_text()
+
+
+# -- fencing and the replica's view --------------------------------------------------------
+
+
+def aws(w: World, clock: SimClock) -> Any:
+    """boto3 clients, by service and region, answered by the world through the bridge."""
+    session = boto3.Session(botocore_session=Bridge(w, clock, random.Random(1)).session())
+
+    def client(service: str, region: str) -> Any:
+        return session.client(
+            service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x"
+        )
+
+    return client
+
+
+def lag_metric(
+    cloudwatch: Any, clock: SimClock, name: str, dimension: str, value: str
+) -> dict[str, Any]:
+    """What the failover handler asks: the last five minutes, 60-s Maximum."""
+    now = clock.now()
+    return cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "lag",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/RDS",
+                        "MetricName": name,
+                        "Dimensions": [{"Name": dimension, "Value": value}],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+                "ReturnData": True,
+            }
+        ],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now,
+    )["MetricDataResults"][0]
+
+
+def refusal(call: Any, **params: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as refused:
+        call(**params)
+    error = refused.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def test_rds_refuses_to_stop_a_primary_that_has_a_replica_or_the_replica_itself(
+    rds: topology.Topology,
+) -> None:
+    clock, w = SimClock(), world(rds)
+    client = aws(w, clock)
+    east, west = client("rds", rds.primary.name), client("rds", rds.dr.name)
+    primary = w.databases[rds.primary.db_identifier]
+    code, message = refusal(east.stop_db_instance, DBInstanceIdentifier=primary.identifier)
+    assert code == "InvalidDBInstanceState" and "read replicas" in message
+    code, message = refusal(west.stop_db_instance, DBInstanceIdentifier=rds.dr.db_identifier)
+    assert (code, message) == (
+        "InvalidDBInstanceState",
+        "Cannot stop or start a Read-Replica instance",
+    )
+    assert w.writable(primary) and primary.status == "available"
+    described = east.describe_db_instances(DBInstanceIdentifier=primary.identifier)["DBInstances"]
+    assert described[0]["ReadReplicaDBInstanceIdentifiers"] == [
+        w.databases[rds.dr.db_identifier].arn
+    ]
+    # A replica being promoted is still the primary's replica until the promotion ends.
+    w.promote(w.databases[rds.dr.db_identifier])
+    code, _ = refusal(east.stop_db_instance, DBInstanceIdentifier=primary.identifier)
+    assert code == "InvalidDBInstanceState"
+
+
+def test_the_old_primary_stops_taking_writes_when_its_stop_is_accepted(
+    rds: topology.Topology,
+) -> None:
+    clock, w = SimClock(), world(rds)
+    w.start_writes(20)
+    client = aws(w, clock)
+    east = client("rds", rds.primary.name)
+    primary = w.databases[rds.primary.db_identifier]
+    p = w.physics
+    w.promote(w.databases[rds.dr.db_identifier])
+    clock.sleep(p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds + 1)
+    stopping = east.stop_db_instance(DBInstanceIdentifier=primary.identifier)["DBInstance"]
+    accepted = clock.t
+    assert stopping["DBInstanceStatus"] == "stopping"
+    assert "ReadReplicaDBInstanceIdentifiers" not in stopping
+    assert not w.writable(primary)
+
+    def status() -> str:
+        described = east.describe_db_instances(DBInstanceIdentifier=primary.identifier)
+        return described["DBInstances"][0]["DBInstanceStatus"]
+
+    clock.sleep(p.rds_stop_seconds - 10)
+    assert status() == "stopping"
+    clock.sleep(20)
+    assert status() == "stopped" and not w.writable(primary)
+    # Clients still reach us-east-1 (nothing moved traffic here): none of it is acknowledged.
+    reached = [by for t, region, by in w.ledger.attempts if t > accepted and region]
+    assert reached and set(reached) == {None}
+    # The failback runbook still replaces the stopped primary with a new replica of dr.
+    w.rebuild_primary_replica()
+    assert status() == "creating"
+    clock.sleep(p.rds_rebuild_replica_seconds + 1)
+    assert status() == "available"
+    rebuilt = w.databases[rds.primary.db_identifier]
+    assert rebuilt.source is w.databases[rds.dr.db_identifier] and not w.writable(rebuilt)
+    west = client("rds", rds.dr.name)
+    code, _ = refusal(west.stop_db_instance, DBInstanceIdentifier=rds.dr.db_identifier)
+    assert code == "InvalidDBInstanceState"  # dr now has a replica of its own
+
+
+def test_a_stopping_or_stopped_instance_refuses_another_stop(rds: topology.Topology) -> None:
+    clock, w = SimClock(), world(rds)
+    client = aws(w, clock)
+    east = client("rds", rds.primary.name)
+    identifier = rds.primary.db_identifier
+    w.promote(w.databases[rds.dr.db_identifier])
+    p = w.physics
+    clock.sleep(p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds + 1)
+    east.stop_db_instance(DBInstanceIdentifier=identifier)
+    for wait in (1, p.rds_stop_seconds):
+        clock.sleep(wait)
+        code, message = refusal(east.stop_db_instance, DBInstanceIdentifier=identifier)
+        assert (code, message) == (
+            "InvalidDBInstanceState",
+            f"Instance {identifier} is not in available state.",
+        )
+    assert w.databases[identifier].status == "stopped"
+    code, _ = refusal(client("rds", rds.dr.name).stop_db_instance, DBInstanceIdentifier="nope")
+    assert code == "DBInstanceNotFound"
+
+
+def test_replica_lag_in_cloudwatch_is_the_lag_then_grows_then_stops_at_promotion(
+    rds: topology.Topology,
+) -> None:
+    clock, w = SimClock(), world(rds)
+    w.start_writes(20)
+    client = aws(w, clock)
+    cloudwatch = client("cloudwatch", rds.dr.name)
+    p, dr = w.physics, rds.dr.db_identifier
+
+    def replica_lag() -> dict[str, Any]:
+        return lag_metric(cloudwatch, clock, "ReplicaLag", "DBInstanceIdentifier", dr)
+
+    clock.sleep(600)
+    steady = replica_lag()
+    # One datapoint a period, published a delay after the period ends, newest first.
+    newest = 600 - p.rds_metric_period_seconds - p.metric_publication_delay_seconds
+    assert steady["Timestamps"] == [
+        clock.epoch + timedelta(seconds=newest - 60 * i) for i in range(3)
+    ]
+    assert steady["Values"] == pytest.approx([p.rds_replica_lag_seconds] * 3, abs=0.1)
+    assert steady["StatusCode"] == "Complete"
+    # Published in the replica's region only, for that metric and dimension only.
+    east = client("cloudwatch", rds.primary.name)
+    assert lag_metric(east, clock, "ReplicaLag", "DBInstanceIdentifier", dr)["Values"] == []
+    other = lag_metric(cloudwatch, clock, "CPUUtilization", "DBInstanceIdentifier", dr)
+    assert other["Values"] == [] and other["Timestamps"] == []
+
+    w.down.add(rds.primary.name)
+    down_at = clock.t
+    clock.sleep(600)
+    growing = replica_lag()["Values"]
+    assert len(growing) == 3
+    assert growing == sorted(growing, reverse=True)
+    assert [growing[0] - growing[1], growing[1] - growing[2]] == pytest.approx([60, 60])
+    period_end = clock.t - p.metric_publication_delay_seconds
+    assert growing[0] == pytest.approx(period_end - down_at + p.rds_replica_lag_seconds, abs=60)
+
+    w.promote(w.databases[dr])
+    clock.sleep(600)
+    after = replica_lag()
+    assert after["Values"] == [] and after["Timestamps"] == []
+
+
+def test_aurora_secondary_lag_in_milliseconds_grows_with_the_outage_and_stops_at_failover(
+    aurora: topology.Topology,
+) -> None:
+    clock, w = SimClock(), world(aurora)
+    w.start_writes(20)
+    client = aws(w, clock)
+    cloudwatch = client("cloudwatch", aurora.dr.name)
+    p, dr = w.physics, aurora.dr.db_identifier
+
+    def lag(name: str = "AuroraGlobalDBReplicationLag") -> list[float]:
+        return lag_metric(cloudwatch, clock, name, "DBClusterIdentifier", dr)["Values"]
+
+    clock.sleep(600)
+    assert lag() == pytest.approx([p.aurora_lag_seconds * 1000] * 3, abs=100)
+    assert lag("AuroraGlobalDBRPOLag") == lag()
+    assert lag_metric(cloudwatch, clock, "ReplicaLag", "DBInstanceIdentifier", dr)["Values"] == []
+    w.down.add(aurora.primary.name)
+    clock.sleep(600)
+    growing = lag()
+    assert growing == sorted(growing, reverse=True) and growing[-1] > 60_000
+    w.failover_global(w.databases[dr])
+    clock.sleep(600)
+    assert lag() == []

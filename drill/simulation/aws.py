@@ -6,16 +6,18 @@ response a handler returns instead of sending the request). It first costs simul
 API round trip, or, when the endpoint is unreachable, what the caller's own botocore Config
 costs (every attempt's connect timeout and the standard mode's backoff between attempts)
 before EndpointConnectionError. botocore's retry quota is not modeled: the handler makes fresh
-clients, with a fresh quota, in every invocation. EKS, RDS and Route 53 are then answered from
-the simulated world; DynamoDB (the state record's conditional writes) and SNS go on to moto,
-in-process, which emulates them faithfully.
+clients, with a fresh quota, in every invocation. EKS, RDS, Route 53 and CloudWatch (the
+replicas' lag metrics) are then answered from the simulated world; DynamoDB (the state
+record's conditional writes) and SNS go on to moto, in-process, which emulates them faithfully.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import botocore.session
@@ -27,6 +29,28 @@ from drill.simulation.world import Database, World
 
 Answer = tuple[AWSResponse, dict[str, Any]]
 PARAMS = "simulation.params"
+ANSWERED = ("eks", "rds", "route53", "cloudwatch")
+ENDPOINTS = {"cloudwatch": "monitoring"}
+
+# The replica lag metrics RDS publishes in AWS/RDS, in the replica's region: name -> (the one
+# dimension it is published by, the kind of database, the unit's factor from seconds).
+# ReplicaLag: seconds, by DBInstanceIdentifier (RDS metrics reference, rds-metrics.html).
+# Aurora global database secondaries: milliseconds, by DBClusterIdentifier, published in
+# secondary Regions only (Aurora.AuroraMonitoring.Metrics.html, dimensions.html); AWS points
+# Aurora PostgreSQL users at AuroraGlobalDBRPOLag. The simulation has one lag for all three.
+LAG_METRICS: dict[str, tuple[str, str, float]] = {
+    "ReplicaLag": ("DBInstanceIdentifier", "instance", 1.0),
+    "AuroraGlobalDBReplicationLag": ("DBClusterIdentifier", "cluster", 1000.0),
+    "AuroraGlobalDBRPOLag": ("DBClusterIdentifier", "cluster", 1000.0),
+    "AuroraGlobalDBProgressLag": ("DBClusterIdentifier", "cluster", 1000.0),
+}
+STATISTICS: dict[str, Callable[[list[float]], float]] = {
+    "Maximum": max,
+    "Minimum": min,
+    "Sum": sum,
+    "Average": lambda values: sum(values) / len(values),
+    "SampleCount": lambda values: float(len(values)),
+}
 
 
 class ApiError(Exception):
@@ -41,11 +65,14 @@ class Bridge:
         self.clock = clock
         self.rng = rng
         self.on_publish: Callable[[str], None] = lambda subject: None
+        # Every call made, as (service, operation, the client's region, parameters).
+        self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
         self._answers: dict[tuple[str, str], Callable[[str, Mapping[str, Any]], dict]] = {
             ("eks", "DescribeNodegroup"): self._describe_nodegroup,
             ("eks", "UpdateNodegroupConfig"): self._update_nodegroup_config,
             ("rds", "DescribeDBInstances"): self._describe_db_instances,
             ("rds", "PromoteReadReplica"): self._promote_read_replica,
+            ("rds", "StopDBInstance"): self._stop_db_instance,
             ("rds", "DescribeDBClusters"): self._describe_db_clusters,
             ("rds", "DescribeGlobalClusters"): self._describe_global_clusters,
             ("rds", "FailoverGlobalCluster"): self._failover_global_cluster,
@@ -53,6 +80,7 @@ class Bridge:
             ("route53", "GetHealthCheck"): self._get_health_check,
             ("route53", "UpdateHealthCheck"): self._update_health_check,
             ("route53", "GetHealthCheckStatus"): self._get_health_check_status,
+            ("cloudwatch", "GetMetricData"): self._get_metric_data,
         }
 
     def session(self) -> botocore.session.Session:
@@ -71,6 +99,7 @@ class Bridge:
         operation = model.name
         region = context["client_region"]
         config = context["client_config"]
+        self.calls.append((service, operation, region, dict(context.get(PARAMS, {}))))
         self._reach(service, region, config)
         self.clock.sleep(self.world.physics.api_latency_seconds)
         self.world.advance(self.clock.t)
@@ -81,7 +110,7 @@ class Bridge:
             self.on_publish(str(params.get("Subject", "")))
         answer = self._answers.get((service, operation))
         if answer is None:
-            if service in ("eks", "rds", "route53"):
+            if service in ANSWERED:
                 raise NotImplementedError(f"the simulation does not answer {service} {operation}")
             return None
         try:
@@ -106,8 +135,9 @@ class Bridge:
                 p = self.world.physics
                 backoff = min(p.api_backoff_base_seconds * 2**attempt, p.api_max_backoff_seconds)
                 self.clock.sleep(self.rng.random() * backoff)
+        prefix = ENDPOINTS.get(service, service)
         host = (
-            "route53.amazonaws.com" if service == "route53" else f"{service}.{region}.amazonaws.com"
+            "route53.amazonaws.com" if service == "route53" else f"{prefix}.{region}.amazonaws.com"
         )
         raise EndpointConnectionError(endpoint_url=f"https://{host}")
 
@@ -177,7 +207,7 @@ class Bridge:
         return db
 
     def _instance(self, db: Database) -> dict:
-        described = {
+        described: dict[str, Any] = {
             "DBInstanceIdentifier": db.identifier,
             "DBInstanceArn": db.arn,
             "DBInstanceStatus": self.world.db_status(db),
@@ -185,6 +215,12 @@ class Bridge:
         }
         if db.origin is not None:
             described["ReadReplicaSourceDBInstanceIdentifier"] = db.origin.arn
+        replicas = self.world.replicas_of(db)
+        if replicas:
+            # A replica in another Region is named by its ARN, as the source's region sees it.
+            described["ReadReplicaDBInstanceIdentifiers"] = [
+                r.identifier if r.region == db.region else r.arn for r in replicas
+            ]
         return described
 
     def _describe_db_instances(self, region: str, params: Mapping[str, Any]) -> dict:
@@ -208,6 +244,15 @@ class Bridge:
                 f"DB instance {db.identifier} is {status}: it cannot be promoted now.",
             )
         self.world.promote(db)
+        return {"DBInstance": self._instance(db)}
+
+    def _stop_db_instance(self, region: str, params: Mapping[str, Any]) -> dict:
+        """StopDBInstance (USER_StopInstance): refused with InvalidDBInstanceState unless the
+        instance is available and neither has nor is a read replica."""
+        db = self._local(region, params["DBInstanceIdentifier"], "instance")
+        refusal = self.world.stop(db)
+        if refusal:
+            raise ApiError("InvalidDBInstanceState", refusal)
         return {"DBInstance": self._instance(db)}
 
     def _describe_db_clusters(self, region: str, params: Mapping[str, Any]) -> dict:
@@ -338,6 +383,73 @@ class Bridge:
                 for i, checker in enumerate(check.checkers)
             ]
         }
+
+    # -- CloudWatch -----------------------------------------------------------------------------
+
+    def _get_metric_data(self, region: str, params: Mapping[str, Any]) -> dict:
+        """GetMetricData for the replicas' lag metrics; any other metric, namespace, dimension
+        set or expression has no data (an empty result, not an error). StartTime is rounded
+        down to the minute (API_GetMetricData); datapoints are stamped with their period's
+        start, newest first unless ScanBy says TimestampAscending."""
+        start = math.floor(self._seconds(params["StartTime"]) / 60) * 60
+        end = self._seconds(params["EndTime"])
+        ascending = params.get("ScanBy") == "TimestampAscending"
+        results = []
+        for query in params["MetricDataQueries"]:
+            if not query.get("ReturnData", True):
+                continue
+            stat = query.get("MetricStat")
+            points = self._datapoints(region, stat, start, end) if stat else []
+            points.sort(reverse=not ascending)
+            label = stat["Metric"].get("MetricName", query["Id"]) if stat else query["Id"]
+            results.append(
+                {
+                    "Id": query["Id"],
+                    "Label": query.get("Label", label),
+                    "Timestamps": [self.clock.epoch + timedelta(seconds=p) for p, _ in points],
+                    "Values": [v for _, v in points],
+                    "StatusCode": "Complete",
+                }
+            )
+        return {"MetricDataResults": results, "Messages": []}
+
+    def _datapoints(
+        self, region: str, stat: Mapping[str, Any], start: float, end: float
+    ) -> list[tuple[float, float]]:
+        metric = stat["Metric"]
+        spec = LAG_METRICS.get(metric.get("MetricName", ""))
+        dimensions = metric.get("Dimensions", [])
+        aggregate = STATISTICS.get(stat["Stat"])
+        if metric.get("Namespace") != "AWS/RDS" or spec is None or aggregate is None:
+            return []
+        name, kind, factor = spec
+        if len(dimensions) != 1 or dimensions[0]["Name"] != name:
+            return []
+        series = self.world.lag_series.get((region, kind, dimensions[0]["Value"]), [])
+        p = self.world.physics
+        visible_until = (
+            self.world.t - p.rds_metric_period_seconds - p.metric_publication_delay_seconds
+        )
+        period = float(stat["Period"])
+        buckets: dict[float, list[float]] = {}
+        for at, lag in series:
+            if start <= at < end and at <= visible_until:
+                bucket = start + math.floor((at - start) / period) * period
+                buckets.setdefault(bucket, []).append(lag * factor)
+        return [(at, aggregate(values)) for at, values in buckets.items()]
+
+    def _seconds(self, value: Any) -> float:
+        """A timestamp as boto3 takes it (datetime, ISO 8601 text or epoch seconds) in
+        simulated seconds."""
+        if isinstance(value, datetime):
+            when = value
+        elif isinstance(value, int | float):
+            when = datetime.fromtimestamp(value, UTC)
+        else:
+            when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return (when - self.clock.epoch).total_seconds()
 
 
 # The regions Route 53's checkers run from when none are chosen (API_HealthCheckConfig).

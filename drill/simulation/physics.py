@@ -31,6 +31,9 @@ RDS_PROMOTE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadR
 RDS_PROMOTE_API = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html"
 )
+RDS_STOP = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html"
+RDS_CLOUDWATCH = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/monitoring-cloudwatch.html"
+METRIC_DELAY = "https://docs.datadoghq.com/integrations/guide/cloud-metric-delay/"
 AURORA = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html"
 AURORA_DR = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/"
@@ -75,6 +78,10 @@ class Physics:
     rds_promote_modifying_seconds: float = 150.0
     rds_promote_rebooting_seconds: float = 60.0
     rds_rebuild_replica_seconds: float = 1800.0
+    rds_stop_seconds: float = 300.0
+    # CloudWatch: RDS's metrics (ReplicaLag, Aurora's AuroraGlobalDB*Lag).
+    rds_metric_period_seconds: float = 60.0
+    metric_publication_delay_seconds: float = 120.0
     # Aurora global database.
     aurora_lag_seconds: float = 0.8
     aurora_failover_seconds: float = 90.0
@@ -109,6 +116,7 @@ POSITIVE = (
     "hpa_sync_seconds",
     "gateway_pods_per_node",
     "pod_writes_per_second",
+    "rds_metric_period_seconds",
 )
 FRACTIONS = ("healthy_fraction", "autoscaler_utilization_threshold", "s3_rtc_slow_fraction")
 
@@ -175,6 +183,22 @@ SOURCES: dict[str, tuple[str, str]] = {
     "rds_rebuild_replica_seconds": (
         RDS_PROMOTE,
         f"a promoted instance cannot become a replica again: a new one is created; time {ASSUMED}",
+    ),
+    "rds_stop_seconds": (
+        RDS_STOP,
+        "StopDBInstance: `stopping`, then `stopped`; it takes several minutes or even up to an "
+        "hour, refused for an instance that has or is a read replica; the value is "
+        f"{ASSUMED}",
+    ),
+    "rds_metric_period_seconds": (
+        RDS_CLOUDWATCH,
+        "RDS sends metric data to CloudWatch in 1-minute periods by default; one ReplicaLag "
+        "(Aurora: AuroraGlobalDB*Lag) sample a period, at its end",
+    ),
+    "metric_publication_delay_seconds": (
+        METRIC_DELAY,
+        "how long after its period a datapoint can be read is not documented by AWS (a "
+        f"monitoring vendor sees about 2 minutes for 1-minute metrics): {ASSUMED}",
     ),
     "aurora_lag_seconds": (AURORA, "typical replication latency under a second"),
     "aurora_failover_seconds": (

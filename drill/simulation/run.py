@@ -264,6 +264,7 @@ class Simulation:
                     clock=self.clock,
                     http_status=self._http_status,
                     invocation_id=run.name,
+                    remaining_ms=lambda: int((invocation.deadline - self.clock.t) * 1000),
                 )
                 self._commands[run.name] = lambda: runner.command.action
                 self._run_ids[run.name] = runner.run_id

@@ -45,6 +45,8 @@ class Database:
     cursor: int = 0
     # Aurora: writes stop on the old writer while a switchover moves the role.
     fenced: bool = False
+    # The last instant replication from the source ran (both regions reachable).
+    linked_at: float = 0.0
 
     @property
     def arn(self) -> str:
@@ -188,7 +190,12 @@ class World:
             r.health_check.id: self._health_check(r) for r in (topology.primary, topology.dr)
         }
         self.databases: dict[str, Database] = {}
+        # What RDS publishes to CloudWatch for each replica, once a period, in the replica's
+        # region: (region, kind, identifier) -> [(period start, lag in seconds)].
+        self.lag_series: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
         self._data_tier()
+        period = physics.rds_metric_period_seconds
+        self._every(period, period, self._publish_lag)
         self.ledger.designate(0.0, self.topology.primary.db_identifier)
         self.clients = [
             Client(
@@ -290,8 +297,13 @@ class World:
 
     def _replicate(self, t: float) -> None:
         for db in self.databases.values():
-            if db.source is not None and self.up(db.region) and self.up(db.source.region):
+            if self.linked(db):
                 db.catch_up(t - db.lag)
+                db.linked_at = t
+
+    def linked(self, db: Database) -> bool:
+        """Whether a replica's link to its source works now (both regions reachable)."""
+        return db.source is not None and self.up(db.region) and self.up(db.source.region)
 
     # -- reachability -------------------------------------------------------------------------
 
@@ -350,10 +362,15 @@ class World:
 
     def _reconcile(self, group: NodeGroup, region: str) -> None:
         cluster = self.clusters[region]
+        removed = False
         while len(group.nodes) > group.desired:
             gone = max(group.nodes, key=lambda n: n.ready_at)
             group.nodes.remove(gone)
             cluster.gateway.pods = [(n, r) for n, r in cluster.gateway.pods if n is not gone]
+            removed = True
+        if removed:
+            # The evicted pods are rescheduled on the nodes that remain.
+            self._place_pods(cluster, self.t)
         missing = group.desired - len(group.nodes)
         if missing <= 0:
             group.launch_failing = False
@@ -462,6 +479,61 @@ class World:
         if db.status == "available" and not db.writer and self.t < self.backing_up_until:
             return "backing-up"
         return db.status
+
+    def replicas_of(self, db: Database) -> list[Database]:
+        """The read replicas `db` has: the databases replicating it, or created from it and not
+        yet promoted (a replica being promoted still counts until the promotion ends)."""
+        return [
+            d for d in self.databases.values() if d is not db and (d.source is db or d.origin is db)
+        ]
+
+    def stop(self, db: Database) -> str | None:
+        """StopDBInstance: the instance shuts down (`stopping`, then `stopped`) and takes no
+        writes from the moment the stop is accepted. None when accepted, else why not: RDS
+        stops only an available instance that neither is nor has a read replica."""
+        status = self.db_status(db)
+        if status != "available":
+            return f"Instance {db.identifier} is not in available state."
+        if db.origin is not None:
+            return "Cannot stop or start a Read-Replica instance"
+        replicas = self.replicas_of(db)
+        if replicas:
+            names = ", ".join(r.identifier for r in replicas)
+            return f"Cannot stop DB instance {db.identifier}: it has read replicas ({names})."
+        db.status = "stopping"
+        self.notes.append((self.t, f"database: stop of {db.identifier} accepted"))
+
+        def stopped() -> None:
+            if db.status == "stopping":
+                db.status = "stopped"
+                self.notes.append((self.t, f"database: {db.identifier} stopped"))
+
+        self.at(self.t + self.physics.rds_stop_seconds, stopped)
+        return None
+
+    def replica_lag(self, db: Database) -> float | None:
+        """How far behind its source a replica is now, in seconds, as RDS reports it: from the
+        oldest write the source committed that it has not applied (what a failover now would
+        lose); 0 when it has everything and its link works; while the link is broken it cannot
+        know, so the lag grows from the last instant the link worked. None when not a replica."""
+        source = db.source
+        if source is None:
+            return None
+        current = self.t if self.linked(db) else db.linked_at
+        if db.cursor < len(source.log):
+            current = min(current, source.log[db.cursor][0])
+        return max(0.0, self.t - current)
+
+    def _publish_lag(self) -> None:
+        """Every period, each replica whose instance runs reports its lag at the period's end
+        (ReplicaLag; AuroraGlobalDB*Lag for an Aurora secondary). A promoted database has no
+        source and reports nothing."""
+        start = self.t - self.physics.rds_metric_period_seconds
+        for db in self.databases.values():
+            lag = self.replica_lag(db)
+            if lag is None or not self.up(db.region):
+                continue
+            self.lag_series.setdefault((db.region, db.kind, db.identifier), []).append((start, lag))
 
     def promote(self, db: Database) -> None:
         """PromoteReadReplica: replication stops, the instance is modified and rebooted, then

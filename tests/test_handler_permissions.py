@@ -1,0 +1,124 @@
+"""The failover Lambda's IAM policy against every call the handler makes: the handler runs
+failover, maintenance and failback on the simulation, for each data tier, and each call it
+made (action, resource ARN, region) must be allowed by the policy the dr program synthesizes
+for the Lambda's role. A call the policy does not allow would be AccessDenied on AWS."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+
+from drill.simulation import topology
+from drill.simulation.run import Simulation
+from drill.simulation.scenario import parse
+from tools.harness import reference_name, run_program, stack_config
+
+ACCOUNT = "123456789012"
+REGIONS = ("us-east-1", "us-west-2")
+
+
+def render(tier: str) -> tuple[topology.Topology, dict[str, Any]]:
+    overrides: dict[str, Any] = {}
+    if tier == "aurora":
+        overrides = {
+            "trading:database": {
+                **stack_config("primary")["trading:database"],
+                **topology.AURORA_DATABASE,
+            }
+        }
+    primary = run_program("primary", overrides)
+    dr_overrides = dict(overrides)
+    if overrides:
+        dr_overrides["trading:database"] = {
+            **stack_config("dr")["trading:database"],
+            **topology.AURORA_DATABASE,
+        }
+    dr = run_program("dr", dr_overrides, references={reference_name("primary"): primary})
+    policy = json.loads(dr.one("aws:iam/rolePolicy:RolePolicy", "dr-role").inputs["policy"])
+    return topology.from_graphs(primary, dr), policy
+
+
+def resource(service: str, region: str, params: dict[str, Any]) -> list[str]:
+    """The ARNs IAM authorizes a call against (the service authorization reference's
+    resource types for each action); `*` for an action without one."""
+    rds = f"arn:aws:rds:{region}:{ACCOUNT}"
+    arns = {
+        "eks": lambda: [
+            f"arn:aws:eks:{region}:{ACCOUNT}:nodegroup/{params['clusterName']}/"
+            f"{params['nodegroupName']}/00000000-0000-0000-0000-000000000000"
+        ],
+        "route53": lambda: [f"arn:aws:route53:::healthcheck/{params['HealthCheckId']}"],
+        "dynamodb": lambda: [f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{params['TableName']}"],
+        "sns": lambda: [params["TopicArn"]],
+    }
+    if service in arns:
+        return arns[service]()
+    if service != "rds":
+        return ["*"]
+    if "DBInstanceIdentifier" in params:
+        return [f"{rds}:db:{params['DBInstanceIdentifier']}"]
+    if "DBClusterIdentifier" in params:
+        return [f"{rds}:cluster:{params['DBClusterIdentifier']}"]
+    target = [params["TargetDbClusterIdentifier"]] if "TargetDbClusterIdentifier" in params else []
+    return [f"arn:aws:rds::{ACCOUNT}:global-cluster:{params['GlobalClusterIdentifier']}", *target]
+
+
+def allowed(policy: dict[str, Any], action: str, arn: str) -> bool:
+    for statement in policy["Statement"]:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        matches = any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources)
+        if statement["Effect"] == "Allow" and action in actions and matches:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("tier", ["rds", "aurora"])
+def test_every_call_the_handler_makes_is_allowed_by_its_role(tier: str) -> None:
+    topo, policy = render(tier)
+    actions: list[dict[str, Any]] = [{"at": 3300, "invoke": "failback", "reason": "test"}]
+    if tier == "rds":
+        actions.insert(0, {"at": 1200, "operator": "rebuild-primary"})
+    scenario = parse(
+        {
+            "name": f"permissions-{tier}",
+            "database": tier,
+            "mode": "automatic",
+            "duration": 3900,
+            "faults": [
+                {"at": 120, "kind": "region-outage", "region": "us-east-1"},
+                {"at": 1020, "kind": "region-recovery", "region": "us-east-1"},
+            ],
+            "actions": actions,
+        },
+        REGIONS,
+    )
+    simulation = Simulation(scenario, topo)
+    result = simulation.run()
+    assert {r.action for r in result.runs} >= {"probe", "failover", "failback"}
+    made = {
+        (f"{service}:{operation}", arn)
+        for service, operation, region, params in simulation.bridge.calls
+        for arn in resource(service, region, params)
+    }
+    denied = sorted(call for call in made if not allowed(policy, *call))
+    assert not denied
+    # The check refuses what the role was not given.
+    dr_db = f"arn:aws:rds:us-west-2:{ACCOUNT}:db:{topo.dr.db_identifier}"
+    assert not allowed(policy, "rds:DeleteDBInstance", dr_db)
+    # The paths ran for real: promotion or global failover, fencing, detection.
+    operations = {action for action, _ in made}
+    assert "cloudwatch:GetMetricData" in operations
+    if tier == "rds":
+        assert {"rds:PromoteReadReplica", "rds:StopDBInstance"} <= operations
+    else:
+        assert {"rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster"} <= operations
