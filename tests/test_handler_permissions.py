@@ -14,29 +14,13 @@ import pytest
 from drill.simulation import topology
 from drill.simulation.run import Simulation
 from drill.simulation.scenario import parse
-from tools.harness import reference_name, run_program, stack_config
 
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "us-west-2")
 
 
 def render(tier: str) -> tuple[topology.Topology, dict[str, Any]]:
-    overrides: dict[str, Any] = {}
-    if tier == "aurora":
-        overrides = {
-            "trading:database": {
-                **stack_config("primary")["trading:database"],
-                **topology.AURORA_DATABASE,
-            }
-        }
-    primary = run_program("primary", overrides)
-    dr_overrides = dict(overrides)
-    if overrides:
-        dr_overrides["trading:database"] = {
-            **stack_config("dr")["trading:database"],
-            **topology.AURORA_DATABASE,
-        }
-    dr = run_program("dr", dr_overrides, references={reference_name("primary"): primary})
+    primary, dr = topology.render_graphs(tier)
     policy = json.loads(dr.one("aws:iam/rolePolicy:RolePolicy", "dr-role").inputs["policy"])
     return topology.from_graphs(primary, dr), policy
 

@@ -129,19 +129,22 @@ def replica(identifier: str, source: str | None, status: str = "available") -> d
 PRIMARY_ARN = "arn:aws:rds:us-east-1:123456789012:db:trading-primary-db"
 
 
-def promotable(world: emulation.World) -> Any:
-    """AWS's answers to a successful promotion of the dr replica."""
-    db = world.env.db_identifier
+def promotion(region: str, db: str, source: str) -> Any:
+    """AWS's answers to a successful promotion of `db`, a replica of `source`."""
     return rds_answering(
-        REGION,
+        region,
         db,
         [
-            ("describe_db_instances", replica(db, PRIMARY_ARN)),
+            ("describe_db_instances", replica(db, source)),
             ("promote_read_replica", {"DBInstance": {"DBInstanceIdentifier": db}}),
-            ("describe_db_instances", replica(db, None)),
             ("describe_db_instances", replica(db, None)),
         ],
     )
+
+
+def promotable(world: emulation.World) -> Any:
+    """The dr replica's promotion."""
+    return promotion(REGION, world.env.db_identifier, PRIMARY_ARN)
 
 
 def run(
@@ -303,18 +306,9 @@ def test_failback_is_refused_until_the_primary_replicates_from_dr(
 
 
 def rebuilt_primary(world: emulation.World) -> Any:
-    """AWS's answers for a primary rebuilt as dr's replica (the runbook), then promoted."""
-    db = world.env.primary_db_identifier
-    dr_arn = f"arn:aws:rds:{REGION}:123456789012:db:trading-dr-db"
-    return rds_answering(
-        "us-east-1",
-        db,
-        [
-            ("describe_db_instances", replica(db, dr_arn)),
-            ("promote_read_replica", {"DBInstance": {"DBInstanceIdentifier": db}}),
-            ("describe_db_instances", replica(db, None)),
-        ],
-    )
+    """The primary rebuilt as dr's replica (the runbook), then promoted."""
+    dr_arn = f"arn:aws:rds:{REGION}:123456789012:db:{world.env.db_identifier}"
+    return promotion("us-east-1", world.env.primary_db_identifier, dr_arn)
 
 
 def fenceable_dr(world: emulation.World) -> Any:

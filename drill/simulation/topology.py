@@ -206,19 +206,22 @@ def stack_regions() -> tuple[str, str]:
     return (stack_config("primary")["trading:region"], stack_config("dr")["trading:region"])
 
 
-def render(database: str) -> Topology:
-    """Both stacks rendered under Pulumi mocks with the data tier `database` (rds | aurora)."""
+def render_graphs(database: str) -> tuple[Any, Any]:
+    """Both stacks' graphs under Pulumi mocks with the data tier `database` (rds | aurora)."""
     overrides: dict[str, Any] = {}
+    dr_overrides: dict[str, Any] = {}
     if database == "aurora":
         overrides = {
             "trading:database": {**stack_config("primary")["trading:database"], **AURORA_DATABASE}
         }
-    primary = run_program("primary", overrides)
-    dr_overrides = dict(overrides)
-    if overrides:
-        dr_overrides["trading:database"] = {
-            **stack_config("dr")["trading:database"],
-            **AURORA_DATABASE,
+        dr_overrides = {
+            "trading:database": {**stack_config("dr")["trading:database"], **AURORA_DATABASE}
         }
+    primary = run_program("primary", overrides)
     dr = run_program("dr", dr_overrides, references={reference_name("primary"): primary})
-    return from_graphs(primary, dr)
+    return primary, dr
+
+
+def render(database: str) -> Topology:
+    """Both stacks rendered under Pulumi mocks with the data tier `database` (rds | aurora)."""
+    return from_graphs(*render_graphs(database))
