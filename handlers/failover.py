@@ -53,8 +53,10 @@ from handlers.state import (
     StateStore,
 )
 
+# Three attempts of at most 15 s each: one call stays well inside a third of the lease, the
+# interval at which a run renews it.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
+    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=10
 )
 PROBE_TIMEOUT_SECONDS = 5
 
@@ -272,12 +274,7 @@ class Runner:
             Step("verify-database", self._verify_dr_database, after=("promote-database",)),
         ]
         if env.dr_health_check_id:
-            verifications.append(
-                Step(
-                    "verify-dr-health",
-                    lambda: steps.verify_healthy(c.route53, env.dr_health_check_id),
-                )
-            )
+            verifications.append(Step("verify-dr-health", self._verify_dr_health))
         timeline.run_parallel(verifications)
         if env.db_engine == "postgres":
             timeline.run(
@@ -308,18 +305,25 @@ class Runner:
         return steps.verify_writer(self.clients.rds, self.env.db_identifier, self.pace)
 
     def _pin_traffic(self) -> str:
-        """Invert the primary's health check once the primary answers, so that its recovery
-        does not bring clients back to a database dr has replaced. Not while it is down: an
-        inverted check of a dead endpoint is healthy, and Route 53 would answer PRIMARY."""
+        """Keep the primary's health check failing while dr is the writer: inverted while the
+        primary answers, not inverted while it does not (an inverted check of a dead endpoint
+        is healthy, and Route 53 would answer PRIMARY). The probe repeats this every period;
+        each change takes effect through the Route 53 control plane, in us-east-1."""
         check = self.env.primary_health_check_id
         if not check:
             return "no primary health check configured: DNS records are not managed here"
-        if self._endpoint_signal() != HEALTHY:
-            return (
-                "primary down: Route 53 fails its check on its own; the probe inverts it "
-                "as soon as the primary answers again"
-            )
-        return steps.set_primary_inverted(self.clients.route53, check, inverted=True)
+        signal = self._endpoint_signal()
+        if signal == UNKNOWN:
+            return "the primary's endpoint cannot be probed: its check is left as it is"
+        return steps.set_primary_inverted(self.clients.route53, check, inverted=signal == HEALTHY)
+
+    def _verify_dr_health(self) -> str:
+        """Advisory when Route 53's control plane cannot answer: dr's health is what dr's own
+        checks show, and a failover must not fail for want of us-east-1."""
+        try:
+            return steps.verify_healthy(self.clients.route53, self.env.dr_health_check_id)
+        except (ClientError, BotoCoreError) as error:
+            return f"unknown (Route 53 did not answer: {type(error).__name__})"
 
     def _fence_old_primary(self) -> str:
         """Best effort: a primary whose region is down is fenced by the probe once it is back
@@ -476,7 +480,8 @@ class Runner:
         if not url.startswith("https://"):
             return UNKNOWN
         status = self.http_status(url, PROBE_TIMEOUT_SECONDS)
-        return HEALTHY if status is not None and 200 <= status < 300 else FAILING
+        # Any answer below 500 (a 429 from throttling, a 403 from the WAF) is a live region.
+        return HEALTHY if status is not None and status < 500 else FAILING
 
     def _replication_signal(self) -> str:
         """The dr replica's own view of the primary, from CloudWatch in dr (no us-east-1)."""

@@ -85,7 +85,10 @@ class StateStore:
         condition = " OR ".join(f"#state = :s{i}" for i in range(len(expected)))
         if STANDBY in expected:
             condition = f"attribute_not_exists(#state) OR {condition}"
-        condition += " OR (#state = :new AND lease_until < :now)"
+        # A record written before leases existed has none: it counts as expired.
+        condition += (
+            " OR (#state = :new AND (attribute_not_exists(lease_until) OR lease_until < :now))"
+        )
         try:
             response = self._dynamodb.update_item(
                 TableName=self._table,
