@@ -5,7 +5,11 @@ unknown and mis-shaped properties.
 
 Requests are the analyzer protocol's own messages, answered by the pack's servicer (the code
 the policy server runs): resource inputs go to Analyze, outputs to AnalyzeStack, as the engine
-sends them. This module also holds the harness the area modules share (`R`, `Pack`, `Case`).
+sends them (pulumi pkg/resource/deploy/step_generator.go: analyzeAll sends inputs,
+AnalyzeResources `v.Outputs`), and AnalyzeStack also gets the root pulumi:pulumi:Stack resource,
+whose properties are the stack's outputs. An `R` may carry outputs that differ from its inputs
+(what the provider read back), and `refreshed` gives a graph the outputs a `pulumi refresh`
+reads from AWS. This module also holds the harness the area modules share (`R`, `Pack`, `Case`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policypacks.trading_guard.policies import AREAS, POLICIES
 from tests.conftest import StackGraph
-from tools.harness import ROOT, Graph, Resource
+from tools.harness import ROOT, Graph, Resource, project_name
 
 PACK_DIR = ROOT / "policypacks" / "trading_guard"
 POLICY_CONFIG = json.loads((PACK_DIR / "policy-config.json").read_text())
@@ -38,6 +42,11 @@ ADVISORY = analyzer_pb2.EnforcementLevel.Value("ADVISORY")
 # What the engine sends, during a preview, for a value that depends on a resource not yet made.
 UNKNOWN = UNKNOWN_STRING_VALUE
 BY_NAME = {p.name: p for p in POLICIES}
+# How the SDK's servicer words the advisory diagnostic for an UnknownValueError a policy raises
+# (pulumi_policy.policy._PolicyAnalyzerServicer), and how the pack's UnverifiedError words what
+# it could not verify.
+CANT_RUN = "can't run policy"
+NOT_VERIFIED = "not verified, as values are not known yet: "
 
 
 def struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -48,8 +57,9 @@ def struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
 
 @dataclass(eq=False)
 class R:
-    """A resource as the engine shows it to the pack: its type, properties, the resources its
-    properties were computed from, and its options."""
+    """A resource as the engine shows it to the pack: its type, properties (inputs, sent to
+    Analyze), the outputs sent to AnalyzeStack when they differ from the inputs (what the
+    provider read back), the resources its properties were computed from, and its options."""
 
     type: str
     props: Mapping[str, Any] = field(default_factory=dict)
@@ -60,6 +70,7 @@ class R:
     parent: R | None = None
     provider: R | None = None
     stack: str = "test"
+    outputs: Mapping[str, Any] | None = None
 
     @property
     def urn(self) -> str:
@@ -94,7 +105,7 @@ class R:
     def stack_resource(self) -> Any:
         return analyzer_pb2.AnalyzerResource(
             type=self.type,
-            properties=struct(self.props),
+            properties=struct(self.props if self.outputs is None else self.outputs),
             urn=self.urn,
             name=self.name,
             options=self.options(),
@@ -129,6 +140,17 @@ def closure(resources: Sequence[R]) -> list[R]:
 def violation(diagnostic: Any) -> str:
     """The reported message, without the policy description the servicer puts first."""
     return diagnostic.message.split("\n", 1)[-1]
+
+
+def is_note(diagnostic: Any) -> bool:
+    """Whether a diagnostic is the advisory note of what a policy could not verify yet."""
+    return CANT_RUN in diagnostic.message
+
+
+def unverified(diagnostic: Any) -> list[str]:
+    """What an advisory note names as not verified ("<resource>: <value> is not known yet")."""
+    named = diagnostic.message.split(NOT_VERIFIED, 1)[-1].split(". AWS may refuse", 1)[0]
+    return named.split("; ")
 
 
 def policy_config(config: Mapping[str, Any]) -> Any:
@@ -168,7 +190,16 @@ class Pack:
         return found + list(self.servicer.AnalyzeStack(request, None).diagnostics)
 
     def violations(self, policy: str, *resources: R) -> list[str]:
-        return [violation(d) for d in self.diagnostics(*resources) if d.policyName == policy]
+        """The policy's violations, without its notes of what it could not verify."""
+        return [
+            violation(d)
+            for d in self.diagnostics(*resources)
+            if d.policyName == policy and not is_note(d)
+        ]
+
+    def notes(self, policy: str, *resources: R) -> list[Any]:
+        """The policy's advisory notes of what it could not verify."""
+        return [d for d in self.diagnostics(*resources) if d.policyName == policy and is_note(d)]
 
     def graph(self, graph: Graph) -> list[Any]:
         analyze, stack = graph_requests(graph)
@@ -179,14 +210,16 @@ class Pack:
 @dataclass(frozen=True)
 class Case:
     """One specification line of a policy: these resources make it report exactly these
-    messages. `kind` is compliant, non-compliant, missing (a property left to its default) or
-    unknown (a value the engine does not know during a preview)."""
+    messages, and (a deployability stack policy) note exactly these values as not verified.
+    `kind` is compliant, non-compliant, missing (a property left to its default) or unknown (a
+    value the engine does not know during a preview)."""
 
     policy: str
     kind: str
     resources: tuple[R, ...]
     expected: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict)
+    unverified: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -202,15 +235,32 @@ def case(
     resources: R | Sequence[R],
     *expected: str,
     config: Mapping[str, Any] | None = None,
+    unverified: Sequence[str] = (),
 ) -> Case:
     assert policy in BY_NAME, policy
     given = (resources,) if isinstance(resources, R) else tuple(resources)
-    return Case(policy, kind, given, expected, config or {})
+    return Case(policy, kind, given, expected, config or {}, tuple(unverified))
+
+
+def case_pack(case_: Case) -> Pack:
+    return Pack({case_.policy: case_.config} if case_.config else None, [BY_NAME[case_.policy]])
 
 
 def run(case_: Case) -> list[str]:
-    pack = Pack({case_.policy: case_.config} if case_.config else None, [BY_NAME[case_.policy]])
-    return pack.violations(case_.policy, *case_.resources)
+    return case_pack(case_).violations(case_.policy, *case_.resources)
+
+
+def noted(case_: Case) -> list[str]:
+    """What the policy's advisory notes name as not verified in the case."""
+    return [
+        n for d in case_pack(case_).notes(case_.policy, *case_.resources) for n in unverified(d)
+    ]
+
+
+def check(case_: Case) -> None:
+    """The case's violations, and what it notes as not verified, are exactly as specified."""
+    assert run(case_) == list(case_.expected)
+    assert noted(case_) == list(case_.unverified)
 
 
 # -- the mocked program's graphs ------------------------------------------------------------------
@@ -228,9 +278,56 @@ def provider_message(graph: Graph, resource: Resource) -> Any:
     )
 
 
+def root_stack(graph: Graph) -> Any:
+    """The pulumi:pulumi:Stack resource AnalyzeStack receives, its properties the stack's
+    outputs (the engine finalizes them before it analyzes the stack: deployment_executor.go)."""
+    project = project_name()
+    return analyzer_pb2.AnalyzerResource(
+        type="pulumi:pulumi:Stack",
+        properties=struct(graph.exports),
+        urn=f"urn:pulumi:{graph.stack}::{project}::pulumi:pulumi:Stack::{project}-{graph.stack}",
+        name=f"{project}-{graph.stack}",
+    )
+
+
+def refreshed(graph: Graph) -> Graph:
+    """The graph as AnalyzeStack sees it after `pulumi refresh`: the provider reads every
+    managed policy attached to a role and every inline policy put on it back into the role's
+    outputs, the stack's own attachments and RolePolicies included (pulumi/pulumi-aws#2246;
+    terraform-provider-aws internal/service/iam/role.go, resourceRoleRead), and a RolePolicy
+    the program did not name has the name the provider gave it."""
+    result = copy.deepcopy(graph)
+    managers = {
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "role",
+        "aws:iam/rolePolicy:RolePolicy": "role",
+    }
+    attached: dict[str, list[str]] = {}
+    inline: dict[str, list[dict[str, Any]]] = {}
+    for r in result:
+        if r.type not in managers:
+            continue
+        r.outputs = dict(r.outputs or r.inputs)
+        for role in r.property_dependencies.get(managers[r.type], []):
+            if r.type.endswith("RolePolicyAttachment"):
+                attached.setdefault(role, []).append(str(r.outputs["policyArn"]))
+            else:
+                r.outputs.setdefault("name", f"{r.name}-20240101000000000000000001")
+                inline.setdefault(role, []).append(
+                    {"name": r.outputs["name"], "policy": r.outputs["policy"]}
+                )
+    for r in result.of_type("aws:iam/role:Role"):
+        r.outputs = {
+            **(r.outputs or r.inputs),
+            "managedPolicyArns": sorted(attached.get(r.urn, [])),
+            "inlinePolicies": inline.get(r.urn, []),
+        }
+    return result
+
+
 def graph_requests(graph: Graph) -> tuple[list[Any], Any]:
-    """One Analyze request per resource (its inputs) and one AnalyzeStack (its outputs)."""
-    analyze, stack = [], []
+    """One Analyze request per resource (its inputs) and one AnalyzeStack (its outputs, and the
+    root stack resource with the stack's outputs)."""
+    analyze, stack = [], [root_stack(graph)]
     for r in graph:
         options = analyzer_pb2.AnalyzerResourceOptions(
             ignoreChanges=r.ignore_changes,
@@ -291,17 +388,20 @@ def test_every_policy_is_documented_with_its_source_and_a_level() -> None:
         assert policy.enforcement_level in (EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY)
 
 
-def test_policies_are_grouped_by_area() -> None:
-    assert {area: len(policies) for area, policies in AREAS.items()} == {
-        "storage": 6,
-        "database": 13,
-        "compute and Kubernetes": 14,
-        "network": 7,
-        "IAM": 4,
-        "logging and encryption": 5,
-        "disaster recovery": 5,
-        "deployability": 9,
-    }
+def test_the_docs_list_every_policy_in_its_area_with_its_level() -> None:
+    """docs/policies.md has one table per area, a row per policy marked (advisory) when that is
+    its level, and the area counts and total the README repeats."""
+    docs = " ".join((ROOT / "docs" / "policies.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for area, policies in AREAS.items():
+        assert f"| {area} | {len(policies)} |" in docs, area
+        assert f"{area} {len(policies)}" in readme, area
+        for policy in policies:
+            advisory = policy.enforcement_level == EnforcementLevel.ADVISORY
+            row = f"| `{policy.name}`{' (advisory)' if advisory else ''} |"
+            assert row in docs, row
+    assert f"| **total** | **{len(POLICIES)}** |" in docs
+    assert f"{len(POLICIES)} policies, one concern each" in readme
 
 
 def test_every_setting_has_its_default_in_the_schema() -> None:
@@ -414,3 +514,44 @@ def test_real_pack_process_judges_the_mocked_program(
         R("aws:kms/key:Key", {"enableKeyRotation": False}).analyze_request()
     )
     assert [d.policyName for d in bad_key.diagnostics] == ["kms-key-rotation"]
+
+
+def test_the_real_pack_notes_what_a_stack_policy_could_not_verify_as_advisory(
+    pack_process: analyzer_pb2_grpc.AnalyzerStub,
+) -> None:
+    """A failed `pulumi up` runs no stack policy, so a mandatory deployability rule that meets
+    an unknown value during a preview says so, at the ADVISORY level, beside its violations at
+    its own level."""
+    pack_process.Configure(policy_config(POLICY_CONFIG))
+    instance = "aws:rds/instance:Instance"
+    unknown_source = R(instance, {"identifier": "a", "manageMasterUserPassword": UNKNOWN}, "a")
+    managing_source = R(instance, {"identifier": "b", "manageMasterUserPassword": True}, "b")
+    replicas = [
+        R(
+            instance,
+            {"replicateSourceDb": "a"},
+            "replica-a",
+            {"replicateSourceDb": [unknown_source]},
+        ),
+        R(
+            instance,
+            {"replicateSourceDb": "b"},
+            "replica-b",
+            {"replicateSourceDb": [managing_source]},
+        ),
+    ]
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[r.stack_resource() for r in closure(replicas)]
+    )
+    found = [
+        d
+        for d in pack_process.AnalyzeStack(request).diagnostics
+        if d.policyName == "rds-replica-without-managed-password"
+    ]
+    assert [(d.enforcementLevel, is_note(d)) for d in found] == [
+        (MANDATORY, False),
+        (ADVISORY, True),
+    ]
+    violation_, note = found
+    assert violation_.urn == replicas[1].urn
+    assert unverified(note) == ["replica-a: .manageMasterUserPassword is not known yet"]

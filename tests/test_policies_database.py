@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_policies import UNKNOWN, Case, R, case, run
+from tests.test_policies import UNKNOWN, Case, R, case, check
 
 INSTANCE = "aws:rds/instance:Instance"
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -284,4 +284,4 @@ CASES = [
 
 @pytest.mark.parametrize("spec", CASES, ids=lambda c: c.id)
 def test_database_policy(spec: Case) -> None:
-    assert run(spec) == list(spec.expected)
+    check(spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_policies import UNKNOWN, Case, R, case, run
+from tests.test_policies import UNKNOWN, Case, R, case, check
 
 KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -97,4 +97,4 @@ CASES = [
 
 @pytest.mark.parametrize("spec", CASES, ids=lambda c: c.id)
 def test_encryption_policy(spec: Case) -> None:
-    assert run(spec) == list(spec.expected)
+    check(spec)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_policies import UNKNOWN, Case, R, case, run
+from tests.test_policies import UNKNOWN, Case, R, case, check
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -208,4 +208,4 @@ CASES = [
 
 @pytest.mark.parametrize("spec", CASES, ids=lambda c: c.id)
 def test_network_policy(spec: Case) -> None:
-    assert run(spec) == list(spec.expected)
+    check(spec)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_policies import UNKNOWN, Case, R, case, run
+from tests.test_policies import UNKNOWN, Case, R, case, check
 
 BUCKET = "aws:s3/bucket:Bucket"
 BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -43,12 +43,17 @@ def versioned(target: R, status: Any = "Enabled") -> R:
     return setting(VERSIONING, target, {"versioningConfiguration": {"status": status}})
 
 
-def tls_only(target: R, secure_transport: Any = "false") -> R:
+def tls_only(
+    target: R,
+    secure_transport: Any = "false",
+    key: str = "aws:SecureTransport",
+    operator: str = "Bool",
+) -> R:
     statement = {
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",
-        "Condition": {"Bool": {"aws:SecureTransport": secure_transport}},
+        "Condition": {operator: {key: secure_transport}},
     }
     return setting(POLICY, target, {"policy": json.dumps({"Statement": [statement]})})
 
@@ -154,6 +159,27 @@ CASES = [
         "compliant: a boolean condition value",
         [B, tls_only(B, False)],
     ),
+    case(
+        "s3-bucket-tls-only",
+        "compliant: the value in a list, as IAM reads it",
+        [B, tls_only(B, ["false"])],
+    ),
+    case(
+        "s3-bucket-tls-only",
+        "compliant: the condition key in another case (IAM's keys are case-insensitive)",
+        [B, tls_only(B, "FALSE", key="AWS:securetransport")],
+    ),
+    case(
+        "s3-bucket-tls-only",
+        "compliant: BoolIfExists",
+        [B, tls_only(B, ["false"], operator="BoolIfExists")],
+    ),
+    case(
+        "s3-bucket-tls-only",
+        "non-compliant: a list that denies TLS requests only",
+        [B, tls_only(B, ["true"])],
+        "bucket b has no policy denying requests without TLS",
+    ),
     case("s3-bucket-logging-enabled", "compliant", [B, LOGS, logged_to(B, LOGS)]),
     case(
         "s3-bucket-logging-enabled",
@@ -181,4 +207,4 @@ CASES = [
 
 @pytest.mark.parametrize("spec", CASES, ids=lambda c: c.id)
 def test_storage_policy(spec: Case) -> None:
-    assert run(spec) == list(spec.expected)
+    check(spec)

@@ -7,9 +7,24 @@ Three rules hold for every policy built here:
 - a property the program left out is judged as the provider's default, never as compliant;
 - a value the engine does not know yet (a preview before the resource it comes from exists) is
   not judged: reading it raises `UnknownValueError` (or, when it decides which resource another
-  refers to, `referring` raises `UnresolvedReferenceError`), which drops only the judgement that
-  needed it. The engine runs resource policies again on known inputs before `pulumi up` creates the
-  resource, and stack policies on known outputs after it, so nothing escapes.
+  refers to, `referring` raises `UnresolvedReferenceError`), which drops only the verdict that
+  needed it: `each` judges the values of a list one at a time, and a check keeps what it reported
+  before it met the unknown value.
+
+When an unknown value is judged later depends on the kind of policy. The engine calls a resource
+policy (Analyze) again at `pulumi up`, on the resource's inputs, before it changes the resource
+(pulumi pkg/resource/deploy/step_generator.go, analyzeAll). It calls a stack policy (AnalyzeStack)
+once, on every resource's outputs, after all the changes are made, and not at all when the
+deployment failed ("If the step generator and step executor were both successful ... Otherwise,
+this step is skipped", pkg/resource/deploy/deployment_executor.go). A stack policy whose rule is
+something AWS refuses at `pulumi up` would then never report it, so those policies
+(`stack_policy(..., note_unverified=True)`) end by raising `UnverifiedError`, naming what they could
+not verify: the SDK's servicer answers an `UnknownValueError` escaping a policy with an ADVISORY
+diagnostic ("can't run policy ... during preview: <message>") whatever the policy's own level
+(pulumi/pulumi-policy, sdk/python/lib/pulumi_policy/policy.py, AnalyzeStack), after the
+violations the policy did report. `ReportViolation` itself takes a message and a URN only: every
+violation a policy reports carries the policy's level.
+
 The readers (`mapping`, `items`, `flag`, `number`, `text`, `document`) accept any shape the
 engine can send (a string where a list was expected, floats for integers, JSON strings for
 policy documents) and fall back to the caller's default instead of raising.
@@ -19,8 +34,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -33,7 +49,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
@@ -77,11 +93,123 @@ class UnresolvedReferenceError(Exception):
     not known yet."""
 
 
-def _judged(check: Callable[[], Iterable[str]]) -> list[str]:
+NOT_KNOWN = (UnknownValueError, UnresolvedReferenceError)
+T = TypeVar("T")
+R = TypeVar("R")
+# What the check being run could not verify; `_judged` sets it, `each` and `known_items` add to
+# it.
+_UNVERIFIED: ContextVar[list[str] | None] = ContextVar("unverified", default=None)
+# At most this many unverified values are named in one note; the rest are counted.
+NOTE_LIMIT = 8
+
+
+def reason(error: Exception) -> str:
+    """What was not known, in words."""
+    if isinstance(error, UnknownValueError):
+        path = ".".join(str(p) for p in error.props)
+        return f".{path} is not known yet" if path else "a value is not known yet"
+    return f"{error} is not known yet"
+
+
+def note(error: Exception) -> None:
+    """Record that a verdict was dropped for a value not known yet."""
+    unverified = _UNVERIFIED.get()
+    if unverified is not None:
+        unverified.append(reason(error))
+
+
+def each(values: Iterable[T], judge: Callable[[T], Iterable[str]]) -> Iterator[str]:
+    """`judge(value)` for each value, one at a time: a value not known yet drops only the verdict
+    on the value that needed it, and is noted."""
+    for value in values:
+        try:
+            verdicts = list(judge(value))
+        except NOT_KNOWN as error:
+            note(error)
+            continue
+        yield from verdicts
+
+
+def each_known(values: Iterable[T], read: Callable[[T], R]) -> list[R]:
+    """`read(value)` for each value whose reading needs nothing unknown; the others are noted
+    and left out."""
+    found = []
+    for value in values:
+        try:
+            found.append(read(value))
+        except NOT_KNOWN as error:
+            note(error)
+    return found
+
+
+def every(*conditions: Callable[[], bool]) -> bool:
+    """Whether every condition holds, reading each on its own: one known to fail decides even
+    while another is not known yet; raises only when the answer depends on an unknown."""
+    pending: Exception | None = None
+    for condition in conditions:
+        try:
+            if not condition():
+                return False
+        except NOT_KNOWN as error:
+            pending = pending or error
+    if pending is not None:
+        raise pending
+    return True
+
+
+def some(*conditions: Callable[[], bool]) -> bool:
+    """Whether any condition holds: one known to hold decides even while another is not known
+    yet; raises only when the answer depends on an unknown."""
+    return not every(*(lambda c=c: not c() for c in conditions))
+
+
+def known_items(value: Any) -> list[Any]:
+    """The known elements of a list property (`items` for any other shape); each element not
+    known yet is noted and left out. For a rule any one element can break (a CIDR too broad),
+    never for one any element can satisfy."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        found = []
+        for index in range(len(value)):
+            try:
+                found.append(value[index])
+            except UnknownValueError as error:
+                note(error)
+        return found
+    return items(value)
+
+
+def _judged(check: Callable[[], Iterable[str]]) -> tuple[list[str], list[str]]:
+    """(messages, what could not be verified): every message the check yields before a value it
+    needs is not known is kept."""
+    messages: list[str] = []
+    unverified: list[str] = []
+    token = _UNVERIFIED.set(unverified)
     try:
-        return list(check())
-    except (UnknownValueError, UnresolvedReferenceError):
-        return []
+        for message in check():
+            messages.append(message)
+    except NOT_KNOWN as error:
+        note(error)
+    finally:
+        _UNVERIFIED.reset(token)
+    return messages, unverified
+
+
+class UnverifiedError(UnknownValueError):
+    """Raised by a stack policy after its verdicts, naming what it could not verify during a
+    preview; the SDK reports it at the ADVISORY level (see the module's docstring)."""
+
+    def __init__(self, notes: Sequence[str]) -> None:
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        named = list(dict.fromkeys(notes))
+        shown = "; ".join(named[:NOTE_LIMIT])
+        more = len(named) - NOTE_LIMIT
+        if more > 0:
+            shown += f"; and {more} more"
+        self.message = (
+            f"not verified, as values are not known yet: {shown}. AWS may refuse this at "
+            "`pulumi up`, where stack policies run only after a deployment that succeeded: "
+            "check these by hand, or preview again once the values are known"
+        )
 
 
 def resource_policy(
@@ -101,7 +229,10 @@ def resource_policy(
         if args.resource_type not in types:
             return
         values = settings(config, args.get_config())
-        for message in _judged(lambda: check(args, values)):
+        # What an unknown value leaves unverified is judged again at `pulumi up`, before the
+        # resource changes: nothing to note here.
+        messages, _ = _judged(lambda: check(args, values))
+        for message in messages:
             report(message, None)
 
     return ResourceValidationPolicy(
@@ -125,9 +256,11 @@ def stack_policy(
     remediation: str,
     enforcement: EnforcementLevel = MANDATORY,
     config: Schema | None = None,
+    note_unverified: bool = False,
 ) -> StackValidationPolicy:
     """A policy over each resource `subjects` selects, seeing the whole stack;
-    `check(subject, stack, settings)` yields messages, reported on the subject."""
+    `check(subject, stack, settings)` yields messages, reported on the subject. With
+    `note_unverified`, what an unknown value left unverified ends in an advisory note."""
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         stack = Stack(args.resources)
@@ -137,9 +270,14 @@ def stack_policy(
             if callable(subjects)
             else stack.of_type(*subjects)
         )
+        unverified: list[str] = []
         for subject in judged:
-            for message in _judged(lambda s=subject: check(s, stack, values)):
+            messages, missed = _judged(lambda s=subject: check(s, stack, values))
+            for message in messages:
                 report(message, subject.urn)
+            unverified += [f"{subject.name}: {m}" for m in missed]
+        if note_unverified and unverified:
+            raise UnverifiedError(unverified)
 
     return StackValidationPolicy(
         name=name,
@@ -231,27 +369,44 @@ def strings(value: Any) -> list[str]:
     return [s for s in (text(v) for v in items(value)) if s is not None]
 
 
-def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """Every leaf of nested mappings and lists, with its dotted path."""
+def _children(value: Any) -> Iterator[tuple[str | int, Any]]:
+    """(key or index, child) of a mapping or list; a child not known yet is noted and left
+    out, so the known ones are still searched."""
     if isinstance(value, Mapping):
-        for key in value:
-            yield from walk(value[key], f"{path}.{key}" if path else str(key))
+        keys: Iterable[str | int] = list(value)
     elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        for index, item in enumerate(value):
-            yield from walk(item, f"{path}[{index}]")
+        keys = range(len(value))
+    else:
+        return
+    for key in keys:
+        try:
+            child = value[key]  # type: ignore[index]
+        except UnknownValueError as error:
+            note(error)
+            continue
+        yield key, child
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every known leaf of nested mappings and lists, with its dotted path."""
+    if isinstance(value, Mapping) or (
+        isinstance(value, Sequence) and not isinstance(value, str | bytes)
+    ):
+        for key, child in _children(value):
+            if isinstance(key, int):
+                yield from walk(child, f"{path}[{key}]")
+            else:
+                yield from walk(child, f"{path}.{key}" if path else str(key))
     else:
         yield path, value
 
 
 def mappings(value: Any) -> Iterator[Mapping[str, Any]]:
-    """Every mapping inside nested mappings and lists, the outer one first."""
+    """Every known mapping inside nested mappings and lists, the outer one first."""
     if isinstance(value, Mapping):
         yield value
-        for key in value:
-            yield from mappings(value[key])
-    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        for item in value:
-            yield from mappings(item)
+    for _, child in _children(value):
+        yield from mappings(child)
 
 
 # -- relations between resources ----------------------------------------------------------------
@@ -357,15 +512,21 @@ def condition_keys(statement: Mapping[str, Any]) -> set[str]:
     }
 
 
+def condition_tests(statement: Mapping[str, Any], key: str) -> list[tuple[str, list[Any]]]:
+    """(operator, values) of every test of `key` in the statement's Condition. Condition keys
+    are matched case-insensitively, as IAM does; a single value counts as a list of one
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html)."""
+    return [
+        (str(operator), items(values))
+        for operator, tests in mapping(statement.get("Condition")).items()
+        for name, values in mapping(tests).items()
+        if str(name).lower() == key.lower()
+    ]
+
+
 def condition_values(statement: Mapping[str, Any], key: str) -> list[str]:
     """Every value any operator of the statement's Condition tests `key` against."""
-    return [
-        value
-        for operator in mapping(statement.get("Condition")).values()
-        for name, values in mapping(operator).items()
-        if str(name).lower() == key.lower()
-        for value in strings(values)
-    ]
+    return [value for _, values in condition_tests(statement, key) for value in strings(values)]
 
 
 def allows(statement: Mapping[str, Any], action: str) -> bool:

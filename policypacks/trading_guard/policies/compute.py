@@ -4,16 +4,23 @@ functions, EC2 instances, launch templates and EBS volumes.
 pulumi-eks's components reach the engine with no inputs (a component holds no cloud state;
 pulumi/pulumi-kubernetes#2144 shows the same for any component): a cluster's settings are those
 of the aws:eks/cluster:Cluster it creates, which is what the EKS policies judge.
+
+Helm's v4 `Chart` is such a component too: the engine hands a multi-language component's inputs
+to its provider's Construct (pulumi pkg/resource/deploy/source_eval.go), and policies see the
+component with empty properties (pulumi/pulumi-kubernetes#2144). The Helm rules therefore judge
+v3 `Release` only; a v4 Chart's version cannot be judged, and the Kubernetes resources it
+renders are judged as workloads.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from .common import (
     ADVISORY,
@@ -22,8 +29,10 @@ from .common import (
     amount,
     depends_on,
     dig,
+    each,
     flag,
     items,
+    known_items,
     mapping,
     number,
     peek,
@@ -45,7 +54,10 @@ WORKLOADS = (
     "kubernetes:batch/v1:CronJob",
     "kubernetes:core/v1:Pod",
 )
-HELM_RELEASES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
+# Helm resources whose properties policies see: v3 Release. The v4 Chart (HELM_V4_CHART) is a
+# component whose properties reach policies empty (see the module's docstring).
+HELM_RELEASES = ("kubernetes:helm.sh/v3:Release",)
+HELM_V4_CHART = "kubernetes:helm.sh/v4:Chart"
 ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
 FUNCTION = "aws:lambda/function:Function"
 INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
@@ -69,8 +81,11 @@ def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The pod's init and app containers; one not known yet is noted and left out (each rule
+    here is broken by a container on its own)."""
     return [
-        mapping(c) for c in [*items(spec.get("initContainers")), *items(spec.get("containers"))]
+        mapping(c)
+        for c in [*known_items(spec.get("initContainers")), *known_items(spec.get("containers"))]
     ]
 
 
@@ -97,19 +112,25 @@ def ecs_containers(value: Any) -> list[Mapping[str, Any]]:
 
 def _non_root(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
     if args.resource_type == ECS_TASK:
-        for container in ecs_containers(args.props.get("containerDefinitions")):
+
+        def judge_task(container: Mapping[str, Any]) -> Iterable[str]:
             user = (text(container.get("user")) or "").split(":")[0]
             if user in ("", "0", "root"):
                 yield f"ECS container {text(container.get('name'))} runs as root (set a user)"
+
+        yield from each(ecs_containers(args.props.get("containerDefinitions")), judge_task)
         return
     spec = pod_spec(args.resource_type, args.props)
-    pod_root = runs_as_root(spec.get("securityContext"))
-    for container in containers(spec):
+
+    def judge(container: Mapping[str, Any]) -> Iterable[str]:
         own = runs_as_root(container.get("securityContext"))
-        if own is True or (own is None and pod_root is not False):
+        # The pod's context decides only for a container silent on its own.
+        if own is True or (own is None and runs_as_root(spec.get("securityContext")) is not False):
             yield (
                 f"container {text(container.get('name'))} may run as root (set runAsNonRoot: true)"
             )
+
+    yield from each(containers(spec), judge)
 
 
 def unpinned(image: str) -> bool:
@@ -123,10 +144,13 @@ def _image_tags(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
             if path.endswith(("tag", "image")) and str(value).endswith("latest"):
                 yield f"Helm value {path} uses the latest tag"
         return
-    for container in containers(pod_spec(args.resource_type, args.props)):
+
+    def judge(container: Mapping[str, Any]) -> Iterable[str]:
         image = text(container.get("image")) or ""
         if unpinned(image):
             yield f"container {text(container.get('name'))}: image {image!r} is latest or untagged"
+
+    yield from each(containers(pod_spec(args.resource_type, args.props)), judge)
 
 
 def _chart_pinned(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
@@ -147,18 +171,28 @@ def too_broad(cidr: str, minimum_prefix: float) -> bool:
         return True
 
 
-def public_cidrs(cluster: Mapping[str, Any]) -> list[str] | None:
+def public_cidrs(cluster: Mapping[str, Any], partial: bool = False) -> list[str] | None:
     """The ranges a cluster's public endpoint admits, None when it has no public endpoint.
-    EKS opens a public endpoint, to 0.0.0.0/0, unless told otherwise."""
+    EKS opens a public endpoint, to 0.0.0.0/0, unless told otherwise; the provider sends no
+    empty list, so an empty publicAccessCidrs is that default too. With `partial`, ranges not
+    known yet are noted and left out (for a rule any one range can break)."""
     vpc = mapping(cluster.get("vpcConfig"))
     if not flag(vpc.get("endpointPublicAccess"), True):
         return None
-    return strings(vpc.get("publicAccessCidrs")) or ["0.0.0.0/0"]
+    given = vpc.get("publicAccessCidrs")
+    if not partial:
+        return strings(given) or ["0.0.0.0/0"]
+    found = known_items(given)
+    if not found and isinstance(given, Sequence) and not isinstance(given, str) and len(given):
+        # Every range is unknown: whether EKS's default applies is not known either.
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, ["vpcConfig", "publicAccessCidrs"])
+    return [t for v in found if (t := text(v)) is not None] or ["0.0.0.0/0"]
 
 
 def _endpoint(args: ResourceValidationArgs, config: Settings) -> Iterable[str]:
     minimum = amount(config["minimumPublicPrefixLength"], 0)
-    broad = [c for c in public_cidrs(args.props) or [] if too_broad(c, minimum)]
+    # Any one range too broad breaks the rule: ranges not known yet are left out.
+    broad = [c for c in public_cidrs(args.props, partial=True) or [] if too_broad(c, minimum)]
     if broad:
         yield (
             f"the API endpoint is public to {', '.join(broad)}, broader than /{minimum:g} "
@@ -230,9 +264,12 @@ def subnet_of(instance: PolicyResource, stack: Stack) -> PolicyResource | None:
 
 def _public_ip(resource: PolicyResource, stack: Stack, _: Settings) -> Iterable[str]:
     if resource.resource_type == LAUNCH_TEMPLATE:
-        for interface in items(resource.props.get("networkInterfaces")):
+
+        def judge(interface: Any) -> Iterable[str]:
             if flag(mapping(interface).get("associatePublicIpAddress"), False):
                 yield f"launch template {resource.name} gives instances a public IP address"
+
+        yield from each(known_items(resource.props.get("networkInterfaces")), judge)
         return
     explicit = resource.props.get("associatePublicIpAddress")
     if explicit is not None:
@@ -258,40 +295,63 @@ def _imdsv2(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
         yield "instance metadata accepts IMDSv1 requests (httpTokens defaults to optional)"
 
 
-def volumes(resource_type: str, name: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """(label, EBS settings) of every volume a resource launches or is."""
+def volumes(
+    resource_type: str, name: str, props: Mapping[str, Any]
+) -> list[Callable[[], tuple[str, Mapping[str, Any]]]]:
+    """A reader of (label, EBS settings) for every volume a resource launches or is: each is
+    read, and judged, on its own."""
     if resource_type == VOLUME:
-        return [(name, props)]
+        return [lambda: (name, props)]
+
+    def device(entry: Any, settings: Callable[[Mapping[str, Any]], Any]) -> tuple[str, Any]:
+        found = mapping(entry)
+        return text(found.get("deviceName")) or "volume", mapping(settings(found))
+
     if resource_type == INSTANCE:
-        found = [("root volume", mapping(props.get("rootBlockDevice")))]
-        return found + [
-            (text(mapping(d).get("deviceName")) or "volume", mapping(d))
-            for d in items(props.get("ebsBlockDevices"))
+        return [
+            lambda: ("root volume", mapping(props.get("rootBlockDevice"))),
+            *(
+                lambda d=d: device(d, lambda m: m)
+                for d in known_items(props.get("ebsBlockDevices"))
+            ),
         ]
     return [
-        (text(mapping(m).get("deviceName")) or "volume", mapping(mapping(m).get("ebs")))
-        for m in items(props.get("blockDeviceMappings"))
+        lambda m=m: device(m, lambda found: found.get("ebs"))
+        for m in known_items(props.get("blockDeviceMappings"))
     ]
 
 
 def _volumes_encrypted(resource: PolicyResource, stack: Stack, config: Settings) -> Iterable[str]:
-    # EBS encryption by default, declared in the stack, encrypts volumes that do not say.
-    by_default = any(
-        flag(d.props.get("enabled"), True) for d in stack.of_type(EBS_DEFAULT_ENCRYPTION)
-    )
     required_key = text(config["kmsKeyId"])
-    for label, ebs in volumes(resource.resource_type, resource.name, resource.props):
-        if not flag(ebs.get("encrypted"), by_default):
+
+    def by_default() -> bool:
+        # EBS encryption by default, declared in the stack, encrypts volumes that do not say.
+        return any(
+            flag(d.props.get("enabled"), True) for d in stack.of_type(EBS_DEFAULT_ENCRYPTION)
+        )
+
+    def judge(read: Callable[[], tuple[str, Mapping[str, Any]]]) -> Iterable[str]:
+        label, ebs = read()
+        given = ebs.get("encrypted")
+        # A value flag reads the same whatever its default was given explicitly.
+        explicit = flag(given, True) == flag(given, False)
+        encrypted = flag(given, False) if explicit else by_default()
+        if not encrypted:
             yield f"{resource.name}: {label} is not encrypted (encrypted defaults to false)"
         elif required_key and text(ebs.get("kmsKeyId")) != required_key:
             yield f"{resource.name}: {label} is not encrypted with the key {required_key}"
 
+    yield from each(volumes(resource.resource_type, resource.name, resource.props), judge)
+
 
 def _delete_on_termination(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
-    for label, ebs in volumes(args.resource_type, args.name, args.props):
+    def judge(read: Callable[[], tuple[str, Mapping[str, Any]]]) -> Iterable[str]:
+        label, ebs = read()
         # Volumes attached at launch through the API are deleted with the instance by default.
         if not flag(ebs.get("deleteOnTermination"), True):
             yield f"{label} outlives its instance (deleteOnTermination false)"
+
+    yield from each(volumes(args.resource_type, args.name, args.props), judge)
 
 
 def _approved_ami(args: ResourceValidationArgs, config: Settings) -> Iterable[str]:
@@ -314,9 +374,10 @@ POLICIES = [
     ),
     resource_policy(
         "no-latest-images",
-        "No container image or Helm image value uses `latest` or no tag: such an image "
-        "changes under a running Deployment "
-        "(https://kubernetes.io/docs/concepts/containers/images/#image-names).",
+        "No container image or Helm release image value uses `latest` or no tag: such an "
+        "image changes under a running Deployment "
+        "(https://kubernetes.io/docs/concepts/containers/images/#image-names). A v4 Chart's "
+        "values reach policies empty; the workloads it renders are judged instead.",
         (*WORKLOADS, *HELM_RELEASES),
         _image_tags,
         severity=Severity.MEDIUM,
@@ -325,7 +386,10 @@ POLICIES = [
     resource_policy(
         "helm-chart-pinned",
         "Helm releases pin a chart version; without one every `pulumi up` may install a newer "
-        "chart (https://www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/).",
+        "chart (https://www.pulumi.com/registry/packages/kubernetes/api-docs/helm/v3/release/). "
+        "A v4 Chart is not judged: it is a component whose properties reach policies empty "
+        "(https://github.com/pulumi/pulumi-kubernetes/issues/2144); the workloads it renders are "
+        "judged by containers-non-root and no-latest-images.",
         HELM_RELEASES,
         _chart_pinned,
         severity=Severity.MEDIUM,

@@ -20,9 +20,11 @@ from .common import (
     depends_on,
     dig,
     document,
+    each,
     items,
     mapping,
     number,
+    peek,
     stack_policy,
     text,
 )
@@ -44,27 +46,39 @@ def environment(function: PolicyResource) -> Mapping[str, Any]:
 
 def failover_environments(stack: Stack) -> list[Mapping[str, Any]]:
     """The environments of the functions that resize node groups on failover."""
-    return [env for f in stack.of_type(FUNCTION) if "NODE_GROUPS" in (env := environment(f))]
+    return [env for f in stack.of_type(FUNCTION) if "NODE_GROUPS" in list(env := environment(f))]
 
 
 def _replicated(reference: PolicyResource, stack: Stack, _: Settings) -> Iterable[str]:
     """In a stack that reads a primary's data outputs, each of those stores has a copy here."""
     outputs = mapping(reference.props.get("outputs"))
-    if "tableArns" not in outputs:
+    if "tableArns" not in list(outputs):
         return
-    origin = text(reference.props.get("name")) or reference.name
-    replicas = {
-        text(r.props.get("globalTableArn"))
-        for r in stack.of_type("aws:dynamodb/tableReplica:TableReplica")
-    }
-    for table, arn in mapping(outputs.get("tableArns")).items():
-        if text(arn) not in replicas:
-            yield f"table {table} of {origin} has no replica in this stack"
-    if not database_copied(stack, outputs):
-        yield f"database {text(outputs.get('databaseArn'))} of {origin} has no replica here"
-    bucket = text(outputs.get("recordsBucketName"))
-    if bucket and not stack.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
-        yield f"bucket {bucket} of {origin} is not replicated by this stack"
+    origin = text(peek(reference.props, "name")) or reference.name
+
+    def tables() -> Iterable[str]:
+        replicas = {
+            text(r.props.get("globalTableArn"))
+            for r in stack.of_type("aws:dynamodb/tableReplica:TableReplica")
+        }
+        arns = mapping(outputs.get("tableArns"))
+
+        def judge(table: str) -> Iterable[str]:
+            if text(arns.get(table)) not in replicas:
+                yield f"table {table} of {origin} has no replica in this stack"
+
+        yield from each(list(arns), judge)
+
+    def database() -> Iterable[str]:
+        if not database_copied(stack, outputs):
+            yield f"database {text(outputs.get('databaseArn'))} of {origin} has no replica here"
+
+    def bucket() -> Iterable[str]:
+        name = text(outputs.get("recordsBucketName"))
+        if name and not stack.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
+            yield f"bucket {name} of {origin} is not replicated by this stack"
+
+    yield from each((tables, database, bucket), lambda judge: judge())
 
 
 def database_copied(stack: Stack, outputs: Mapping[str, Any]) -> bool:
@@ -99,14 +113,16 @@ def _failover_records(record: PolicyResource, _: Stack, __: Settings) -> Iterabl
 
 
 def _detection_budget(record: PolicyResource, stack: Stack, config: Settings) -> Iterable[str]:
-    if not failover_types(record):
+    # A failover record, whichever its type.
+    if not items(record.props.get("failoverRoutingPolicies")):
         return
     rto = amount(config["rtoSeconds"], 0)
     allowance = amount(config["scaleUpAllowanceSeconds"], 0)
     ttl = amount(record.props.get("ttl"), ALIAS_TTL_SECONDS)
-    for check in stack.of_type(HEALTH_CHECK):
+
+    def judge(check: PolicyResource) -> Iterable[str]:
         if not depends_on(record, "healthCheckId", check):
-            continue
+            return
         interval = amount(check.props.get("requestInterval"), DEFAULT_INTERVAL_SECONDS)
         threshold = amount(check.props.get("failureThreshold"), DEFAULT_FAILURE_THRESHOLD)
         total = interval * threshold + ttl + allowance
@@ -117,14 +133,16 @@ def _detection_budget(record: PolicyResource, stack: Stack, config: Settings) ->
                 f"{rto:g} s"
             )
 
+    yield from each(stack.of_type(HEALTH_CHECK), judge)
+
 
 def _pilot_light(group: PolicyResource, stack: Stack, _: Settings) -> Iterable[str]:
     """A dr node group is declared at (or below) the size the failover handler returns it to."""
     name = text(group.props.get("nodeGroupName"))
-    desired = number(dig(group.props, "scalingConfig", "desiredSize"))
-    for env in failover_environments(stack):
-        if "PILOT_LIGHT_PROFILE" not in env:
-            continue
+
+    def judge(env: Mapping[str, Any]) -> Iterable[str]:
+        if "PILOT_LIGHT_PROFILE" not in list(env):
+            return
         pilot = document(env.get("PILOT_LIGHT_PROFILE"))
         for role, group_name in document(env.get("NODE_GROUPS")).items():
             if text(group_name) != name:
@@ -132,13 +150,17 @@ def _pilot_light(group: PolicyResource, stack: Stack, _: Settings) -> Iterable[s
             ceiling = number(dig(pilot, role, "desiredSize"))
             if ceiling is None:
                 yield f"the failover handler has no pilot-light size for node group {name}"
-            elif desired is None:
+                continue
+            desired = number(dig(group.props, "scalingConfig", "desiredSize"))
+            if desired is None:
                 yield f"dr node group {name} declares no size; the pilot light's is {ceiling:g}"
             elif desired > ceiling:
                 yield (
                     f"dr node group {name} declares {desired:g} nodes, more than the pilot "
                     f"light's {ceiling:g}"
                 )
+
+    yield from each(failover_environments(stack), judge)
 
 
 def _ignores_scaling(group: PolicyResource, stack: Stack, _: Settings) -> Iterable[str]:
@@ -151,7 +173,8 @@ def _ignores_scaling(group: PolicyResource, stack: Stack, _: Settings) -> Iterab
         for name in document(env.get("NODE_GROUPS")).values()
     }
     ignored = set(group.opts.ignore_changes or [])
-    name = text(group.props.get("nodeGroupName"))
+    # The group's name matters only when the handler resizes some group.
+    name = text(group.props.get("nodeGroupName")) if resized else None
     if name in resized and "scalingConfig" not in ignored:
         yield (
             f"node group {name} is resized by the failover handler but `pulumi up` would "

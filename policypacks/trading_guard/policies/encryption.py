@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from .common import Settings, flag, resource_policy, text
+from .common import Settings, flag, resource_policy, some, text
 
 
 def _key_rotation(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
@@ -38,7 +38,10 @@ def _queue_encrypted(args: ResourceValidationArgs, _: Settings) -> Iterable[str]
 
 def _renewable(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
     props = args.props
-    if text(props.get("certificateBody")) or text(props.get("privateKey")):
+    if some(
+        lambda: bool(text(props.get("certificateBody"))),
+        lambda: bool(text(props.get("privateKey"))),
+    ):
         yield "imported certificate: ACM never renews it"
     elif text(props.get("validationMethod")) == "EMAIL":
         yield "email-validated certificate: renewal waits for someone to answer an email"

@@ -8,10 +8,14 @@ from typing import Any
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from .common import (
+    ADVISORY,
     Settings,
     Stack,
+    UnresolvedReferenceError,
     depends_on,
-    items,
+    each,
+    each_known,
+    known_items,
     mapping,
     peek,
     resource_policy,
@@ -29,12 +33,13 @@ POLICY_TYPES = (
 )
 ROLE = "aws:iam/role:Role"
 READ_ONLY_VERBS = ("Get", "List", "Describe", "Head", "BatchGet", "Query", "Scan", "View", "Lookup")
-# Resources that manage a role's policies beside the role: the property naming the role, and the
-# role argument that takes the same kind of policies over exclusively.
+# Resources that manage a role's policies beside the role: the property naming the role, the
+# role property that lists the same kind of policies (and takes them over exclusively when the
+# program sets it), and the property of the manager naming the policy it adds.
 ROLE_POLICY_MANAGERS = {
-    "aws:iam/rolePolicy:RolePolicy": ("role", "inlinePolicies"),
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "managedPolicyArns"),
-    "aws:iam/policyAttachment:PolicyAttachment": ("roles", "managedPolicyArns"),
+    "aws:iam/rolePolicy:RolePolicy": ("role", "inlinePolicies", "name"),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "managedPolicyArns", "policyArn"),
+    "aws:iam/policyAttachment:PolicyAttachment": ("roles", "managedPolicyArns", "policyArn"),
 }
 
 
@@ -54,34 +59,41 @@ def tag_scoped(statement: Mapping[str, Any]) -> bool:
 
 
 def documents(args: ResourceValidationArgs) -> list[Any]:
-    """The policy documents a resource carries: its own, or a role's inline policies."""
+    """The policy documents a resource carries: its own, or a role's inline policies; one not
+    known yet is left out, so the others are still judged."""
     if args.resource_type == ROLE:
-        return [mapping(p).get("policy") for p in items(args.props.get("inlinePolicies"))]
+        return each_known(
+            known_items(args.props.get("inlinePolicies")), lambda p: mapping(p).get("policy")
+        )
     return [args.props.get("policy")]
 
 
-def allow_statements(args: ResourceValidationArgs) -> Iterable[Mapping[str, Any]]:
-    for policy in documents(args):
-        for statement in statements(policy):
-            if statement.get("Effect") == "Allow":
-                yield statement
+def allow_statements(args: ResourceValidationArgs) -> list[Mapping[str, Any]]:
+    """The Allow statements of every known document; a statement whose Effect is not known
+    yet is left out."""
+    listed = [s for found in each_known(documents(args), statements) for s in found]
+    return [s for s in listed if each_known([s], lambda s: s.get("Effect")) == ["Allow"]]
 
 
 def _service_wildcards(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
-    for statement in allow_statements(args):
+    def judge(statement: Mapping[str, Any]) -> Iterable[str]:
         actions = strings(statement.get("Action"))
         if any(a == "*" or a.endswith(":*") for a in actions):
             sid = text(statement.get("Sid")) or "(no Sid)"
             yield f"statement {sid} allows every action of a service ({', '.join(actions)})"
 
+    yield from each(allow_statements(args), judge)
+
 
 def _write_everywhere(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
-    for statement in allow_statements(args):
+    def judge(statement: Mapping[str, Any]) -> Iterable[str]:
         on_everything = "*" in strings(statement.get("Resource"))
         mutating = any(is_mutating(a) for a in strings(statement.get("Action")))
         if on_everything and mutating and not tag_scoped(statement):
             sid = text(statement.get("Sid")) or "(no Sid)"
             yield f"statement {sid} allows a mutating action on every resource"
+
+    yield from each(allow_statements(args), judge)
 
 
 def managed_role(manager: PolicyResource, stack: Stack) -> PolicyResource | None:
@@ -93,13 +105,46 @@ def managed_role(manager: PolicyResource, stack: Stack) -> PolicyResource | None
     return None
 
 
-def _management_conflicts(manager: PolicyResource, stack: Stack, _: Settings) -> Iterable[str]:
+def listed_policies(role: PolicyResource, kind: str) -> set[str]:
+    """The policies of `kind` the role's outputs list: managed policy ARNs, or the names of
+    inline policies (an entry without a name is the provider's "none" placeholder)."""
+    # Any one policy nothing accounts for is a conflict: one not known yet is left out.
+    listed = known_items(role.props.get(kind))
+    if kind == "managedPolicyArns":
+        return {t for v in listed if (t := text(v))}
+    return {n for n in each_known(listed, lambda p: text(mapping(p).get("name"))) if n}
+
+
+def _management_conflicts(manager: PolicyResource, stack: Stack, __: Settings) -> Iterable[str]:
+    """The role's outputs list every policy of the kind attached in AWS, in-stack attachments'
+    included, once the provider has read the role (pulumi/pulumi-aws#2246): only what no
+    in-stack manager of the role accounts for can come from the role's own argument."""
     role = managed_role(manager, stack)
-    exclusive = ROLE_POLICY_MANAGERS[manager.resource_type][1]
-    if role is not None and items(role.props.get(exclusive)):
+    if role is None:
+        return
+    kind = ROLE_POLICY_MANAGERS[manager.resource_type][1]
+    listed = listed_policies(role, kind)
+    if not listed:
+        return
+    accounted = set()
+    for other in stack.of_type(*ROLE_POLICY_MANAGERS):
+        _, other_kind, added_by = ROLE_POLICY_MANAGERS[other.resource_type]
+        if other_kind != kind or managed_role(other, stack) is not role:
+            continue
+        added = text(other.props.get(added_by))
+        if added is None and kind == "inlinePolicies":
+            # A RolePolicy without a name gets one from the provider, known once it exists.
+            raise UnresolvedReferenceError(f"the name of inline policy {other.name}")
+        if added is not None:
+            accounted.add(added)
+    unaccounted = sorted(listed - accounted)
+    if unaccounted:
         yield (
-            f"{manager.name} manages policies of role {role.name}, which sets {exclusive}: "
-            "the two overwrite each other on every `pulumi up`"
+            f"{manager.name} manages {kind} of role {role.name}, which also lists "
+            f"{', '.join(unaccounted)} that no attachment or RolePolicy of this stack accounts "
+            "for: if the role's own argument sets them, the role and its attachments overwrite "
+            "each other on every `pulumi up`; if something outside this stack adds them, "
+            "nothing conflicts"
         )
 
 
@@ -133,12 +178,19 @@ POLICIES = [
         "iam-role-no-policy-management-conflicts",
         "A role that sets managedPolicyArns has no policy attachments, and one that sets "
         "inlinePolicies has no RolePolicy: the role takes that kind over exclusively "
-        "(https://www.pulumi.com/registry/packages/aws/api-docs/iam/role/).",
+        "(https://www.pulumi.com/registry/packages/aws/api-docs/iam/role/). A stack policy "
+        "sees the role's outputs, which the provider fills with every policy attached in AWS, "
+        "the attachments' own included (https://github.com/pulumi/pulumi-aws/issues/2246), so "
+        "only policies that no in-stack attachment or RolePolicy of the role accounts for are "
+        "reported. Advisory: one added outside the stack (another stack's attachment, a "
+        "person) reads the same as one the role's argument sets, and a real conflict also "
+        "shows as a change on every preview.",
         tuple(ROLE_POLICY_MANAGERS),
         _management_conflicts,
         severity=Severity.MEDIUM,
         remediation="Manage a role's policies one way: RolePolicy/RolePolicyAttachment "
         "resources, or the role's own arguments.",
+        enforcement=ADVISORY,
     ),
     resource_policy(
         "iam-no-access-keys",

@@ -12,8 +12,11 @@ from .common import (
     Settings,
     Stack,
     dig,
+    each,
+    every,
     flag,
     items,
+    known_items,
     mapping,
     number,
     resource_policy,
@@ -45,7 +48,7 @@ def ingress_entries(rule: PolicyResource) -> list[tuple[Mapping[str, Any], str |
     """(the rule's settings, the URN of the group it opens) for each ingress rule a resource
     declares; a security group's inline rules open the group itself."""
     if rule.resource_type == SECURITY_GROUP:
-        return [(mapping(entry), rule.urn) for entry in items(rule.props.get("ingress"))]
+        return [(mapping(entry), rule.urn) for entry in known_items(rule.props.get("ingress"))]
     if rule.resource_type == GROUP_RULE and rule.props.get("type") != "ingress":
         return []
     group = next(iter(rule.property_dependencies.get("securityGroupId", [])), None)
@@ -53,8 +56,8 @@ def ingress_entries(rule: PolicyResource) -> list[tuple[Mapping[str, Any], str |
 
 
 def _open_ingress(rule: PolicyResource, stack: Stack, _: Settings) -> Iterable[str]:
-    public_groups = public_load_balancer_groups(stack)
-    for entry, group in ingress_entries(rule):
+    def judge(found: tuple[Mapping[str, Any], str | None]) -> Iterable[str]:
+        entry, group = found
         cidrs = [
             *strings(entry.get("cidrIpv4")),
             *strings(entry.get("cidrIpv6")),
@@ -63,11 +66,18 @@ def _open_ingress(rule: PolicyResource, stack: Stack, _: Settings) -> Iterable[s
         ]
         opened = sorted(set(cidrs) & set(OPEN_CIDRS))
         if not opened:
-            continue
-        https = number(entry.get("fromPort")) == 443 and number(entry.get("toPort")) == 443
-        if https and group in public_groups:
-            continue
+            return
+        # HTTPS on an internet-facing load balancer's group is exempt; either fact known false
+        # decides while the other is not known yet.
+        if every(
+            lambda: number(entry.get("fromPort")) == 443,
+            lambda: number(entry.get("toPort")) == 443,
+            lambda: group in public_load_balancer_groups(stack),
+        ):
+            return
         yield f"{rule.name} admits the internet ({', '.join(opened)})"
+
+    yield from each(ingress_entries(rule), judge)
 
 
 def application(props: Mapping[str, Any]) -> bool:
@@ -100,7 +110,9 @@ def _https_redirect(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
         return
     actions = [mapping(a) for a in items(args.props.get("defaultActions"))]
     to_https = [a for a in actions if dig(a, "redirect", "protocol") == "HTTPS"]
-    if len(actions) != 1 or actions[0].get("type") != "redirect" or not to_https:
+    # What decides without the action's type is read first: a value not known yet drops the
+    # verdict only when the verdict needs it.
+    if len(actions) != 1 or not to_https or actions[0].get("type") != "redirect":
         yield "HTTP listener does not redirect every request to HTTPS"
 
 

@@ -7,7 +7,8 @@ settings of `aws:s3/bucket:Bucket` count too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
@@ -15,12 +16,17 @@ from .common import (
     ADVISORY,
     Settings,
     Stack,
+    condition_tests,
     dig,
+    each,
+    each_known,
+    every,
     flag,
     items,
     mapping,
     referring,
     resource_policy,
+    some,
     stack_policy,
     statements,
     text,
@@ -50,18 +56,27 @@ def _public_access_block(bucket: PolicyResource, stack: Stack, _: Settings) -> I
     blocks = settings_of(stack, (PUBLIC_ACCESS_BLOCK,), bucket)
     if not blocks:
         yield f"bucket {bucket.name} has no public access block"
-    for block in blocks:
-        # Each flag defaults to false on the resource.
-        off = [f for f in BLOCK_FLAGS if not flag(block.props.get(f), False)]
+
+    def judge(block: PolicyResource) -> Iterable[str]:
+        # Each flag defaults to false on the resource; a flag not known yet is not judged, the
+        # others are.
+        off = [
+            f
+            for f in BLOCK_FLAGS
+            if each_known([f], lambda f: flag(block.props.get(f), False)) == [False]
+        ]
         if off:
             yield f"bucket {bucket.name}: public access block leaves {', '.join(off)} off"
 
+    yield from each(blocks, judge)
 
-def default_encryption_rules(bucket: PolicyResource, stack: Stack) -> list[dict]:
-    """The bucket's default-encryption rules, from its configuration resources or inline."""
+
+def default_encryption_rules(bucket: PolicyResource, stack: Stack) -> list[Mapping[str, Any]]:
+    """The bucket's default-encryption rules, from its configuration resources or inline; each
+    setting of a rule is read only when a policy asks for it."""
     configs = [c.props.get("rules") for c in settings_of(stack, ENCRYPTION, bucket)]
     inline = dig(bucket.props, "serverSideEncryptionConfiguration", "rule")
-    return [dict(mapping(rule)) for rules in [*configs, inline] for rule in items(rules)]
+    return [mapping(rule) for rules in [*configs, inline] for rule in items(rules)]
 
 
 def is_log_target(bucket: PolicyResource, stack: Stack) -> bool:
@@ -73,12 +88,21 @@ def _kms_encryption(bucket: PolicyResource, stack: Stack, _: Settings) -> Iterab
         mapping(rule.get("applyServerSideEncryptionByDefault"))
         for rule in default_encryption_rules(bucket, stack)
     ]
-    customer_key = any(
-        d.get("sseAlgorithm") in KMS_ALGORITHMS and text(d.get("kmsMasterKeyId")) for d in defaults
+    # Each fact is read only when the verdict needs it: one known to fail decides.
+    customer_key = some(
+        *(
+            lambda d=d: every(
+                lambda: d.get("sseAlgorithm") in KMS_ALGORITHMS,
+                lambda: bool(text(d.get("kmsMasterKeyId"))),
+            )
+            for d in defaults
+        )
     )
-    sse_s3 = any(d.get("sseAlgorithm") == "AES256" for d in defaults)
-    if not (customer_key or (sse_s3 and is_log_target(bucket, stack))):
-        yield f"bucket {bucket.name} is not encrypted with a customer KMS key"
+    if customer_key:
+        return
+    if is_log_target(bucket, stack) and any(d.get("sseAlgorithm") == "AES256" for d in defaults):
+        return
+    yield f"bucket {bucket.name} is not encrypted with a customer KMS key"
 
 
 def _versioning(bucket: PolicyResource, stack: Stack, _: Settings) -> Iterable[str]:
@@ -91,11 +115,21 @@ def _versioning(bucket: PolicyResource, stack: Stack, _: Settings) -> Iterable[s
         yield f"bucket {bucket.name} is not versioned"
 
 
+# The operators that test a boolean key; BoolIfExists also matches a request without the key.
+BOOLEAN_OPERATORS = ("Bool", "BoolIfExists")
+
+
 def denies_plain_http(policy: object) -> bool:
-    """A Deny whose condition is aws:SecureTransport false (the request came without TLS)."""
+    """A Deny that applies when aws:SecureTransport is false (the request came without TLS). The
+    condition key may be written in any case and its value given alone or in a list, as IAM
+    reads both."""
     return any(
         s.get("Effect") == "Deny"
-        and not flag(dig(s, "Condition", "Bool", "aws:SecureTransport"), True)
+        and any(
+            operator in BOOLEAN_OPERATORS
+            and any(value is not None and not flag(value, True) for value in values)
+            for operator, values in condition_tests(s, "aws:SecureTransport")
+        )
         for s in statements(policy)
     )
 
@@ -158,8 +192,11 @@ POLICIES = [
     ),
     stack_policy(
         "s3-bucket-tls-only",
-        "S3 bucket policies deny requests without TLS (aws:SecureTransport false) "
-        "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html).",
+        "S3 bucket policies deny requests without TLS: a Deny under Bool (or BoolIfExists) "
+        "aws:SecureTransport false, the key in any case and the value alone or in a list, as "
+        "IAM reads them "
+        "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html; "
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html).",
         BUCKETS,
         _tls_only,
         severity=Severity.HIGH,
