@@ -3,7 +3,7 @@
 `handler` is a thin adapter: parse the event, read the environment (once), build clients, and
 call `Runner`, whose work is plain Python testable without Lambda. Actions:
 
-- failover: pin traffic to dr (invert the primary's health check, whatever its state), promote
+- failover: pin traffic to dr (keep the primary's health check failing), promote
   the database, scale dr to the full profile, verify, then fence the old PostgreSQL writer
   (stop it: best effort, the probe retries while its region is down); notify;
 - failback: guarded (primary serving, replication back in place) unless forced with a reason;

@@ -622,6 +622,13 @@ def lag_metric(
     )["MetricDataResults"][0]
 
 
+def promote_dr(w: World, clock: SimClock, rds: topology.Topology) -> None:
+    """dr's replica promoted, and the clock past the promotion's end."""
+    w.promote(w.databases[rds.dr.db_identifier])
+    p = w.physics
+    clock.sleep(p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds + 1)
+
+
 def refusal(call: Any, **params: Any) -> tuple[str, str]:
     with pytest.raises(ClientError) as refused:
         call(**params)
@@ -663,8 +670,7 @@ def test_the_old_primary_stops_taking_writes_when_its_stop_is_accepted(
     east = client("rds", rds.primary.name)
     primary = w.databases[rds.primary.db_identifier]
     p = w.physics
-    w.promote(w.databases[rds.dr.db_identifier])
-    clock.sleep(p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds + 1)
+    promote_dr(w, clock, rds)
     stopping = east.stop_db_instance(DBInstanceIdentifier=primary.identifier)["DBInstance"]
     accepted = clock.t
     assert stopping["DBInstanceStatus"] == "stopping"
@@ -699,9 +705,8 @@ def test_a_stopping_or_stopped_instance_refuses_another_stop(rds: topology.Topol
     client = aws(w, clock)
     east = client("rds", rds.primary.name)
     identifier = rds.primary.db_identifier
-    w.promote(w.databases[rds.dr.db_identifier])
     p = w.physics
-    clock.sleep(p.rds_promote_modifying_seconds + p.rds_promote_rebooting_seconds + 1)
+    promote_dr(w, clock, rds)
     east.stop_db_instance(DBInstanceIdentifier=identifier)
     for wait in (1, p.rds_stop_seconds):
         clock.sleep(wait)

@@ -10,7 +10,6 @@ import dataclasses
 import heapq
 import io
 import itertools
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -454,7 +453,3 @@ class Simulation:
             self.topology.rto_seconds,
             overrides,
         )
-
-
-def to_json(result: Result) -> str:
-    return json.dumps(result.as_dict(), indent=2, default=str)

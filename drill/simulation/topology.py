@@ -69,9 +69,6 @@ class Topology:
     rto_seconds: float
     rpo_seconds: float
 
-    def region(self, name: str) -> Region:
-        return self.primary if name == self.primary.name else self.dr
-
 
 def _one(resources: Iterable[Resource], type_: str, stack: str) -> Resource:
     found = [r for r in resources if r.type == type_]

@@ -211,7 +211,6 @@ class World:
         self.bucket: dict[str, dict[int, float]] = {self.primary_region: {}, self.dr_region: {}}
         # Replication waiting for a region to return: (store, source, target, write, lag).
         self._held: list[tuple[str, str, str, int, float]] = []
-        self.writes_per_second = 0.0
         # What happened in the world, for the report's timeline.
         self.notes: list[tuple[float, str]] = []
 
@@ -641,7 +640,6 @@ class World:
     def start_writes(self, per_second: float) -> None:
         if per_second <= 0:
             return
-        self.writes_per_second = per_second
         self._every(1 / per_second, 1 / per_second, self._write)
 
     def _route(self, client: Client) -> str | None:
