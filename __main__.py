@@ -5,11 +5,47 @@ import pulumi
 import settings as stack_settings
 from components.baseline import SecurityBaseline, SecurityBaselineArgs
 from components.connectivity import TransitGatewayPeering, TransitGatewayPeeringArgs
-from components.data import DataArgs, DataReplication, PrimaryData
+from components.data import (
+    DataArgs,
+    DataReplication,
+    PrimaryData,
+    PrimaryReference,
+    PrimaryReferenceArgs,
+)
 from components.failover import FailoverAutomation, FailoverAutomationArgs
+from components.markers import MarkerWriter, MarkerWriterArgs
+from components.recovery import TRAFFIC_CONTROL_OUTPUT, RecoveryControls, RecoveryControlsArgs
 from components.region import TradingRegion, TradingRegionArgs
 
 config = stack_settings.load()
+
+# Traffic control (README, "Traffic control"): with routing controls, the primary owns the ARC
+# cluster and both controls (dr cannot be read by the primary: its stack reference would be a
+# cycle), and each region's failover record follows the control named after its role; dr reads
+# its control from the primary's outputs, before building the region that holds its record.
+recovery: RecoveryControls | None = None
+primary_reference: PrimaryReference | None = None
+routing_control_arn: pulumi.Input[str] | None = None
+if config.role == "primary":
+    if config.dns.uses_routing_controls:
+        recovery = RecoveryControls(
+            config.role,
+            RecoveryControlsArgs(name_prefix=config.name_prefix, tags=config.resource_tags),
+        )
+        routing_control_arn = recovery.arns[config.role]
+else:
+    primary_reference = PrimaryReference(
+        config.role,
+        PrimaryReferenceArgs(
+            peer_stack=config.replication.peer_stack,
+            database=config.database,
+            traffic_control=config.dns.traffic_control,
+        ),
+    )
+    if primary_reference.routing_controls is not None:
+        routing_control_arn = primary_reference.routing_controls.apply(
+            lambda controls: controls.arns[config.role]
+        )
 
 region = TradingRegion(
     config.role,
@@ -28,6 +64,7 @@ region = TradingRegion(
         observability=config.observability,
         low_latency=config.low_latency,
         connectivity=config.connectivity,
+        routing_control_arn=routing_control_arn,
     ),
 )
 
@@ -83,7 +120,11 @@ data: PrimaryData | DataReplication
 if config.role == "primary":
     data = PrimaryData(config.role, data_args, in_region)
 else:
-    data = DataReplication(config.role, data_args, config.replication.reversed, in_region)
+    assert primary_reference is not None
+    data = DataReplication(
+        config.role, data_args, config.replication.reversed, primary_reference, in_region
+    )
+    routing = primary_reference.routing_controls
     automation = FailoverAutomation(
         config.role,
         FailoverAutomationArgs(
@@ -104,15 +145,60 @@ else:
             alerts_topic_arn=region.alerts_topic_arn,
             log_retention_days=config.log_retention_days,
             account=region.account,
-            primary_health_check_id=data.primary_health_check_id,
+            # With routing controls the handler moves traffic on ARC's data plane and must not
+            # touch Route 53 health checks: no primary check to invert. dr's HTTPS check still
+            # exists (its alarm pages on dr's /health) and stays the handler's advisory
+            # "dr is healthy" reading; it is not what dr's failover record follows.
+            primary_health_check_id="" if routing is not None else data.primary_health_check_id,
             dr_health_check_id=region.health_check_id,
             primary_endpoint=data.primary_endpoint,
+            traffic_control=config.dns.traffic_control,
+            routing_control_arns=routing.apply(lambda c: dict(c.arns))
+            if routing is not None
+            else None,
+            routing_control_endpoints=routing.apply(lambda c: c.endpoint_list())
+            if routing is not None
+            else None,
+            vpc_id=region.vpc_id,
+            private_subnet_ids=region.private_subnet_ids,
+            cluster_security_group_id=region.node_security_group_id,
         ),
         in_region,
     )
     pulumi.export("failoverFunctionName", automation.function_name)
     pulumi.export("failoverStateTable", automation.state_table_name)
     pulumi.export("failoverTopicArn", automation.topic_arn)
+    pulumi.export("failoverCommandsTopicArn", automation.commands_topic_arn)
+    pulumi.export("failoverCommandsEventBus", automation.commands_event_bus_name)
+    pulumi.export("failoverCommandsRule", automation.commands_rule_name)
+    pulumi.export("failoverCommandsDetailType", automation.commands_detail_type)
+
+# The drill's marker writer in each region (README, "Failover drill").
+table_arns = data.exports["tableArns" if config.role == "primary" else "tableReplicaArns"]
+markers = MarkerWriter(
+    config.role,
+    MarkerWriterArgs(
+        prefix=config.resource_prefix,
+        region=config.region,
+        account=region.account,
+        table_name=pulumi.Output.from_input(data.exports["tableNames"]).apply(
+            lambda names: str(names["orders"])
+        ),
+        table_arn=table_arns["orders"],
+        bucket_name=data.exports["recordsBucketName"],
+        bucket_arn=pulumi.Output.from_input(data.exports["recordsBucketName"]).apply(
+            lambda name: f"arn:aws:s3:::{name}"
+        ),
+        data_key_arn=data.exports["dataKeyArn"],
+        logs_key_arn=region.logs_key_arn,
+        log_retention_days=config.log_retention_days,
+        db_engine=config.database.engine,
+        db_cluster_arn=data.database.arn if config.database.is_aurora else None,
+        db_secret_name=data.exports["masterSecretName"] if config.database.is_aurora else None,
+    ),
+    in_region,
+)
+pulumi.export("markerFunctionName", markers.function_name)
 
 pulumi.export("role", config.role)
 pulumi.export("region", config.region)
@@ -128,6 +214,10 @@ pulumi.export("alertsTopicArn", region.alerts_topic_arn)
 pulumi.export("regionalEndpoint", region.regional_hostname)
 pulumi.export("healthCheckId", region.health_check_id)
 pulumi.export("recordName", config.dns.record_name)
+pulumi.export(TRAFFIC_CONTROL_OUTPUT, config.dns.traffic_control)
+if recovery is not None:
+    for key, value in recovery.exports.items():
+        pulumi.export(key, value)
 # Both profiles, so failover (and a reviewer) sees the exact sizes dr scales between.
 pulumi.export(
     "capacityProfiles",

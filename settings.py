@@ -69,6 +69,12 @@ _IMAGE = re.compile(
     r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$"
 )
 HEALTH_CHECK_INTERVALS = (10, 30)
+# How failover moves clients (README, "Traffic control"): ARC routing controls flipped on ARC's
+# five-region data plane (the default), or the primary's health check inverted through the
+# Route 53 API, whose control plane is in us-east-1 (cheaper, no ARC cluster).
+ROUTING_CONTROL = "routing-control"
+HEALTH_CHECK_INVERSION = "health-check-inversion"
+TRAFFIC_CONTROLS = (ROUTING_CONTROL, HEALTH_CHECK_INVERSION)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTTPS_URL = re.compile(r"^https://[^\s/]+(/\S*)?$")
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
@@ -233,13 +239,19 @@ class Records:
 @dataclass(frozen=True)
 class Dns:
     """DNS failover in an existing hosted zone: one record, PRIMARY in the primary stack and
-    SECONDARY in dr, each with its own region's health check."""
+    SECONDARY in dr, each following its own region's switch: a routing control, or the region's
+    health check (`traffic_control`)."""
 
     zone_id: str
     zone_name: str
     record_name: str
     health_check_interval_seconds: int
     health_check_failure_threshold: int
+    traffic_control: str = ROUTING_CONTROL
+
+    @property
+    def uses_routing_controls(self) -> bool:
+        return self.traffic_control == ROUTING_CONTROL
 
     def regional_name(self, region: str) -> str:
         """The region's own hostname: what its health check probes, bypassing failover."""
@@ -916,6 +928,7 @@ def _dns(reader: _Reader, raw: Any) -> Dns | None:
         "recordName": "str",
         "healthCheckIntervalSeconds": "int",
         "healthCheckFailureThreshold": "int",
+        "trafficControl": "str",
     }
     values = reader.obj("dns", raw, fields)
     zone_id = reader.matching(
@@ -945,11 +958,14 @@ def _dns(reader: _Reader, raw: Any) -> Dns | None:
     threshold = reader.integer(
         "dns.healthCheckFailureThreshold", values.get("healthCheckFailureThreshold", 3), 1, 10
     )
-    if zone_id is None or zone is None or record is None or threshold is None:
+    traffic = reader.choice(
+        "dns.trafficControl", values.get("trafficControl", ROUTING_CONTROL), TRAFFIC_CONTROLS
+    )
+    if zone_id is None or zone is None or record is None or threshold is None or traffic is None:
         return None
     if interval not in HEALTH_CHECK_INTERVALS:
         return None
-    return Dns(zone_id, zone, record, int(interval), threshold)
+    return Dns(zone_id, zone, record, int(interval), threshold, traffic)
 
 
 def _gateway(reader: _Reader, raw: Any) -> Gateway | None:

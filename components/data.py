@@ -19,7 +19,8 @@ import pulumi_aws as aws
 from components.database import Database, DatabaseArgs
 from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
-from components.references import stack_outputs
+from components.recovery import TRAFFIC_CONTROL_OUTPUT, RoutingControls
+from components.references import qualified, stack_outputs
 from components.storage import (
     Lifecycle,
     SecureBucket,
@@ -27,8 +28,8 @@ from components.storage import (
     account_scoped_name,
     uses_bucket_key,
 )
+from settings import HEALTH_CHECK_INVERSION, ROUTING_CONTROL, Records
 from settings import Database as DatabaseSettings
-from settings import Records
 
 # Table -> (partition key, TTL attribute or None). Sessions expire; orders are kept.
 TABLES: Mapping[str, tuple[str, str | None]] = {
@@ -226,6 +227,71 @@ REQUIRED_SOURCE_OUTPUTS = (
 )
 
 
+@dataclass
+class PrimaryReferenceArgs:
+    """What the dr stack reads from the primary stack."""
+
+    peer_stack: str
+    database: DatabaseSettings
+    # settings.TRAFFIC_CONTROLS: the primary must switch traffic the same way.
+    traffic_control: str
+
+
+class PrimaryReference(pulumi.ComponentResource):
+    """The primary stack's outputs, read once by the dr stack and checked before anything is
+    built from them: DataReplication's sources, the failover handler's targets and, with routing
+    controls, the routing control dr's failover record follows (so it exists before the region
+    that holds that record)."""
+
+    outputs: pulumi.Output[dict[str, Any]]
+    # With trafficControl routing-control: the primary's routing controls; None otherwise.
+    routing_controls: pulumi.Output[RoutingControls] | None
+
+    def __init__(
+        self, name: str, args: PrimaryReferenceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:data:PrimaryReference", name, None, opts)
+        stack = qualified(args.peer_stack)
+        checked = stack_outputs(
+            f"{name}-primary",
+            args.peer_stack,
+            (*REQUIRED_SOURCE_OUTPUTS, database_source_output(args.database)),
+            "dr",
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.outputs = checked.apply(
+            lambda outputs: same_traffic_control(stack, outputs, args.traffic_control)
+        )
+        # The reference's outputs are secret as a whole when any output is (the kubeconfig);
+        # ARNs and endpoint URLs are not, and stay readable in diffs, state and policies.
+        self.routing_controls = (
+            pulumi.Output.unsecret(
+                self.outputs.apply(lambda outputs: RoutingControls.from_outputs(stack, outputs))
+            )
+            if args.traffic_control == ROUTING_CONTROL
+            else None
+        )
+        self.register_outputs({})
+
+
+class TrafficControlMismatchError(Exception):
+    """The primary switches traffic in another way than this stack's settings say."""
+
+
+def same_traffic_control(stack: str, outputs: dict[str, Any], wanted: str) -> dict[str, Any]:
+    """`outputs` of a primary that switches traffic as this stack does; a primary deployed before
+    the setting existed exports none and inverted its health check."""
+    theirs = outputs.get(TRAFFIC_CONTROL_OUTPUT) or HEALTH_CHECK_INVERSION
+    if theirs != wanted:
+        raise TrafficControlMismatchError(
+            f"stack {stack!r} switches traffic with {theirs} but this stack's "
+            f"trading:dns.trafficControl is {wanted}: failover would flip a switch that the "
+            "other record does not follow; set the same trading:dns.trafficControl in both "
+            "stacks and deploy the primary first"
+        )
+    return outputs
+
+
 class DataReplication(pulumi.ComponentResource):
     """The dr copies of the primary's stores, read from the primary stack's outputs."""
 
@@ -242,6 +308,7 @@ class DataReplication(pulumi.ComponentResource):
         name: str,
         args: DataArgs,
         reversed_direction: bool,
+        primary: PrimaryReference,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("trading:data:DataReplication", name, None, opts)
@@ -249,13 +316,7 @@ class DataReplication(pulumi.ComponentResource):
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
         database_field = database_source_output(args.database)
-        source = stack_outputs(
-            f"{name}-primary",
-            args.peer_stack,
-            (*REQUIRED_SOURCE_OUTPUTS, database_field),
-            "dr",
-            child,
-        )
+        source = primary.outputs
         key = _data_key(args, self)
 
         # Reversed, a promoted postgres replica is this stack's writer; an Aurora secondary

@@ -182,7 +182,12 @@ class Database(pulumi.ComponentResource):
             family=self._parameter_family(),
             description=f"TLS-only connections to {args.identifier}",
             parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
-            opts=self._child,
+            # The failover Lambda fences a writer by setting `default_transaction_read_only`
+            # in this group; `pulumi up` after a refresh would otherwise reset it and unfence
+            # the old primary. A parameter added here later applies to new groups only.
+            opts=pulumi.ResourceOptions.merge(
+                self._child, pulumi.ResourceOptions(ignore_changes=["parameters"])
+            ),
         )
         # A replica inherits engine, credentials and storage from its writer. A writer without
         # `password` is a promoted replica (failback direction): it keeps the password it
@@ -312,6 +317,10 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{args.identifier}-final",
             iam_database_authentication_enabled=True,
+            # The RDS Data API, which the drill's marker writer uses (components/markers.py):
+            # Aurora PostgreSQL provisioned clusters from 16.1 (Aurora User Guide,
+            # "Supported Regions and Aurora DB engines for the RDS Data API").
+            enable_http_endpoint=True,
             enabled_cloudwatch_logs_exports=list(exports),
             # A global failover or switchover rewrites these on both clusters.
             opts=pulumi.ResourceOptions(

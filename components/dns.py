@@ -2,6 +2,14 @@
 (PRIMARY in the primary stack, SECONDARY in dr), its regional record, and an alarm on the
 health check.
 
+What the failover record follows is `trading:dns.trafficControl`:
+- routing-control (the default): a health check of type RECOVERY_CONTROL tied to this region's
+  ARC routing control (components/recovery.py), so the control's On/Off state, changed on ARC's
+  five-region data plane, decides where clients go. The HTTPS check stays, unattached: its alarm
+  pages when the region's `/health` fails, and the failover handler's verify step reads dr's.
+- health-check-inversion: the HTTPS check itself; failover inverts the primary's through the
+  Route 53 API, whose control plane is in us-east-1, the region that failed.
+
 Route 53 publishes health check metrics in us-east-1 only, so the alarm and the topic it pages
 live there, whichever region this stack serves. They are placed there with each resource's own
 `region`, not with a us-east-1 provider: a provider is configured (and its credentials checked
@@ -36,10 +44,16 @@ class DnsFailoverArgs:
     regional_domain: aws.apigateway.DomainName
     tags: Mapping[str, str]
     account: pulumi.Output[Account]
+    # The ARC routing control this region's failover record follows (trafficControl
+    # routing-control); None: the record follows the HTTPS check, which failover inverts.
+    routing_control_arn: pulumi.Input[str] | None = None
 
 
 class DnsFailover(pulumi.ComponentResource):
+    # The HTTPS check on the region's /health, whichever switch the record follows.
     health_check_id: pulumi.Output[str]
+    # The check the failover record follows: the HTTPS check, or the routing control's.
+    record_health_check_id: pulumi.Output[str]
     record_name: str
 
     def __init__(
@@ -60,8 +74,10 @@ class DnsFailover(pulumi.ComponentResource):
             enable_sni=True,
             measure_latency=True,
             tags={"Name": f"{args.prefix}-health"},
-            # The failover Lambda inverts the primary's check to pin traffic to dr, and only
-            # a failback restores it: `pulumi up` after a refresh must not move traffic back.
+            # With health-check-inversion, the failover Lambda inverts the primary's check to pin
+            # traffic to dr, and only a failback restores it: `pulumi up` after a refresh must
+            # not move traffic back. Kept with routing controls too, so that switching
+            # trafficControl never changes this check.
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(ignore_changes=["invertHealthcheck"])
             ),
@@ -81,6 +97,11 @@ class DnsFailover(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        record_check = (
+            check
+            if args.routing_control_arn is None
+            else self._routing_control_check(name, args, args.routing_control_arn)
+        )
         aws.route53.Record(
             f"{name}-failover",
             zone_id=args.dns.zone_id,
@@ -90,7 +111,7 @@ class DnsFailover(pulumi.ComponentResource):
             failover_routing_policies=[
                 aws.route53.RecordFailoverRoutingPolicyArgs(type=args.failover_type)
             ],
-            health_check_id=check.id,
+            health_check_id=record_check.id,
             aliases=[
                 aws.route53.RecordAliasArgs(
                     name=args.public_domain.regional_domain_name,
@@ -102,8 +123,29 @@ class DnsFailover(pulumi.ComponentResource):
         )
         self._alarm(name, args, check)
         self.health_check_id = check.id
+        self.record_health_check_id = record_check.id
         self.record_name = args.dns.record_name
-        self.register_outputs({"healthCheckId": self.health_check_id})
+        self.register_outputs(
+            {
+                "healthCheckId": self.health_check_id,
+                "recordHealthCheckId": self.record_health_check_id,
+            }
+        )
+
+    def _routing_control_check(
+        self, name: str, args: DnsFailoverArgs, routing_control_arn: pulumi.Input[str]
+    ) -> aws.route53.HealthCheck:
+        # "A routing control is an on/off switch that changes the state of a[n] ARC health
+        # check" (https://docs.amazonaws.cn/en_us/r53recovery/latest/dg/introduction-regions-routing.html);
+        # `routing_control_arn` "is used when health check type is RECOVERY_CONTROL"
+        # (https://www.pulumi.com/registry/packages/aws/api-docs/route53/healthcheck/).
+        return aws.route53.HealthCheck(
+            f"{name}-routing-control",
+            type="RECOVERY_CONTROL",
+            routing_control_arn=routing_control_arn,
+            tags={"Name": f"{args.prefix}-routing-control"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _alarm(self, name: str, args: DnsFailoverArgs, check: aws.route53.HealthCheck) -> None:
         account = args.account.apply(

@@ -1,14 +1,16 @@
 """`FailoverAutomation`: the failover Lambda and everything it needs, all in the dr region.
 
 Nothing here depends on the primary region's control plane: the function, its state table,
-its topic, its schedule and its logs live in dr, and the sizes it scales to are the dr stack's
-own copy of the full profile.
+its topics, its triggers and its logs live in dr, and the sizes it scales to are the dr stack's
+own copy of the full profile. The function runs in the dr VPC's private subnets because the dr
+cluster's Kubernetes API, which it calls to scale the order gateway, is private to that VPC
+(its public endpoint admits only the deployers' ranges).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerts import Alerts, AlertsArgs
+from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
 from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
 from settings import CapacityProfile, Failover
@@ -25,6 +28,14 @@ HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = aws.lambda_.Runtime.PYTHON3D12
 # A full failover waits on node groups and a promotion; the Lambda maximum leaves room.
 TIMEOUT_SECONDS = 900
+# How the handler moves traffic (handlers/model.py parses the same two values).
+ROUTING_CONTROL = "routing-control"
+HEALTH_CHECK_INVERSION = "health-check-inversion"
+TRAFFIC_CONTROLS = (ROUTING_CONTROL, HEALTH_CHECK_INVERSION)
+# What an operator's command event carries as `detail-type` (handlers/model.py, parse_event).
+COMMAND_DETAIL_TYPE = "trading.failover"
+COMMAND_EVENT_BUS = "default"
+HTTPS_PORT = 443
 
 
 @dataclass
@@ -49,6 +60,27 @@ class FailoverAutomationArgs:
     primary_health_check_id: pulumi.Input[str] = ""
     dr_health_check_id: pulumi.Input[str] = ""
     primary_endpoint: pulumi.Input[str] = ""
+    # "routing-control" (Route 53 ARC) or "health-check-inversion".
+    traffic_control: str = HEALTH_CHECK_INVERSION
+    # Routing-control mode only: {"primary": arn, "dr": arn}, and the ARC cluster's regional
+    # data-plane endpoints as [{"region": ..., "endpoint": "https://..."}].
+    routing_control_arns: pulumi.Input[Mapping[str, str]] | None = None
+    routing_control_endpoints: pulumi.Input[Sequence[Mapping[str, str]]] | None = None
+    # Where the function runs: the dr VPC, its private subnets (NAT egress, the VPC's
+    # endpoints), and the cluster security group that guards the private Kubernetes API. Until
+    # all three are given the function runs outside the VPC and cannot reach that API.
+    vpc_id: pulumi.Input[str] | None = None
+    private_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    cluster_security_group_id: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class FunctionNetwork:
+    """The function's place in the VPC, as its role's EC2 statements name it."""
+
+    vpc_id: str
+    subnet_ids: Sequence[str]
+    security_group_id: str
 
 
 def _sizes(profile: CapacityProfile) -> str:
@@ -58,6 +90,42 @@ def _sizes(profile: CapacityProfile) -> str:
             for group, s in profile.node_groups.items()
         }
     )
+
+
+def gateway_environment(full: CapacityProfile, pilot_light: CapacityProfile) -> str:
+    """The `GATEWAY` variable: the order gateway's objects in the dr cluster (the names
+    components/gateway.py gives them) and the sizes failover and failback set on them."""
+
+    def size(profile: CapacityProfile) -> dict[str, int]:
+        return {"replicas": profile.gateway.replicas, "maxReplicas": profile.gateway.max_replicas}
+
+    return json.dumps(
+        {
+            "namespace": NAMESPACE,
+            "deployment": APP,
+            "hpa": HPA,
+            "full": size(full),
+            "pilotLight": size(pilot_light),
+        }
+    )
+
+
+def routing_controls_environment(arns: Mapping[str, str]) -> str:
+    """The `ROUTING_CONTROLS` variable, {"primary": arn, "dr": arn}."""
+    if set(arns) != {"primary", "dr"}:
+        raise ValueError(
+            f"routing_control_arns names {sorted(arns)}; it must name exactly primary and dr"
+        )
+    return json.dumps({"primary": arns["primary"], "dr": arns["dr"]})
+
+
+def routing_control_endpoints_environment(endpoints: Sequence[Mapping[str, str]]) -> str:
+    """The `ROUTING_CONTROL_ENDPOINTS` variable, [{"region": ..., "endpoint": ...}], in the
+    shape of the ARC cluster's `clusterEndpoints` output."""
+    listed = [{"region": e["region"], "endpoint": e["endpoint"]} for e in endpoints]
+    if not listed:
+        raise ValueError("routing_control_endpoints is empty: the handler needs at least one")
+    return json.dumps(listed)
 
 
 def handler_policy(
@@ -76,9 +144,14 @@ def handler_policy(
     queue_arn: str,
     log_group_arn: str,
     health_check_ids: list[str],
+    traffic_control: str = HEALTH_CHECK_INVERSION,
+    routing_control_arns: Sequence[str] = (),
+    network: FunctionNetwork | None = None,
 ) -> str:
     """Every statement names the exact resources the handler acts on; nothing mutating is
-    granted on `*`."""
+    granted on `*`. Resource types and condition keys per action are those of the Service
+    Authorization Reference (https://docs.aws.amazon.com/service-authorization/latest/
+    reference/reference_policies_actions-resources-contextkeys.html), cited per service."""
     eks_arn = f"arn:{account.partition}:eks:{account.region}:{account.account_id}"
     statements: list[dict[str, Any]] = [
         {
@@ -86,6 +159,18 @@ def handler_policy(
             "Effect": "Allow",
             "Action": ["eks:DescribeNodegroup", "eks:UpdateNodegroupConfig"],
             "Resource": [f"{eks_arn}:nodegroup/{cluster_name}/{ng}/*" for ng in node_group_names],
+        },
+        # The Kubernetes API's endpoint and CA. DescribeCluster takes the `cluster` resource
+        # type (https://docs.aws.amazon.com/service-authorization/latest/reference/
+        # list_amazonelastickubernetesservice.html). The bearer token is a presigned STS
+        # GetCallerIdentity, which needs no permission (https://docs.aws.amazon.com/STS/latest/
+        # APIReference/API_GetCallerIdentity.html); what the token may do in the cluster is the
+        # access entry's Kubernetes group, bound in components/gateway.py.
+        {
+            "Sid": "ReachDrCluster",
+            "Effect": "Allow",
+            "Action": "eks:DescribeCluster",
+            "Resource": f"{eks_arn}:cluster/{cluster_name}",
         },
         {
             "Sid": "FailoverState",
@@ -108,13 +193,49 @@ def handler_policy(
             "Resource": f"{log_group_arn}:*",
         },
     ]
+    statements += _database_statements(
+        account=account,
+        primary_region=primary_region,
+        db_engine=db_engine,
+        db_identifier=db_identifier,
+        primary_db_identifier=primary_db_identifier,
+        global_cluster_identifier=global_cluster_identifier,
+    )
+    # GetMetricData has no resource type, so it takes `*` only
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/
+    # list_amazoncloudwatch.html); it reads, never changes.
+    statements.append(
+        {
+            "Sid": "ReplicaLag",
+            "Effect": "Allow",
+            "Action": "cloudwatch:GetMetricData",
+            "Resource": "*",
+        }
+    )
+    statements += _traffic_statements(
+        account, traffic_control, [c for c in health_check_ids if c], list(routing_control_arns)
+    )
+    if network is not None:
+        statements += _network_statements(account, network)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _database_statements(
+    *,
+    account: Account,
+    primary_region: str,
+    db_engine: str,
+    db_identifier: str,
+    primary_db_identifier: str,
+    global_cluster_identifier: str | None,
+) -> list[dict[str, Any]]:
     rds = f"arn:{account.partition}:rds"
     if db_engine == "aurora-postgresql":
         clusters = [
             f"{rds}:{account.region}:{account.account_id}:cluster:{db_identifier}",
             f"{rds}:{primary_region}:{account.account_id}:cluster:{primary_db_identifier}",
         ]
-        statements.append(
+        return [
             {
                 "Sid": "MoveGlobalWriter",
                 "Effect": "Allow",
@@ -129,36 +250,62 @@ def handler_policy(
                     *clusters,
                 ],
             }
-        )
-    else:
+        ]
+    instances = [(account.region, db_identifier), (primary_region, primary_db_identifier)]
+    return [
+        {
+            "Sid": "PromoteReplicas",
+            "Effect": "Allow",
+            "Action": ["rds:DescribeDBInstances", "rds:PromoteReadReplica"],
+            "Resource": [f"{rds}:{r}:{account.account_id}:db:{i}" for r, i in instances],
+        },
+        # Fencing sets default_transaction_read_only in the writer's own parameter group,
+        # which components/database.py names exactly like the instance, and reads it back.
+        # ModifyDBParameterGroup and DescribeDBParameters take the `pg` resource type,
+        # arn:...:rds:REGION:ACCOUNT:pg:NAME (https://docs.aws.amazon.com/
+        # service-authorization/latest/reference/list_amazonrds.html).
+        {
+            "Sid": "FenceWriters",
+            "Effect": "Allow",
+            "Action": ["rds:DescribeDBParameters", "rds:ModifyDBParameterGroup"],
+            "Resource": [f"{rds}:{r}:{account.account_id}:pg:{i}" for r, i in instances],
+        },
+    ]
+
+
+def _traffic_statements(
+    account: Account, traffic_control: str, checks: list[str], routing_control_arns: list[str]
+) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    check_arns = [f"arn:{account.partition}:route53:::healthcheck/{c}" for c in checks]
+    if traffic_control == ROUTING_CONTROL:
+        # The ARC data plane: both actions take the `routingcontrol` resource type, whose ARN
+        # has no region (https://docs.aws.amazon.com/service-authorization/latest/reference/
+        # list_route53-recovery-cluster.html). Safety-rule overrides
+        # (route53-recovery-cluster:AllowSafetyRulesOverrides) are not restricted here: the
+        # control panel's safety rules, not this role, say when an override is wanted.
         statements.append(
             {
-                "Sid": "PromoteAndFenceReplicas",
+                "Sid": "SwitchRoutingControls",
                 "Effect": "Allow",
                 "Action": [
-                    "rds:DescribeDBInstances",
-                    "rds:PromoteReadReplica",
-                    "rds:StopDBInstance",
+                    "route53-recovery-cluster:GetRoutingControlState",
+                    "route53-recovery-cluster:UpdateRoutingControlStates",
                 ],
-                "Resource": [
-                    f"{rds}:{account.region}:{account.account_id}:db:{db_identifier}",
-                    f"{rds}:{primary_region}:{account.account_id}:db:{primary_db_identifier}",
-                ],
+                "Resource": routing_control_arns,
             }
         )
-    # GetMetricData has no resource type, so it takes `*` only
-    # (https://docs.aws.amazon.com/service-authorization/latest/reference/
-    # list_amazoncloudwatch.html); it reads, never changes.
-    statements.append(
-        {
-            "Sid": "ReplicaLag",
-            "Effect": "Allow",
-            "Action": "cloudwatch:GetMetricData",
-            "Resource": "*",
-        }
-    )
-    checks = [c for c in health_check_ids if c]
-    if checks:
+        if check_arns:
+            # The checks still tell whether a region answers; only inversion changes them.
+            statements.append(
+                {
+                    "Sid": "ReadHealthChecks",
+                    "Effect": "Allow",
+                    "Action": ["route53:GetHealthCheck", "route53:GetHealthCheckStatus"],
+                    "Resource": check_arns,
+                }
+            )
+    elif check_arns:
         statements.append(
             {
                 "Sid": "ShiftTraffic",
@@ -168,21 +315,118 @@ def handler_policy(
                     "route53:GetHealthCheckStatus",
                     "route53:UpdateHealthCheck",
                 ],
-                "Resource": [f"arn:{account.partition}:route53:::healthcheck/{c}" for c in checks],
+                "Resource": check_arns,
             }
         )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return statements
+
+
+def _network_statements(account: Account, network: FunctionNetwork) -> list[dict[str, Any]]:
+    """Lambda creates and manages the function's network interfaces with the function's own
+    role: ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DeleteNetworkInterface,
+    AssignPrivateIpAddresses and UnassignPrivateIpAddresses
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html; the managed policy
+    AWSLambdaVPCAccessExecutionRole adds DescribeSubnets,
+    https://docs.aws.amazon.com/aws-managed-policy/latest/reference/
+    AWSLambdaVPCAccessExecutionRole.html). Resource types and condition keys:
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html."""
+    ec2 = f"arn:{account.partition}:ec2:{account.region}:{account.account_id}"
+    interfaces = f"{ec2}:network-interface/*"
+    return [
+        # CreateNetworkInterface requires the `subnet` resource type and, when the request
+        # names one, `security-group`: listing only the function's private subnets and its own
+        # group confines new interfaces to them. The new interface's own ARN is not known
+        # before it exists, and its resource type offers no VPC or subnet condition key for
+        # this action, so it is named by pattern, in this region and account only.
+        {
+            "Sid": "LambdaCreatesInterfacesInItsSubnets",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": [
+                interfaces,
+                *(f"{ec2}:subnet/{s}" for s in network.subnet_ids),
+                f"{ec2}:security-group/{network.security_group_id}",
+            ],
+        },
+        # Lambda documents DeleteNetworkInterface as needing all interface ids (it deletes
+        # interfaces it created, whose ids the role cannot know); `network-interface` takes
+        # the ec2:Vpc condition key for these three actions, which keeps them in this VPC.
+        {
+            "Sid": "LambdaManagesInterfacesInItsVpc",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            "Resource": interfaces,
+            "Condition": {"ArnEquals": {"ec2:Vpc": f"{ec2}:vpc/{network.vpc_id}"}},
+        },
+        # Describe* actions have no resource type: `*` only, and Lambda documents
+        # DescribeNetworkInterfaces as working only on `*`. They read, never change.
+        {
+            "Sid": "LambdaReadsItsNetwork",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            "Resource": "*",
+        },
+    ]
+
+
+def _commands_topic_policy(topic_arn: str, account: Account) -> str:
+    """Only this account's principals publish commands, over TLS. Naming the account delegates
+    to its IAM policies: a principal publishes only if its own policy allows sns:Publish on
+    this topic (https://docs.aws.amazon.com/IAM/latest/UserGuide/
+    reference_policies_elements_principal.html#principal-accounts)."""
+    root = f"arn:{account.partition}:iam::{account.account_id}:root"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountPrincipalsPublishCommands",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": root},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                },
+                {
+                    "Sid": "NoPublisherOutsideTheAccount",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account.account_id}},
+                },
+                {
+                    "Sid": "PublishOverTlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
 
 
 class FailoverAutomation(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
     state_table_name: pulumi.Output[str]
     topic_arn: pulumi.Output[str]
+    # Where an operator sends a command: the commands topic (the command as the message), or
+    # the event bus, as an event of `commands_detail_type` (the command as its detail).
+    commands_topic_arn: pulumi.Output[str]
+    commands_event_bus_name: pulumi.Output[str]
+    commands_rule_name: pulumi.Output[str]
+    commands_detail_type: str = COMMAND_DETAIL_TYPE
 
     def __init__(
         self, name: str, args: FailoverAutomationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("trading:failover:FailoverAutomation", name, None, opts)
+        _check(args)
         child = pulumi.ResourceOptions(parent=self)
         function_name = f"{args.prefix}-failover"
 
@@ -229,6 +473,7 @@ class FailoverAutomation(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
+        security_group = self._network(name, args, child)
         role = service_role(f"{name}-role", "lambda.amazonaws.com", child)
         policy = pulumi.Output.all(
             account=args.account,
@@ -241,16 +486,11 @@ class FailoverAutomation(pulumi.ComponentResource):
             queue_arn=on_failure.arn,
             log_group_arn=log_group.arn,
             health_check_ids=[args.primary_health_check_id, args.dr_health_check_id],
-        ).apply(
-            lambda v: handler_policy(
-                primary_region=args.primary_region,
-                cluster_name=args.cluster_name,
-                node_group_names=list(args.node_group_names.values()),
-                db_engine=args.db_engine,
-                **v,
-            )
-        )
-        aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=policy, opts=child)
+            routing_controls=args.routing_control_arns,
+            network=self._function_network(args, security_group),
+        ).apply(lambda values: self._policy(args, dict(values)))
+        role_policy = aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=policy, opts=child)
+        self._cluster_access(name, args, role, child)
 
         function = aws.lambda_.Function(
             f"{name}-handler",
@@ -266,27 +506,21 @@ class FailoverAutomation(pulumi.ComponentResource):
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=log_group.name
             ),
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "CLUSTER_NAME": args.cluster_name,
-                    "NODE_GROUPS": json.dumps(dict(args.node_group_names)),
-                    "FULL_PROFILE": _sizes(args.full),
-                    "PILOT_LIGHT_PROFILE": _sizes(args.pilot_light),
-                    "DB_ENGINE": args.db_engine,
-                    "DB_IDENTIFIER": args.db_identifier,
-                    "GLOBAL_CLUSTER_IDENTIFIER": args.global_cluster_identifier or "",
-                    "PRIMARY_REGION": args.primary_region,
-                    "PRIMARY_DB_IDENTIFIER": args.primary_db_identifier,
-                    "STATE_TABLE": table.name,
-                    "TOPIC_ARN": notifications.topic_arn,
-                    "PRIMARY_HEALTH_CHECK_ID": args.primary_health_check_id,
-                    "DR_HEALTH_CHECK_ID": args.dr_health_check_id,
-                    "PRIMARY_ENDPOINT": args.primary_endpoint,
-                    "FAILOVER_MODE": args.settings.mode,
-                    "PROBE_FAILURE_THRESHOLD": str(args.settings.probe_failure_threshold),
-                }
+            vpc_config=(
+                aws.lambda_.FunctionVpcConfigArgs(
+                    subnet_ids=list(args.private_subnet_ids),
+                    security_group_ids=[security_group.id],
+                )
+                if security_group is not None
+                else None
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables=self._environment(args, table, notifications)
+            ),
+            # Lambda creates the function's network interfaces with its role when the function
+            # is created (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html):
+            # the role's policy comes first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
         )
         # A failed step ends the run FAILED without raising, so a retry could only repeat a
         # crash (a bug or a throttled start); crashes go to the queue for a person instead.
@@ -302,6 +536,7 @@ class FailoverAutomation(pulumi.ComponentResource):
             opts=child,
         )
         self._schedule(name, args, function, child)
+        commands_topic, commands_rule = self._commands(name, args, function, child)
         aws.cloudwatch.MetricAlarm(
             f"{name}-errors",
             alarm_description=f"{function_name} raised an error (a crash, not a failed step)",
@@ -321,8 +556,152 @@ class FailoverAutomation(pulumi.ComponentResource):
         self.function_name = function.name
         self.state_table_name = table.name
         self.topic_arn = notifications.topic_arn
+        self.commands_topic_arn = commands_topic.arn
+        self.commands_event_bus_name = commands_rule.event_bus_name.apply(
+            lambda bus: bus or COMMAND_EVENT_BUS
+        )
+        self.commands_rule_name = commands_rule.name
         self.register_outputs(
-            {"functionName": self.function_name, "stateTableName": self.state_table_name}
+            {
+                "functionName": self.function_name,
+                "stateTableName": self.state_table_name,
+                "commandsTopicArn": self.commands_topic_arn,
+                "commandsEventBusName": self.commands_event_bus_name,
+                "commandsRuleName": self.commands_rule_name,
+                "commandsDetailType": self.commands_detail_type,
+            }
+        )
+
+    @staticmethod
+    def _policy(args: FailoverAutomationArgs, values: dict[str, Any]) -> str:
+        routing_controls = values.pop("routing_controls") or {}
+        network = values.pop("network")
+        return handler_policy(
+            primary_region=args.primary_region,
+            cluster_name=args.cluster_name,
+            node_group_names=list(args.node_group_names.values()),
+            db_engine=args.db_engine,
+            traffic_control=args.traffic_control,
+            routing_control_arns=[routing_controls[side] for side in sorted(routing_controls)],
+            network=FunctionNetwork(**network) if network else None,
+            **values,
+        )
+
+    @staticmethod
+    def _environment(
+        args: FailoverAutomationArgs, table: aws.dynamodb.Table, notifications: Alerts
+    ) -> dict[str, pulumi.Input[str]]:
+        """What handlers/model.py parse_environment reads, in the shapes it parses."""
+        variables: dict[str, pulumi.Input[str]] = {
+            "CLUSTER_NAME": args.cluster_name,
+            "NODE_GROUPS": json.dumps(dict(args.node_group_names)),
+            "FULL_PROFILE": _sizes(args.full),
+            "PILOT_LIGHT_PROFILE": _sizes(args.pilot_light),
+            "GATEWAY": gateway_environment(args.full, args.pilot_light),
+            "DB_ENGINE": args.db_engine,
+            "DB_IDENTIFIER": args.db_identifier,
+            "GLOBAL_CLUSTER_IDENTIFIER": args.global_cluster_identifier or "",
+            "PRIMARY_REGION": args.primary_region,
+            "PRIMARY_DB_IDENTIFIER": args.primary_db_identifier,
+            "STATE_TABLE": table.name,
+            "TOPIC_ARN": notifications.topic_arn,
+            "TRAFFIC_CONTROL": args.traffic_control,
+            "PRIMARY_HEALTH_CHECK_ID": args.primary_health_check_id,
+            "DR_HEALTH_CHECK_ID": args.dr_health_check_id,
+            "PRIMARY_ENDPOINT": args.primary_endpoint,
+            "FAILOVER_MODE": args.settings.mode,
+            "PROBE_FAILURE_THRESHOLD": str(args.settings.probe_failure_threshold),
+        }
+        if args.traffic_control == ROUTING_CONTROL:
+            variables["ROUTING_CONTROLS"] = pulumi.Output.from_input(
+                args.routing_control_arns
+            ).apply(lambda arns: routing_controls_environment(arns or {}))
+            variables["ROUTING_CONTROL_ENDPOINTS"] = pulumi.Output.from_input(
+                args.routing_control_endpoints
+            ).apply(lambda endpoints: routing_control_endpoints_environment(endpoints or []))
+        return variables
+
+    @staticmethod
+    def _network(
+        name: str, args: FailoverAutomationArgs, opts: pulumi.ResourceOptions
+    ) -> aws.ec2.SecurityGroup | None:
+        """The function's security group: HTTPS out, nothing in; and the cluster security
+        group's admission of it to the Kubernetes API (EKS creates that group with an inbound
+        rule from itself only, https://docs.aws.amazon.com/eks/latest/userguide/
+        sec-group-reqs.html). Inside the VPC the cluster's endpoint name resolves to its private
+        endpoint (https://docs.aws.amazon.com/eks/latest/APIReference/
+        API_VpcConfigRequest.html). Everything else the handler calls leaves on 443 as well:
+        the VPC's interface (STS, logs) and gateway (DynamoDB) endpoints, and, through the
+        private subnets' NAT gateway, the regional APIs (EKS, RDS, SNS, CloudWatch, Route 53),
+        the primary region's RDS API and regional endpoint, and the ARC cluster's endpoints."""
+        if args.vpc_id is None or not args.private_subnet_ids:
+            return None
+        group = aws.ec2.SecurityGroup(
+            f"{name}-handler-sg",
+            vpc_id=args.vpc_id,
+            description="The failover Lambda: HTTPS out, nothing in",
+            tags={"Name": f"{args.prefix}-failover"},
+            opts=opts,
+        )
+        # The provider removes the allow-all egress rule AWS puts on a new group
+        # (https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/), so this
+        # rule is the only way out. DNS needs no rule: security groups do not filter traffic
+        # to the VPC's Amazon DNS server (https://docs.aws.amazon.com/vpc/latest/userguide/
+        # security-group-rules.html).
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-handler-https-out",
+            security_group_id=group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            description="HTTPS to AWS APIs, the Kubernetes API and the ARC cluster endpoints",
+            opts=opts,
+        )
+        if args.cluster_security_group_id is not None:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-cluster-api-from-handler",
+                security_group_id=args.cluster_security_group_id,
+                referenced_security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=HTTPS_PORT,
+                to_port=HTTPS_PORT,
+                description="The failover Lambda calls the Kubernetes API",
+                opts=opts,
+            )
+        return group
+
+    @staticmethod
+    def _function_network(
+        args: FailoverAutomationArgs, group: aws.ec2.SecurityGroup | None
+    ) -> pulumi.Output[dict[str, Any] | None]:
+        if group is None or args.vpc_id is None:
+            return pulumi.Output.from_input(None)
+        return pulumi.Output.all(
+            vpc_id=args.vpc_id, subnet_ids=list(args.private_subnet_ids), security_group_id=group.id
+        )
+
+    @staticmethod
+    def _cluster_access(
+        name: str, args: FailoverAutomationArgs, role: aws.iam.Role, opts: pulumi.ResourceOptions
+    ) -> None:
+        """The function's role in the dr cluster: only the Kubernetes group whose RBAC
+        components/gateway.py declares, no EKS access policy (https://docs.aws.amazon.com/eks/
+        latest/userguide/create-k8s-group-access-entry.html)."""
+        cluster_name: pulumi.Input[str] = args.cluster_name
+        if args.cluster_security_group_id is not None:
+            # The entry needs the cluster to exist. The cluster security group is one of the
+            # cluster's outputs, so naming the cluster through it orders the entry after it.
+            cluster_name = pulumi.Output.all(
+                args.cluster_name, args.cluster_security_group_id
+            ).apply(lambda pair: str(pair[0]))
+        aws.eks.AccessEntry(
+            f"{name}-cluster-access",
+            cluster_name=cluster_name,
+            principal_arn=role.arn,
+            kubernetes_groups=[FAILOVER_SCALER_GROUP],
+            type="STANDARD",
+            opts=opts,
         )
 
     @staticmethod
@@ -352,4 +731,99 @@ class FailoverAutomation(pulumi.ComponentResource):
             principal="events.amazonaws.com",
             source_arn=rule.arn,
             opts=opts,
+        )
+
+    @staticmethod
+    def _commands(
+        name: str,
+        args: FailoverAutomationArgs,
+        function: aws.lambda_.Function,
+        opts: pulumi.ResourceOptions,
+    ) -> tuple[aws.sns.Topic, aws.cloudwatch.EventRule]:
+        """The two ways an operator sends a command besides invoking the function: an event
+        on the default bus, and a message on the commands topic. Each invokes the function
+        asynchronously, through a resource-based permission limited to its own source
+        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html;
+        https://docs.aws.amazon.com/sns/latest/dg/sns-lambda-as-subscriber.html)."""
+        commands = f"{args.prefix}-failover-commands"
+        # Events from another account (forwarded to this bus by a rule there) carry that
+        # account in `account`: only this account's own commands match.
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-commands",
+            name=commands,
+            description=f"Operator commands for the failover automation ({COMMAND_DETAIL_TYPE})",
+            event_bus_name=COMMAND_EVENT_BUS,
+            event_pattern=args.account.apply(
+                lambda a: json.dumps(
+                    {"detail-type": [COMMAND_DETAIL_TYPE], "account": [a.account_id]}
+                )
+            ),
+            opts=opts,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-commands",
+            rule=rule.name,
+            event_bus_name=COMMAND_EVENT_BUS,
+            arn=function.arn,
+            opts=opts,
+        )
+        aws.lambda_.Permission(
+            f"{name}-commands-events",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=opts,
+        )
+        # Publishers use the key through their IAM policies (the key policy delegates to the
+        # account); SNS decrypts before it delivers, so the function needs no grant on it
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        key = customer_key(
+            commands,
+            f"Encryption of the {commands} topic",
+            args.account.apply(lambda a: key_policy(a, [])),
+            opts,
+        )
+        topic = aws.sns.Topic(
+            f"{name}-commands", name=commands, kms_master_key_id=key.arn, opts=opts
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-commands",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, args.account).apply(
+                lambda pair: _commands_topic_policy(pair[0], pair[1])
+            ),
+            opts=opts,
+        )
+        aws.lambda_.Permission(
+            f"{name}-commands-sns",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="sns.amazonaws.com",
+            source_arn=topic.arn,
+            opts=opts,
+        )
+        aws.sns.TopicSubscription(
+            f"{name}-commands",
+            topic=topic.arn,
+            protocol="lambda",
+            endpoint=function.arn,
+            opts=opts,
+        )
+        return topic, rule
+
+
+def _check(args: FailoverAutomationArgs) -> None:
+    """Settings the component cannot work with, refused before any resource is declared."""
+    if args.traffic_control not in TRAFFIC_CONTROLS:
+        raise ValueError(
+            f"traffic_control={args.traffic_control!r} is not one of {', '.join(TRAFFIC_CONTROLS)}"
+        )
+    if args.traffic_control == ROUTING_CONTROL and (
+        args.routing_control_arns is None or args.routing_control_endpoints is None
+    ):
+        raise ValueError(
+            "traffic_control='routing-control' needs routing_control_arns "
+            '({"primary": arn, "dr": arn}) and routing_control_endpoints (the ARC cluster\'s '
+            "clusterEndpoints)"
         )

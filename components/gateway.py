@@ -1,5 +1,6 @@
 """`OrderGateway`: the order-gateway workload on the trading node group, bound to the regional
-load balancer's target group by the AWS Load Balancer Controller (TargetGroupBinding)."""
+load balancer's target group by the AWS Load Balancer Controller (TargetGroupBinding), and, where
+the failover Lambda scales it (dr), the Kubernetes RBAC that lets it do exactly that."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from settings import Gateway, GatewaySize
 
 NAMESPACE = "trading"
 APP = "order-gateway"
+# The HorizontalPodAutoscaler shares the Deployment's name.
+HPA = APP
+# The Kubernetes group the failover Lambda's EKS access entry puts it in (components/failover.py);
+# the RBAC below grants this group, and nothing else grants it anything.
+FAILOVER_SCALER_GROUP = "trading-failover-scaler"
 HEALTH_PATH = "/health"
 # A non-root user that exists in distroless and scratch images alike.
 RUN_AS_USER = 65532
@@ -26,6 +32,9 @@ class OrderGatewayArgs:
     provider: k8s.Provider
     # The Load Balancer Controller must run (its CRD exist) before a TargetGroupBinding.
     controller: pulumi.Resource
+    # The failover Lambda scales this gateway (dr): it gets the RBAC to do so, and `pulumi up`
+    # keeps the sizes it set.
+    scaled_by_failover: bool = False
 
 
 def _labels() -> dict[str, str]:
@@ -93,7 +102,9 @@ class OrderGateway(pulumi.ComponentResource):
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
-            metadata=metadata,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=HPA, namespace=namespace.metadata.name, labels=labels
+            ),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
@@ -112,8 +123,20 @@ class OrderGateway(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=child,
+            # Failover raises the floor and ceiling through the Kubernetes API; a later
+            # `pulumi up` must not put dr back to the pilot light under live traffic. With
+            # server-side apply the provider leaves an ignored field to the manager that last
+            # set it (https://github.com/pulumi/pulumi-kubernetes/pull/2566).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                ignore_changes=(
+                    ["spec.minReplicas", "spec.maxReplicas"] if args.scaled_by_failover else []
+                ),
+            ),
         )
+        if args.scaled_by_failover:
+            self._failover_access(name, namespace, child)
         k8s.apiextensions.CustomResource(
             f"{name}-target-group-binding",
             api_version="elbv2.k8s.aws/v1beta1",
@@ -130,6 +153,76 @@ class OrderGateway(pulumi.ComponentResource):
         )
         self.service_name = service.metadata.name
         self.register_outputs({"serviceName": self.service_name})
+
+    @staticmethod
+    def _failover_access(
+        name: str, namespace: k8s.core.v1.Namespace, opts: pulumi.ResourceOptions
+    ) -> None:
+        """What the failover Lambda does in this cluster, and nothing more: scale this
+        Deployment and set its HPA's bounds, read its available replicas, and list nodes to wait
+        for Ready ones. `resourceNames` pins every namespaced rule to the gateway's own objects;
+        a `list` cannot be restricted by name, and nodes are cluster-scoped, so that one rule is
+        a ClusterRole (https://kubernetes.io/docs/reference/access-authn-authz/rbac/
+        #referring-to-resources)."""
+        subject = k8s.rbac.v1.SubjectArgs(
+            kind="Group", name=FAILOVER_SCALER_GROUP, api_group="rbac.authorization.k8s.io"
+        )
+        role_name = f"{APP}-failover-scaler"
+        role = k8s.rbac.v1.Role(
+            f"{name}-failover-scaler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name, namespace=namespace.metadata.name),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["apps"],
+                    resources=["deployments"],
+                    resource_names=[APP],
+                    verbs=["get"],
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["apps"],
+                    resources=["deployments/scale"],
+                    resource_names=[APP],
+                    verbs=["get", "patch"],
+                ),
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["autoscaling"],
+                    resources=["horizontalpodautoscalers"],
+                    resource_names=[HPA],
+                    verbs=["get", "patch"],
+                ),
+            ],
+            opts=opts,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-failover-scaler",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name, namespace=namespace.metadata.name),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
+            ),
+            subjects=[subject],
+            opts=opts,
+        )
+        node_reader = k8s.rbac.v1.ClusterRole(
+            f"{name}-failover-node-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="trading-failover-node-reader"),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[""], resources=["nodes"], verbs=["get", "list"]
+                )
+            ],
+            opts=opts,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-failover-node-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="trading-failover-node-reader"),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io",
+                kind="ClusterRole",
+                name=node_reader.metadata.name,
+            ),
+            subjects=[subject],
+            opts=opts,
+        )
 
     @staticmethod
     def _pod_spec(gateway: Gateway, labels: dict[str, str]) -> k8s.core.v1.PodSpecArgs:

@@ -49,6 +49,9 @@ class TradingRegionArgs:
     connectivity: Connectivity
     # The failover handler resizes this region's node groups (dr).
     node_groups_scaled_by_failover: bool = False
+    # The ARC routing control this region's failover record follows (trading:dns.trafficControl
+    # routing-control; see components/dns.py); None: it follows the region's HTTPS check.
+    routing_control_arn: pulumi.Input[str] | None = None
 
 
 class TradingRegion(pulumi.ComponentResource):
@@ -252,6 +255,7 @@ class TradingRegion(pulumi.ComponentResource):
                 target_group_arn=entry.target_group_arn,
                 provider=cluster.kubernetes,
                 controller=controller.release,
+                scaled_by_failover=args.node_groups_scaled_by_failover,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -266,6 +270,7 @@ class TradingRegion(pulumi.ComponentResource):
                 regional_domain=entry.regional_domain,
                 tags=args.tags,
                 account=self.account,
+                routing_control_arn=args.routing_control_arn,
             ),
             self._in_region,
         )

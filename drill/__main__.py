@@ -174,10 +174,14 @@ def main(argv: list[str] | None = None) -> int:
             stacks = deploy_offline()
             with emulation.moto_server():
                 drill = emulated.build(stacks, progress=_progress)
+                # Unplanned: a planned failover waits for the replica to catch up, which moto
+                # cannot show (it does not replicate).
                 result = drill.run(
                     DrillOptions(
                         failback=args.failback,
+                        simulate_outage=True,
                         marker_interval_seconds=0.1,
+                        pre_fault_seconds=1.0,
                         poll_interval_seconds=0.2,
                         poll_timeout_seconds=10,
                     )

@@ -82,6 +82,18 @@ def lambda_trigger(function_name: str, region: str) -> Callable[[dict[str, Any]]
     return invoke
 
 
+def lambda_markers(target: Target) -> Callable[[str, dict[str, Any]], dict[str, Any]] | None:
+    """Each region's marker writer, invoked synchronously: its answer is its marker log."""
+    functions = {
+        target.primary_region: target.primary_marker_function,
+        target.dr_region: target.dr_marker_function,
+    }
+    if not all(functions.values()):
+        return None
+    invokers = {region: lambda_trigger(name, region) for region, name in functions.items()}
+    return lambda region, payload: invokers[region](payload)
+
+
 def build(
     primary_stack: str,
     dr_stack: str,
@@ -102,4 +114,5 @@ def build(
         mode="aws",
         refresh=refresher(stacks, progress),
         progress=progress,
+        markers=lambda_markers(target),
     )

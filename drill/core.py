@@ -1,24 +1,40 @@
-"""The drill's steps, the same against AWS and against the emulation: preflight, RPO markers,
-failover, poll until dr serves, RPO, optional failback, refresh, verdict.
+"""The drill's steps, the same against AWS and against the emulation: preflight, markers,
+the fault and the failover, poll until dr serves, lost writes and RPO, optional failback,
+refresh, verdict.
 
-RTO is measured from the trigger to the moment every serving check passes. RPO is the gap
-between the last marker written to the primary before the failover and the newest marker that
-reached dr. A check the emulation cannot answer is recorded as "not emulated", never as passed.
+Measured as the simulation measures (drill/simulation/ledger.py, applied in drill/measure.py):
+a marker writer per region writes numbered markers into its database, the orders table and the
+records bucket, recording which store acknowledged each and when. The fault the drill injects
+is "the primary stops taking writes": its writer stops at an instant fixed in advance. RTO runs
+from that instant to the first marker dr's database acknowledges; lost = acknowledged by the
+primary but absent from dr's stores after the failover; RPO from the oldest lost write to the
+fault. Why not AWS FIS: its Lambda fault actions (aws:lambda:invocation-error) need the FIS
+extension layer on the function and a configuration bucket
+(https://docs.aws.amazon.com/fis/latest/userguide/use-lambda-actions.html), and would fail the
+writer's invocations, not the primary's stores; stopping the writer is the same observable fault
+(no write acknowledged by the primary after it) with nothing more to deploy.
+
+The serving checks (node groups, database, health check, DNS) are still polled and reported as
+"dr serving", judged against the RTO objective too; they do not prove that dr takes writes. A
+store or check the emulation cannot answer is recorded as "not emulated", never as passed.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from drill.measure import measure_stores
 from drill.model import (
     FAILED,
     NOT_CONFIGURED,
@@ -30,9 +46,11 @@ from drill.model import (
     Target,
     now,
 )
-from handlers import steps
+from handlers import markers, steps
 
 Trigger = Callable[[dict[str, Any]], dict[str, Any]]
+# (region, command) -> that region's marker writer's answer (handlers/markers.py).
+Markers = Callable[[str, dict[str, Any]], dict[str, Any]]
 ClientFactory = Callable[[str, str], Any]
 
 # Handler steps whose outcome a drill check also judges: where that check is not emulated,
@@ -40,6 +58,8 @@ ClientFactory = Callable[[str, str], Any]
 HANDLER_STEP_CHECKS = {
     "verify-database": "database-writable",
     "verify-dr-health": "dr-health-check",
+    "replica-caught-up": "replication-healthy",
+    "primary-caught-up": "replication-back-to-primary",
 }
 SERVING_CHECKS = (
     "node-groups-at-full",
@@ -61,8 +81,11 @@ def _answer(check: Callable[[], str]) -> str:
 class DrillOptions:
     failback: bool = False
     simulate_outage: bool = False
-    markers: int = 5
     marker_interval_seconds: float = 1.0
+    # How long the primary's writer writes before the fault.
+    pre_fault_seconds: float = 30.0
+    # dr's writer stops this many markers after every store it measures acknowledged one.
+    settle_markers: int = 5
     poll_interval_seconds: float = 10.0
     # How long to wait for dr to serve before giving up (beyond the RTO objective it fails).
     poll_timeout_seconds: float = 1800.0
@@ -78,6 +101,8 @@ class Drill:
     not_emulated: Mapping[str, str] = field(default_factory=dict)
     refresh: Callable[[], str] | None = None
     progress: Callable[[str], None] = print
+    # None: the stacks export no marker writers, and preflight fails.
+    markers: Markers | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     def __post_init__(self) -> None:
@@ -185,55 +210,96 @@ class Drill:
             return FAILED
         return PASSED if record and record <= dr else FAILED
 
-    # -- RPO markers ------------------------------------------------------------------------
+    # -- markers --------------------------------------------------------------------------
 
-    def write_markers(self, options: DrillOptions) -> list[datetime]:
-        dynamodb = self.client("dynamodb", self.target.primary_region)
-        s3 = self.client("s3", self.target.primary_region)
-        written = []
-        for index in range(options.markers):
-            stamp = now()
-            key = f"drill#{self.run_id}#{index:04d}"
-            dynamodb.put_item(
-                TableName=self.target.orders_table,
-                Item={"order_id": {"S": key}, "drill_marker_at": {"S": stamp.isoformat()}},
+    def dr_writer(self, fault_at: float, options: DrillOptions, give_up: threading.Event) -> list:
+        """dr's writer from the fault on, window after window (one invocation is at most
+        `markers.MAX_WINDOW_SECONDS`), until every store it measures has acknowledged a
+        marker or the drill gives up."""
+        assert self.markers is not None
+        logs: list[dict[str, Any]] = []
+        deadline = fault_at + options.poll_timeout_seconds
+        start_at: float | None = fault_at
+        while True:
+            window_end = min(deadline, max(time.time(), start_at or 0) + markers.MAX_WINDOW_SECONDS)
+            answer = self.markers(
+                self.target.dr_region,
+                {
+                    "action": "write",
+                    "run": self.run_id,
+                    "startAt": start_at,
+                    "stopAt": window_end,
+                    "intervalSeconds": options.marker_interval_seconds,
+                    "firstSeq": sum(len(log["markers"]) for log in logs),
+                    "settleMarkers": options.settle_markers,
+                },
             )
-            s3.put_object(
-                Bucket=self.target.primary_bucket,
-                Key=f"drill-markers/{self.run_id}/{index:04d}",
-                Body=stamp.isoformat().encode(),
-            )
-            written.append(stamp)
-            if index + 1 < options.markers:
-                time.sleep(options.marker_interval_seconds)
-        return written
+            if answer.get("outcome") != "DONE":
+                raise RuntimeError(f"dr's marker writer: {answer}")
+            logs.append(answer)
+            status = answer["storeStatus"]
+            measured = {s for s in markers.STORES if status[s] == markers.MEASURED}
+            acknowledged = {
+                store
+                for log in logs
+                for marker in log["markers"]
+                for store, reply in marker["stores"].items()
+                if "ackAt" in reply
+            }
+            if measured <= acknowledged or time.time() >= deadline or give_up.is_set():
+                return logs
+            start_at = None
 
-    def newest_marker_in_dr(self, count: int) -> int | None:
-        dynamodb = self.client("dynamodb", self.target.dr_region)
-        s3 = self.client("s3", self.target.dr_region)
-        for index in reversed(range(count)):
-            key = f"drill#{self.run_id}#{index:04d}"
-            item = dynamodb.get_item(
-                TableName=self.target.orders_table, Key={"order_id": {"S": key}}
+    def write_primary(self, fault_at: float, options: DrillOptions) -> dict[str, Any]:
+        assert self.markers is not None
+        answer = self.markers(
+            self.target.primary_region,
+            {
+                "action": "write",
+                "run": self.run_id,
+                "stopAt": fault_at,
+                "intervalSeconds": options.marker_interval_seconds,
+            },
+        )
+        if answer.get("outcome") != "DONE":
+            raise RuntimeError(f"the primary's marker writer: {answer}")
+        return answer
+
+    def read_back(self, primary_log: dict[str, Any], dr_logs: list[dict[str, Any]]) -> Any:
+        """After the failover: which markers, the primary's and dr's own, dr's stores hold."""
+        assert self.markers is not None
+        wanted: dict[str, list[int]] = {}
+        for log in [primary_log, *dr_logs]:
+            wanted.setdefault(log["region"], []).extend(
+                m["seq"] for m in log["markers"] if any("ackAt" in r for r in m["stores"].values())
             )
-            try:
-                s3.head_object(
-                    Bucket=self.target.dr_bucket, Key=f"drill-markers/{self.run_id}/{index:04d}"
-                )
-                in_bucket = True
-            except ClientError:
-                in_bucket = False
-            if "Item" in item and in_bucket:
-                return index
-        return None
+        answer = self.markers(
+            self.target.dr_region, {"action": "inventory", "run": self.run_id, "markers": wanted}
+        )
+        return answer if answer.get("outcome") == "DONE" else None
+
+    def marker_writers(self) -> str:
+        """Both regions' marker writers deployed (`markerFunctionName` on each stack)."""
+        functions = {
+            self.target.primary_region: self.target.primary_marker_function,
+            self.target.dr_region: self.target.dr_marker_function,
+        }
+        if self.markers is None or not all(functions.values()):
+            return FAILED
+        for region, name in functions.items():
+            function = self.client("lambda", region).get_function(FunctionName=name)
+            if function["Configuration"].get("State") != "Active":
+                return FAILED
+        return PASSED
 
     # -- the drill --------------------------------------------------------------------------
 
-    def run(self, options: DrillOptions) -> Report:
+    def preflight(self) -> bool:
         target = self.target
         with self.phase("preflight") as outcome:
             self.record("preflight", "dr-at-pilot-light", lambda: self.at(target.pilot_light))
             self.record("preflight", "handler-deployed", self.handler_deployed)
+            self.record("preflight", "marker-writers-deployed", self.marker_writers)
             self.record("preflight", "replication-healthy", self.replication_healthy)
             self.record(
                 "preflight",
@@ -242,17 +308,34 @@ class Drill:
             )
             if self.failed("preflight"):
                 outcome.update(status=FAILED, detail="preflight checks failed: nothing was changed")
-        if self.failed("preflight"):
+        return not self.failed("preflight")
+
+    def run(self, options: DrillOptions) -> Report:
+        target = self.target
+        if not self.preflight():
             return self.finish()
 
-        written: list[datetime] = []
+        fault_at = time.time() + options.pre_fault_seconds
+        give_up = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="markers")
+        primary_log: dict[str, Any] | None = None
+        dr_logs: Future[list[dict[str, Any]]] | None = None
         with self.phase("rpo-markers") as outcome:
-            written = self.write_markers(options)
+            # Until the fault, the primary's writer writes; dr's waits for the fault, then
+            # writes until its database (or, on a tier without one, every store) acknowledges.
+            dr_logs = pool.submit(self.dr_writer, fault_at, options, give_up)
+            primary_log = self.write_primary(fault_at, options)
             outcome["detail"] = (
-                f"{len(written)} markers in {target.orders_table} and {target.primary_bucket}"
+                f"{len(primary_log['markers'])} markers by {target.primary_region}'s writer "
+                f"until the fault at {_clock(primary_log['stopAt'])}"
             )
-
-        triggered = now()
+        if primary_log is None:
+            give_up.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            return self.finish()
+        # The fault: the primary stopped taking writes when its writer stopped, at `stopAt` by
+        # its own clock (the Lambdas' clocks, not this machine's, time every marker).
+        fault = float(primary_log["stopAt"])
         with self.phase("failover") as outcome:
             if options.simulate_outage:
                 outcome["detail"] = self.simulate_outage()
@@ -267,18 +350,24 @@ class Drill:
             )
             self.judge_handler("failover", result)
             outcome["detail"] = (
+                f"fault: {target.primary_region}'s writers stopped at {_clock(fault)}; "
                 f"handler outcome {result.get('outcome')} {outcome['detail']}".strip()
             )
         with self.phase("until-dr-serves") as outcome:
             serving_at = self.poll_serving(options)
             if serving_at is None:
+                give_up.set()
                 outcome.update(status=FAILED, detail="dr did not serve before the timeout")
             else:
-                self.report.rto_seconds = (serving_at - triggered).total_seconds()
-                outcome["detail"] = f"RTO {self.report.rto_seconds:.1f} s"
+                self.report.serving_seconds = max(0.0, serving_at.timestamp() - fault)
+                seconds = self.report.serving_seconds
+                outcome["detail"] = f"every serving check passed {seconds:.1f} s after the fault"
 
         with self.phase("rpo") as outcome:
-            outcome["status"], outcome["detail"] = self.measure_rpo(written)
+            outcome["status"], outcome["detail"] = self.measure(
+                primary_log, dr_logs.result(), fault
+            )
+        pool.shutdown()
 
         if options.failback:
             with self.phase("failback") as outcome:
@@ -318,8 +407,10 @@ class Drill:
             "correlationId": f"drill-{self.run_id}-back",
         }
         if "replication-back-to-primary" in self.not_emulated:
+            # Said out loud: the handler refuses to drop dr's writes unless told to.
             command.update(
                 force=True,
+                abandonDrWrites=True,
                 reason=f"drill {self.run_id}: {self.not_emulated['replication-back-to-primary']}",
             )
         return command
@@ -350,22 +441,53 @@ class Drill:
                 return now() if FAILED not in statuses.values() else None
             time.sleep(options.poll_interval_seconds)
 
-    def measure_rpo(self, written: list[datetime]) -> tuple[str, str]:
-        if "rpo-markers" in self.not_emulated:
-            self.report.rpo_status = NOT_EMULATED
-            self.report.replication_lag = dict.fromkeys(("rds", "dynamodb", "s3"), NOT_EMULATED)
-            return NOT_EMULATED, self.not_emulated["rpo-markers"]
-        newest = self.newest_marker_in_dr(len(written))
-        self.report.replication_lag = self.replication_lag()
-        if newest is None:
-            self.report.rpo_status = FAILED
-            return FAILED, "no marker reached dr"
-        self.report.rpo_seconds = (written[-1] - written[newest]).total_seconds()
-        self.report.rpo_status = PASSED
-        return PASSED, (
-            f"newest marker in dr: {newest + 1} of {len(written)}; "
-            f"RPO {self.report.rpo_seconds:.1f} s"
+    def measure(
+        self, primary_log: dict[str, Any], dr_logs: list[dict[str, Any]], fault: float
+    ) -> tuple[str, str]:
+        """RTO, lost and RPO per store by the ledger's definitions (drill/measure.py)."""
+        inventory = self.read_back(primary_log, dr_logs)
+        not_emulated = {
+            store: self.not_emulated[f"markers-{store}"]
+            for store in markers.STORES
+            if f"markers-{store}" in self.not_emulated
+        }
+        stores = measure_stores(primary_log, dr_logs, inventory, fault, not_emulated)
+        self.report.stores = stores
+        self.report.replication_lag = (
+            dict.fromkeys(("rds", "dynamodb", "s3"), NOT_EMULATED)
+            if not_emulated
+            else self.replication_lag()
         )
+        database = stores["database"]
+        if database["status"] == markers.MEASURED:
+            self.report.rto_seconds = database["rto_seconds"]
+            self.report.rto_status = PASSED if database["rto_seconds"] is not None else FAILED
+        else:
+            self.report.rto_status = database["status"]
+        measured = {s: f for s, f in stores.items() if f["status"] == markers.MEASURED}
+        if not measured:
+            statuses = [f["status"] for f in stores.values()]
+            self.report.rpo_status = (
+                NOT_EMULATED if any(s.startswith(NOT_EMULATED) for s in statuses) else statuses[0]
+            )
+            return (
+                self.report.rpo_status.split(":")[0],
+                "; ".join(f"{s}: {f['status']}" for s, f in stores.items()),
+            )
+        self.report.rpo_seconds = max(f["rpo_seconds"] for f in measured.values())
+        self.report.lost_writes = sum(f["lost_writes"] for f in measured.values())
+        silent = [s for s, f in measured.items() if f["primary_acknowledged"] == 0]
+        self.report.rpo_status = FAILED if silent or inventory is None else PASSED
+        detail = "; ".join(
+            f"{s}: {f['lost_writes']} of {f['primary_acknowledged']} lost, "
+            f"RPO {f['rpo_seconds']:.1f} s"
+            if f["status"] == markers.MEASURED
+            else f"{s}: {f['status']}"
+            for s, f in stores.items()
+        )
+        if silent:
+            detail += f"; the primary acknowledged no marker in {', '.join(silent)}"
+        return self.report.rpo_status, detail
 
     def replication_lag(self) -> dict[str, str]:
         """The replication metrics' latest maximum, as published where each one lives."""
@@ -419,3 +541,7 @@ class Drill:
     def finish(self) -> Report:
         self.report.judge()
         return self.report
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H:%M:%S.%f")[:-3] + " UTC"

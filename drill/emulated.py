@@ -24,6 +24,7 @@ from pulumi.runtime import rpc
 from drill import automation
 from drill.core import Drill
 from drill.model import Target
+from handlers import markers
 from handlers.failover import Runner
 from handlers.model import parse_event
 from tools import emulation
@@ -37,7 +38,11 @@ NOT_EMULATED = {
     "database-writable": "moto does not emulate RDS promotion (it still describes a replica)",
     "dr-health-check": "moto reports every Route 53 health check as healthy",
     "dns-resolves-to-dr": "there is no DNS in the emulation",
-    "rpo-markers": "moto does not replicate DynamoDB global tables or S3 objects",
+    "marker-writers-deployed": "moto cannot run Lambda code; the marker writers run "
+    "in-process with boto3 against moto",
+    "markers-database": "moto's rds-data accepts every statement and stores nothing",
+    "markers-table": "moto does not replicate DynamoDB global tables",
+    "markers-bucket": "moto does not replicate S3 objects",
     "replication-back-to-primary": "moto does not replicate the dr database back to the "
     "primary, so the drill forces the failback",
 }
@@ -126,6 +131,47 @@ def _revealed(value: Any) -> str:
     return str(value)
 
 
+def marker_settings(primary: Mapping[str, Any], dr: Mapping[str, Any]) -> dict[str, Any]:
+    """Each region's marker writer as `components/markers.py` configures it, from the stacks'
+    outputs (the emulated stacks need not deploy the writers: moto cannot run them)."""
+    engine = str(dr["databaseEngine"])
+    aurora = engine == markers.AURORA
+    return {
+        str(outputs["region"]): markers.Settings(
+            region=str(outputs["region"]),
+            table_name=str(primary["tableNames"]["orders"]),
+            bucket_name=str(outputs["recordsBucketName"]),
+            db_engine=engine,
+            db_cluster_arn=str(outputs.get("databaseArn", "")) if aurora else "",
+            db_secret_name=str(outputs.get("masterSecretName", "")) if aurora else "",
+        )
+        for outputs in (primary, dr)
+    }
+
+
+def in_process_markers(
+    settings: Mapping[str, markers.Settings],
+) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """The marker writer's own code, in-process, against moto (its boto3 calls are real).
+    Clients are built once, here: building them takes longer than a short emulated window."""
+    prepared = {region: markers.clients(region) for region in settings}
+
+    def invoke(region: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return markers.run(payload, lambda: settings[region], prepared.__getitem__)
+
+    return invoke
+
+
+def _secrets(settings: Mapping[str, markers.Settings]) -> None:
+    """The replicated master secret the Data API is reached with, under its name in each
+    region (the Aurora tier only)."""
+    for region, s in settings.items():
+        if s.db_secret_name:
+            boto3.client("secretsmanager", region_name=region).create_secret(
+                Name=s.db_secret_name, SecretString='{"username": "emulated"}'
+            )
+
+
 def build(
     stacks: Stacks | None = None,
     progress: Callable[[str], None] = print,
@@ -152,6 +198,8 @@ def build(
             ).dispatch()
 
     target = Target.from_outputs(stacks.primary_name, primary, stacks.dr_name, dr)
+    writers = marker_settings(primary, dr)
+    _secrets(writers)
     return Drill(
         target=target,
         client=lambda service, region: boto3.client(service, region_name=region),  # type: ignore[call-overload]
@@ -160,4 +208,5 @@ def build(
         not_emulated=NOT_EMULATED,
         refresh=stacks.refresh,
         progress=progress,
+        markers=in_process_markers(writers),
     )

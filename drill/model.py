@@ -27,6 +27,7 @@ PASSED = "passed"
 FAILED = "failed"
 NOT_EMULATED = "not emulated"
 NOT_CONFIGURED = "not configured"
+NOT_MEASURED = "not measured"
 SKIPPED = "skipped"
 
 
@@ -75,6 +76,9 @@ class Target:
     dr_health_check_id: str = ""
     record_name: str = ""
     dr_endpoint: str = ""
+    # The drill's marker writers (components/markers.py); "" when a stack exports none.
+    primary_marker_function: str = ""
+    dr_marker_function: str = ""
 
     @classmethod
     def from_outputs(
@@ -115,6 +119,8 @@ class Target:
             dr_health_check_id=str(dr.get("healthCheckId", "")),
             record_name=str(dr.get("recordName", "")),
             dr_endpoint=str(dr.get("regionalEndpoint", "")),
+            primary_marker_function=str(primary.get("markerFunctionName", "")),
+            dr_marker_function=str(dr.get("markerFunctionName", "")),
         )
 
 
@@ -148,9 +154,17 @@ class Report:
     phases: list[Phase] = field(default_factory=list)
     checks: dict[str, dict[str, str]] = field(default_factory=dict)
     handler_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # drill/simulation/ledger.py's figures: RTO from the fault to the first marker dr's
+    # database acknowledged; RPO from the oldest lost marker to the fault (worst store).
     rto_seconds: float | None = None
+    rto_status: str = SKIPPED
     rpo_seconds: float | None = None
     rpo_status: str = SKIPPED
+    lost_writes: int | None = None
+    # Per store (database, table, bucket): the ledger's figures, or why it was not measured.
+    stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # From the fault to every serving check passing (not proof that dr takes writes).
+    serving_seconds: float | None = None
     replication_lag: dict[str, str] = field(default_factory=dict)
     verdict_reasons: list[str] = field(default_factory=list)
 
@@ -174,12 +188,19 @@ class Report:
             reasons.append(
                 f"RTO {self.rto_seconds:.1f} s exceeds the objective {self.target.rto_seconds} s"
             )
+        if self.rto_status == FAILED:
+            reasons.append("dr's database acknowledged no marker before the timeout")
+        if self.serving_seconds is not None and self.serving_seconds > self.target.rto_seconds:
+            reasons.append(
+                f"dr served {self.serving_seconds:.1f} s after the fault, beyond the RTO "
+                f"objective {self.target.rto_seconds} s"
+            )
         if self.rpo_seconds is not None and self.rpo_seconds > self.target.rpo_seconds:
             reasons.append(
                 f"RPO {self.rpo_seconds:.1f} s exceeds the objective {self.target.rpo_seconds} s"
             )
         if self.rpo_status == FAILED:
-            reasons.append("no RPO marker reached dr")
+            reasons.append("the markers could not be measured (see phase rpo)")
         self.verdict_reasons = reasons
 
     def as_dict(self) -> dict[str, Any]:
@@ -193,8 +214,14 @@ class Report:
                 "rpoSeconds": self.target.rpo_seconds,
             },
             "rtoSeconds": None if self.rto_seconds is None else round(self.rto_seconds, 3),
+            "rtoStatus": self.rto_status,
             "rpoSeconds": None if self.rpo_seconds is None else round(self.rpo_seconds, 3),
             "rpoStatus": self.rpo_status,
+            "lostWrites": self.lost_writes,
+            "stores": self.stores,
+            "servingSeconds": None
+            if self.serving_seconds is None
+            else round(self.serving_seconds, 3),
             "replicationLag": self.replication_lag,
             "phases": [p.as_dict() for p in self.phases],
             "checks": self.checks,

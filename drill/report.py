@@ -25,8 +25,10 @@ def markdown(report: Report) -> str:
     title = (
         "Emulated failover drill (moto, not AWS)" if report.mode == "emulated" else "Failover drill"
     )
-    rto = "not measured" if report.rto_seconds is None else f"{report.rto_seconds:.1f} s"
+    rto = report.rto_status if report.rto_seconds is None else f"{report.rto_seconds:.1f} s"
     rpo = report.rpo_status if report.rpo_seconds is None else f"{report.rpo_seconds:.1f} s"
+    lost = "-" if report.lost_writes is None else str(report.lost_writes)
+    serving = "-" if report.serving_seconds is None else f"{report.serving_seconds:.1f} s"
     lines = [
         f"# {title}: {data['verdict']}",
         "",
@@ -34,8 +36,20 @@ def markdown(report: Report) -> str:
         "",
         "| measure | result | objective |",
         "| --- | --- | --- |",
-        f"| RTO (trigger to dr serving) | {rto} | {report.target.rto_seconds} s |",
-        f"| RPO (newest marker in dr) | {rpo} | {report.target.rpo_seconds} s |",
+        f"| RTO (fault to the first marker dr's database acknowledged) | {rto} "
+        f"| {report.target.rto_seconds} s |",
+        f"| lost writes (acknowledged by the primary, absent from dr) | {lost} | |",
+        f"| RPO (oldest lost marker to the fault) | {rpo} | {report.target.rpo_seconds} s |",
+        f"| dr serving (fault to every serving check passing) | {serving} "
+        f"| {report.target.rto_seconds} s |",
+        "",
+        "Definitions: drill/simulation/ledger.py. The fault: the primary's marker writer stops.",
+        "",
+        "## Markers by store",
+        "",
+        "| store | status | primary acknowledged | lost | RPO | RTO | split brain |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        *(_store_row(store, figures) for store, figures in report.stores.items()),
         "",
         "## Phases",
         "",
@@ -73,6 +87,17 @@ def markdown(report: Report) -> str:
         lines += ["", "## Why it failed", ""]
         lines += [f"- {reason}" for reason in report.verdict_reasons]
     return "\n".join(lines) + "\n"
+
+
+def _store_row(store: str, figures: dict) -> str:
+    if "lost_writes" not in figures:
+        return f"| {store} | {figures['status']} | | | | | |"
+    rto = "-" if figures["rto_seconds"] is None else f"{figures['rto_seconds']:.1f} s"
+    return (
+        f"| {store} | {figures['status']} | {figures['primary_acknowledged']} "
+        f"| {figures['lost_writes']} | {figures['rpo_seconds']:.1f} s | {rto} "
+        f"| {figures['split_brain_writes']} |"
+    )
 
 
 def timeline_png(report: Report, path: Path) -> None:

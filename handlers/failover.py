@@ -3,12 +3,14 @@
 `handler` is a thin adapter: parse the event, read the environment (once), build clients, and
 call `Runner`, whose work is plain Python testable without Lambda. Actions:
 
-- failover: pin traffic to dr (keep the primary's health check failing), promote
-  the database, scale dr to the full profile, verify, then fence the old PostgreSQL writer
-  (stop it: best effort, the probe retries while its region is down); notify;
+- failover: unplanned, all at once: pin traffic to dr (ARC routing controls, or the inverted
+  health check), fence the old PostgreSQL writer (read-only parameter; best effort, the probe
+  repeats it), promote dr, scale dr's node groups and gateway to the full profile; then wait for
+  the database and for serving capacity. Planned: fence, wait until dr replayed everything,
+  promote, scale and wait ready, and only then pin traffic;
 - failback: guarded (primary serving, replication back in place) unless forced with a reason;
-  promotes the primary and verifies it, then releases traffic and fences dr's PostgreSQL
-  writer, then returns dr to the pilot light;
+  fences dr, waits until the primary holds dr's writes (or `abandonDrWrites`, recorded),
+  promotes the primary and verifies it, releases traffic, returns dr to the pilot light;
 - status: the state record and the node groups' sizes; changes nothing;
 - probe: on a schedule. In standby, detection: two signals that do not need us-east-1's control
   plane (a canary through the primary's regional endpoint, the dr replica's replication lag in
@@ -42,7 +44,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import steps, telemetry
 from handlers.clock import SYSTEM, Clock
-from handlers.model import Command, Environment, parse_environment, parse_event
+from handlers.kube import Kube, Transport
+from handlers.model import (
+    Command,
+    Environment,
+    GatewaySize,
+    parse_environment,
+    parse_event,
+)
 from handlers.state import (
     ACTIVE_IN_DR,
     FAILED,
@@ -76,14 +85,21 @@ class Clients:
     dynamodb: Any
     sns: Any
     cloudwatch: Any
+    primary_cloudwatch: Any
+    # The dr cluster's Kubernetes API.
+    kube: Kube
+    # Route 53 ARC's data plane: (region, client) for each of the cluster's endpoints.
+    arc: list[tuple[str, Any]] = field(default_factory=list)
 
 
-def make_clients(env: Environment) -> Clients:
-    def client(service: str, region: str) -> Any:
-        return boto3.client(service, region_name=region, config=CLIENT_CONFIG)
+def make_clients(env: Environment, kube_transport: Transport | None = None) -> Clients:
+    def client(service: str, region: str, **kwargs: Any) -> Any:
+        return boto3.client(service, region_name=region, config=CLIENT_CONFIG, **kwargs)
 
+    eks = client("eks", env.region)
+    controls = env.routing_controls
     return Clients(
-        eks=client("eks", env.region),
+        eks=eks,
         rds=client("rds", env.region),
         primary_rds=client("rds", env.primary_region),
         # Route 53 is global; its API answers from us-east-1 whatever region calls it.
@@ -91,6 +107,14 @@ def make_clients(env: Environment) -> Clients:
         dynamodb=client("dynamodb", env.region),
         sns=client("sns", env.region),
         cloudwatch=client("cloudwatch", env.region),
+        primary_cloudwatch=client("cloudwatch", env.primary_region),
+        kube=Kube(eks, client("sts", env.region), env.cluster_name, kube_transport),
+        arc=[
+            (region, client("route53-recovery-cluster", region, endpoint_url=url))
+            for region, url in steps.endpoint_order(controls.endpoints, env)
+        ]
+        if controls
+        else [],
     )
 
 
@@ -162,6 +186,8 @@ LEASE_SECONDS = 120.0
 # in the middle of a step.
 DEADLINE_MARGIN_SECONDS = 60.0
 FAILING, HEALTHY, UNKNOWN = "failing", "healthy", "unknown"
+# How often a failover run retries fencing an old writer it cannot reach yet.
+FENCE_RETRY_SECONDS = 5.0
 
 
 class Runner:
@@ -190,6 +216,8 @@ class Runner:
         self.pace = steps.Pace(clock, self.guard)
         self._holding = False
         self._renewed = 0.0
+        # When the old writer's fence took effect: replication is judged from then on.
+        self._fenced_at = clock.now()
 
     def log(self, message: str, **fields: Any) -> None:
         telemetry.log("INFO", message, self.command.correlation_id, runId=self.run_id, **fields)
@@ -254,33 +282,76 @@ class Runner:
             current = self.store.read()
             self.log("failover not started", state=current.name)
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
-        self.log("failover started", reason=self.command.reason, resumes=previous.name)
-        env, c = self.env, self.clients
+        self.log(
+            "failover started",
+            reason=self.command.reason,
+            planned=self.command.planned,
+            resumes=previous.name,
+        )
         timeline = Timeline("failover", self.clock, self.parallel, self.guard)
-        # Traffic is pinned to dr first and stays pinned: only a failback releases it.
+        if self.command.planned:
+            self._planned_failover(timeline)
+        else:
+            self._unplanned_failover(timeline)
+        return self._finish(timeline, ACTIVE_IN_DR)
+
+    def _capacity_steps(self) -> list[Step]:
+        env, c = self.env, self.clients
+        return [
+            Step("scale-node-groups", lambda: steps.scale_node_groups(c.eks, env, env.full)),
+            Step("scale-gateway", lambda: self._scale_gateway(full=True)),
+        ]
+
+    def _verify_steps(self) -> list[Step]:
+        return [
+            Step(
+                "verify-capacity",
+                self._verify_full_capacity,
+                after=("scale-node-groups", "scale-gateway"),
+            ),
+            Step("verify-database", self._verify_dr_database, after=("promote-database",)),
+        ]
+
+    def _unplanned_failover(self, timeline: Timeline) -> None:
+        """The primary is failing: pin traffic, fence what can be reached, promote and scale,
+        all at once; nothing waits on the failed region."""
         timeline.run_parallel(
             [
                 Step("pin-traffic", self._pin_traffic),
                 Step("promote-database", self._promote_dr_database),
-                Step("scale-node-groups", lambda: steps.scale_node_groups(c.eks, env, env.full)),
+                *self._capacity_steps(),
             ]
         )
-        verifications = [
-            Step(
-                "verify-node-groups",
-                lambda: steps.verify_node_groups(c.eks, env, env.full, self.pace),
-                after=("scale-node-groups",),
-            ),
-            Step("verify-database", self._verify_dr_database, after=("promote-database",)),
-        ]
-        if env.dr_health_check_id:
-            verifications.append(Step("verify-dr-health", self._verify_dr_health))
-        timeline.run_parallel(verifications)
-        if env.db_engine == "postgres":
-            timeline.run(
-                Step("fence-old-primary", self._fence_old_primary, after=("verify-database",))
+        verify = self._verify_steps()
+        if self.env.db_engine == "postgres":
+            names = [step.name for step in verify]
+            verify.append(
+                Step(
+                    "fence-old-primary",
+                    lambda: self._fence_while(lambda: any(not timeline.outcome(n) for n in names)),
+                )
             )
-        return self._finish(timeline, ACTIVE_IN_DR)
+        timeline.run_parallel(verify)
+
+    def _planned_failover(self, timeline: Timeline) -> None:
+        """Both regions serve: stop the primary's writes, let dr apply all of them, promote,
+        and move traffic only once dr writes and has its capacity. Nothing is lost; writes
+        are refused (not acknowledged) from the fence until traffic moves."""
+        fence: list[Step] = []
+        promote_after: tuple[str, ...] = ()
+        if self.env.db_engine == "postgres":
+            fence = [Step("fence-old-primary", self._fence_primary_now)]
+            promote_after = ("replica-caught-up",)
+        timeline.run_parallel([*fence, *self._capacity_steps()])
+        if fence:
+            timeline.run(
+                Step("replica-caught-up", self._dr_caught_up, after=("fence-old-primary",))
+            )
+        timeline.run(Step("promote-database", self._promote_dr_database, after=promote_after))
+        timeline.run_parallel(self._verify_steps())
+        timeline.run(
+            Step("pin-traffic", self._pin_traffic, after=("verify-capacity", "verify-database"))
+        )
 
     def _promote_dr_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
@@ -291,7 +362,10 @@ class Runner:
                 self.env.db_identifier,
                 self.command.planned,
             )
-        return steps.promote_replica(self.clients.rds, self.env.db_identifier, self.pace)
+        # dr's group may still be read-only from a failback's fence.
+        writable = steps.set_read_only(self.clients.rds, self.env.db_identifier, False, self.pace)
+        promoted = steps.promote_replica(self.clients.rds, self.env.db_identifier, self.pace)
+        return f"{writable}; {promoted}"
 
     def _verify_dr_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
@@ -304,7 +378,66 @@ class Runner:
             )
         return steps.verify_writer(self.clients.rds, self.env.db_identifier, self.pace)
 
+    def _fence_primary_now(self) -> str:
+        self._fenced_at = self.clock.now()
+        detail = steps.set_read_only(
+            self.clients.primary_rds, self.env.primary_db_identifier, True, self.pace
+        )
+        self._fenced_at = self.clock.now()
+        return detail
+
+    def _fence_while(self, running: Callable[[], bool]) -> str:
+        """Best effort, repeated while the run's other steps work: a primary region that
+        returns mid-failover is fenced within a retry, not a probe period, later. The run
+        never waits on it; the probe goes on after the run (`maintain`)."""
+        while True:
+            try:
+                return self._fence_primary_now()
+            except (ClientError, BotoCoreError, steps.StepFailedError) as error:
+                if not running():
+                    return f"fence pending (the probe retries): {type(error).__name__}: {error}"
+            self.pace.sleep(FENCE_RETRY_SECONDS)
+
+    def _dr_caught_up(self) -> str:
+        if not self._is_replica(self.clients.rds, self.env.db_identifier):
+            return f"{self.env.db_identifier} is already promoted"
+        return steps.replica_caught_up(
+            self.clients.rds,
+            self.clients.cloudwatch,
+            self.env.db_identifier,
+            self._fenced_at,
+            self.pace,
+        )
+
+    @staticmethod
+    def _is_replica(rds: Any, identifier: str) -> bool:
+        instance = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+        return bool(instance.get("ReadReplicaSourceDBInstanceIdentifier"))
+
+    # -- traffic ------------------------------------------------------------------------------
+
     def _pin_traffic(self) -> str:
+        """Send every client to dr and keep them there until a failback."""
+        controls = self.env.routing_controls
+        if controls is not None:
+            # Data plane only: ARC's cluster answers from five regions, none needed.
+            return steps.set_routing_controls(
+                self.clients.arc, {controls.dr: "On", controls.primary: "Off"}
+            )
+        return self._pin_by_inversion()
+
+    def _release_traffic(self) -> str:
+        controls = self.env.routing_controls
+        if controls is not None:
+            return steps.set_routing_controls(
+                self.clients.arc, {controls.primary: "On", controls.dr: "On"}
+            )
+        check = self.env.primary_health_check_id
+        if not check:
+            return "no primary health check configured: DNS records are not managed here"
+        return steps.set_primary_inverted(self.clients.route53, check, inverted=False)
+
+    def _pin_by_inversion(self) -> str:
         """Keep the primary's health check failing while dr is the writer: inverted while the
         primary answers, not inverted while it does not (an inverted check of a dead endpoint
         is healthy, and Route 53 would answer PRIMARY). The probe repeats this every period;
@@ -317,21 +450,27 @@ class Runner:
             return "the primary's endpoint cannot be probed: its check is left as it is"
         return steps.set_primary_inverted(self.clients.route53, check, inverted=signal == HEALTHY)
 
-    def _verify_dr_health(self) -> str:
-        """Advisory when Route 53's control plane cannot answer: dr's health is what dr's own
-        checks show, and a failover must not fail for want of us-east-1."""
-        try:
-            return steps.verify_healthy(self.clients.route53, self.env.dr_health_check_id)
-        except (ClientError, BotoCoreError) as error:
-            return f"unknown (Route 53 did not answer: {type(error).__name__})"
+    # -- capacity -----------------------------------------------------------------------------
 
-    def _fence_old_primary(self) -> str:
-        """Best effort: a primary whose region is down is fenced by the probe once it is back
-        (`maintain`); the run does not wait on a region that is down."""
-        try:
-            return steps.fence_instance(self.clients.primary_rds, self.env.primary_db_identifier)
-        except (ClientError, BotoCoreError) as error:
-            return f"fence pending (the probe retries): {type(error).__name__}: {error}"
+    def _gateway_size(self, full: bool) -> GatewaySize | None:
+        gateway = self.env.gateway
+        if gateway is None:
+            return None
+        return gateway.full if full else gateway.pilot_light
+
+    def _scale_gateway(self, full: bool) -> str:
+        size = self._gateway_size(full)
+        if self.env.gateway is None or size is None:
+            return "no gateway configured: its replicas are left to its HPA"
+        return steps.scale_gateway(self.clients.kube, self.env.gateway, size)
+
+    def _verify_full_capacity(self) -> str:
+        env, c = self.env, self.clients
+        active = steps.verify_node_groups(c.eks, env, env.full, self.pace)
+        serving = steps.verify_capacity(
+            c.kube, env, env.full, self._gateway_size(full=True), self.pace
+        )
+        return f"{active}; {serving}"
 
     # -- failback ---------------------------------------------------------------------------
 
@@ -362,10 +501,25 @@ class Runner:
         if self._take((ACTIVE_IN_DR, FAILED), FAILING_BACK) is None:
             current = self.store.read()
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
-        self.log("failback started", forced=self.command.force, reason=self.command.reason)
+        self.log(
+            "failback started",
+            forced=self.command.force,
+            abandonDrWrites=self.command.abandon_dr_writes,
+            reason=self.command.reason,
+        )
         env, c = self.env, self.clients
         timeline = Timeline("failback", self.clock, self.parallel, self.guard)
-        timeline.run(Step("promote-primary-database", self._promote_primary_database))
+        promote_after: tuple[str, ...] = ()
+        if env.db_engine == "postgres":
+            # dr stops taking writes first, and the primary must hold all of them.
+            timeline.run(Step("fence-dr-database", self._fence_dr))
+            timeline.run(
+                Step("primary-caught-up", self._primary_caught_up, after=("fence-dr-database",))
+            )
+            promote_after = ("primary-caught-up",)
+        timeline.run(
+            Step("promote-primary-database", self._promote_primary_database, after=promote_after)
+        )
         timeline.run(
             Step(
                 "verify-primary-database",
@@ -373,18 +527,22 @@ class Runner:
                 after=("promote-primary-database",),
             )
         )
-        # Traffic goes back only to a primary that writes; dr stops writing as it does.
-        after_primary = ("verify-primary-database",)
-        back = [Step("restore-traffic", self._restore_traffic, after=after_primary)]
-        if env.db_engine == "postgres":
-            back.append(Step("fence-dr-database", self._fence_dr, after=after_primary))
-        timeline.run_parallel(back)
         timeline.run(
-            Step(
-                "scale-to-pilot-light",
-                lambda: steps.scale_node_groups(c.eks, env, env.pilot_light),
-                after=("restore-traffic",),
-            )
+            Step("release-traffic", self._release_traffic, after=("verify-primary-database",))
+        )
+        timeline.run_parallel(
+            [
+                Step(
+                    "scale-to-pilot-light",
+                    lambda: steps.scale_node_groups(c.eks, env, env.pilot_light),
+                    after=("release-traffic",),
+                ),
+                Step(
+                    "scale-gateway-down",
+                    lambda: self._scale_gateway(full=False),
+                    after=("release-traffic",),
+                ),
+            ]
         )
         timeline.run(
             Step(
@@ -395,6 +553,29 @@ class Runner:
         )
         return self._finish(timeline, STANDBY)
 
+    def _fence_dr(self) -> str:
+        self._fenced_at = self.clock.now()
+        detail = steps.set_read_only(self.clients.rds, self.env.db_identifier, True, self.pace)
+        self._fenced_at = self.clock.now()
+        return detail
+
+    def _primary_caught_up(self) -> str:
+        """dr's writes must all be on the primary before it writes again; only an explicit
+        `abandonDrWrites` (with its reason, recorded here) goes on without them."""
+        c, identifier = self.clients, self.env.primary_db_identifier
+        try:
+            if not self._is_replica(c.primary_rds, identifier):
+                raise steps.StepFailedError(
+                    f"{identifier} is not a replica of {self.env.db_identifier}"
+                )
+            return steps.replica_caught_up(
+                c.primary_rds, c.primary_cloudwatch, identifier, self._fenced_at, self.pace
+            )
+        except steps.StepFailedError as error:
+            if not self.command.abandon_dr_writes:
+                raise
+            return f"dr's writes ABANDONED as requested ({self.command.reason}): {error}"
+
     def _promote_primary_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
             return steps.move_global_writer(
@@ -402,11 +583,12 @@ class Runner:
                 self.clients.primary_rds,
                 self.env.global_cluster_identifier,
                 self.env.primary_db_identifier,
-                planned=True,
+                planned=not self.command.abandon_dr_writes,
             )
-        return steps.promote_replica(
-            self.clients.primary_rds, self.env.primary_db_identifier, self.pace
-        )
+        c, identifier = self.clients, self.env.primary_db_identifier
+        writable = steps.set_read_only(c.primary_rds, identifier, False, self.pace)
+        promoted = steps.promote_replica(c.primary_rds, identifier, self.pace)
+        return f"{writable}; {promoted}"
 
     def _verify_primary_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":
@@ -420,15 +602,6 @@ class Runner:
         return steps.verify_writer(
             self.clients.primary_rds, self.env.primary_db_identifier, self.pace
         )
-
-    def _restore_traffic(self) -> str:
-        check = self.env.primary_health_check_id
-        if not check:
-            return "no primary health check configured: DNS records are not managed here"
-        return steps.set_primary_inverted(self.clients.route53, check, inverted=False)
-
-    def _fence_dr(self) -> str:
-        return steps.fence_instance(self.clients.rds, self.env.db_identifier)
 
     # -- shared ending, status, probe ---------------------------------------------------------
 
@@ -546,14 +719,14 @@ class Runner:
         for name, action in (("fence", self._fence_if_rds), ("pin-traffic", self._pin_traffic)):
             try:
                 done[name] = action()
-            except (ClientError, BotoCoreError) as error:
+            except (ClientError, BotoCoreError, steps.StepFailedError) as error:
                 done[name] = f"pending: {type(error).__name__}"
         return self.report("active-in-dr", maintenance=done)
 
     def _fence_if_rds(self) -> str:
         if self.env.db_engine != "postgres":
             return "Aurora demotes the old writer itself when its region returns"
-        return self._fence_old_primary()
+        return self._fence_primary_now()
 
 
 def _http_status(url: str, timeout: float) -> int | None:

@@ -16,8 +16,17 @@ from typing import Any
 ACTIONS = ("failover", "failback", "status", "probe")
 ENGINES = ("postgres", "aurora-postgresql")
 FAILOVER_MODES = ("manual", "automatic")
+TRAFFIC_CONTROLS = ("routing-control", "health-check-inversion")
 MAX_REASON = 500
-_COMMAND_FIELDS = ("action", "reason", "force", "planned", "requestedBy", "correlationId")
+_COMMAND_FIELDS = (
+    "action",
+    "reason",
+    "force",
+    "planned",
+    "abandonDrWrites",
+    "requestedBy",
+    "correlationId",
+)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/=+-]{0,254}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -39,6 +48,8 @@ class Command:
     planned: bool
     requested_by: str
     correlation_id: str
+    # Failback only: go on even though dr's writes are not all on the primary (recorded).
+    abandon_dr_writes: bool = False
 
 
 def _command(payload: Any, source: str) -> Command:
@@ -59,7 +70,7 @@ def _command(payload: Any, source: str) -> Command:
             f"{source}: reason must be a string of at most {MAX_REASON} characters"
         )
     flags = {}
-    for flag in ("force", "planned"):
+    for flag in ("force", "planned", "abandonDrWrites"):
         value = payload.get(flag, False)
         if not isinstance(value, bool):
             raise InvalidEventError(f"{source}: {flag} must be true or false, got {value!r}")
@@ -68,12 +79,25 @@ def _command(payload: Any, source: str) -> Command:
         raise InvalidEventError(f"{source}: force needs a reason, which is recorded with the run")
     if flags["force"] and action != "failback":
         raise InvalidEventError(f"{source}: force only overrides failback's guards")
+    if flags["abandonDrWrites"] and (action != "failback" or not reason.strip()):
+        raise InvalidEventError(
+            f"{source}: abandonDrWrites is for failback only and needs a reason, which is "
+            "recorded with the run"
+        )
     requested_by = payload.get("requestedBy", source)
     correlation_id = payload.get("correlationId") or str(uuid.uuid4())
     for field, value in (("requestedBy", requested_by), ("correlationId", correlation_id)):
         if not isinstance(value, str) or not _NAME.match(value):
             raise InvalidEventError(f"{source}: {field} must be a short identifier, got {value!r}")
-    return Command(action, reason, flags["force"], flags["planned"], requested_by, correlation_id)
+    return Command(
+        action,
+        reason,
+        flags["force"],
+        flags["planned"],
+        requested_by,
+        correlation_id,
+        flags["abandonDrWrites"],
+    )
 
 
 def parse_event(event: Any) -> Command:
@@ -121,6 +145,34 @@ class NodeGroupSize:
 
 
 @dataclass(frozen=True)
+class GatewaySize:
+    replicas: int
+    max_replicas: int
+
+
+@dataclass(frozen=True)
+class GatewayControl:
+    """The order gateway's Deployment and HPA in the dr cluster, and the sizes failover and
+    failback set on them."""
+
+    namespace: str
+    deployment: str
+    hpa: str
+    full: GatewaySize
+    pilot_light: GatewaySize
+
+
+@dataclass(frozen=True)
+class RoutingControls:
+    """Route 53 ARC: the two routing controls (On sends a region traffic) and the cluster's
+    regional data-plane endpoints, as (region, url)."""
+
+    primary: str
+    dr: str
+    endpoints: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Environment:
     """Everything the handler acts on, given to the Lambda by the dr stack. Sizes come from the
     dr stack's own copy of the capacity profiles, never from the region that failed."""
@@ -142,6 +194,9 @@ class Environment:
     primary_endpoint: str
     failover_mode: str
     probe_failure_threshold: int
+    traffic_control: str = "health-check-inversion"
+    routing_controls: RoutingControls | None = None
+    gateway: GatewayControl | None = None
 
 
 def _require(env: Mapping[str, str], name: str, pattern: re.Pattern[str] | None = None) -> str:
@@ -171,6 +226,72 @@ def _sizes(env: Mapping[str, str], name: str) -> dict[str, NodeGroupSize]:
                 f"environment variable {name}: {group} has min > desired or desired > max"
             )
     return sizes
+
+
+def _json(env: Mapping[str, str], name: str, shape: str) -> Any:
+    try:
+        return json.loads(_require(env, name))
+    except ValueError:
+        raise InvalidEnvironmentError(f"environment variable {name} must be JSON {shape}") from None
+
+
+def _routing_controls(env: Mapping[str, str]) -> RoutingControls:
+    shape = '{"primary": arn, "dr": arn}'
+    arns = _json(env, "ROUTING_CONTROLS", shape)
+    if not isinstance(arns, dict) or set(arns) != {"primary", "dr"}:
+        raise InvalidEnvironmentError(f"environment variable ROUTING_CONTROLS must be JSON {shape}")
+    for side, arn in arns.items():
+        if not isinstance(arn, str) or not _ARN.match(arn):
+            raise InvalidEnvironmentError(
+                f"environment variable ROUTING_CONTROLS: {side}={arn!r} is not an ARN"
+            )
+    endpoints_shape = '[{"region": region, "endpoint": "https://..."}]'
+    raw = _json(env, "ROUTING_CONTROL_ENDPOINTS", endpoints_shape)
+    endpoints = []
+    for item in raw if isinstance(raw, list) else [None]:
+        region = item.get("region") if isinstance(item, dict) else None
+        url = item.get("endpoint") if isinstance(item, dict) else None
+        if not (
+            isinstance(region, str)
+            and _REGION.match(region)
+            and isinstance(url, str)
+            and url.startswith("https://")
+        ):
+            raise InvalidEnvironmentError(
+                f"environment variable ROUTING_CONTROL_ENDPOINTS must be JSON {endpoints_shape}"
+                f", got the item {item!r}"
+            )
+        endpoints.append((region, url))
+    if not endpoints:
+        raise InvalidEnvironmentError(
+            "environment variable ROUTING_CONTROL_ENDPOINTS lists no endpoint"
+        )
+    return RoutingControls(arns["primary"], arns["dr"], tuple(endpoints))
+
+
+def _gateway(env: Mapping[str, str]) -> GatewayControl:
+    shape = (
+        '{"namespace", "deployment", "hpa", "full": {"replicas", "maxReplicas"}, '
+        '"pilotLight": {"replicas", "maxReplicas"}}'
+    )
+    raw = _json(env, "GATEWAY", shape)
+    try:
+        names = [raw[k] for k in ("namespace", "deployment", "hpa")]
+        sizes = [
+            GatewaySize(int(raw[k]["replicas"]), int(raw[k]["maxReplicas"]))
+            for k in ("full", "pilotLight")
+        ]
+    except (TypeError, KeyError, ValueError):
+        raise InvalidEnvironmentError(
+            f"environment variable GATEWAY must be JSON {shape}"
+        ) from None
+    if not all(isinstance(n, str) and _NAME.match(n) for n in names):
+        raise InvalidEnvironmentError(f"environment variable GATEWAY: bad name in {names!r}")
+    if not all(1 <= s.replicas <= s.max_replicas for s in sizes):
+        raise InvalidEnvironmentError(
+            "environment variable GATEWAY: replicas must be 1 to maxReplicas"
+        )
+    return GatewayControl(*names, *sizes)
 
 
 def parse_environment(env: Mapping[str, str]) -> Environment:
@@ -204,6 +325,11 @@ def parse_environment(env: Mapping[str, str]) -> Environment:
         threshold = 0
     if not 1 <= threshold <= 20:
         raise InvalidEnvironmentError("environment variable PROBE_FAILURE_THRESHOLD must be 1-20")
+    traffic = env.get("TRAFFIC_CONTROL", "health-check-inversion")
+    if traffic not in TRAFFIC_CONTROLS:
+        raise InvalidEnvironmentError(
+            f"environment variable TRAFFIC_CONTROL={traffic!r} is not one of {TRAFFIC_CONTROLS}"
+        )
     topic = _require(env, "TOPIC_ARN", _ARN)
     global_cluster = (
         _require(env, "GLOBAL_CLUSTER_IDENTIFIER", _NAME) if engine == "aurora-postgresql" else ""
@@ -226,4 +352,7 @@ def parse_environment(env: Mapping[str, str]) -> Environment:
         primary_endpoint=env.get("PRIMARY_ENDPOINT", ""),
         failover_mode=mode,
         probe_failure_threshold=threshold,
+        traffic_control=traffic,
+        routing_controls=_routing_controls(env) if traffic == "routing-control" else None,
+        gateway=_gateway(env) if "GATEWAY" in env else None,
     )

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from handlers.clock import Clock
-from handlers.model import Environment, NodeGroupSize
+from handlers.kube import Kube
+from handlers.model import Environment, GatewayControl, GatewaySize, NodeGroupSize
 
 # Polling budgets, inside the Lambda's 15-minute limit.
 NODE_GROUP_WAIT = {"Delay": 15, "MaxAttempts": 40}
 DATABASE_WAIT = {"Delay": 15, "MaxAttempts": 40}
 GLOBAL_SWITCH_WAIT = {"Delay": 10, "MaxAttempts": 60}
+# A parameter change reaches the instance in seconds; a minute and a half is generous.
+FENCE_WAIT = {"Delay": 5, "MaxAttempts": 18}
+# Two lag datapoints after the fence, with CloudWatch's publication delay: minutes.
+CATCH_UP_WAIT = {"Delay": 15, "MaxAttempts": 32}
+# The gateway's pods need nodes first: as long as the node groups may take.
+GATEWAY_WAIT = {"Delay": 15, "MaxAttempts": 40}
 
 # DescribeDBInstances statuses from which `available` is not coming (botocore's
 # db_instance_available waiter fails on the same ones).
@@ -39,10 +48,13 @@ LAG_FAILING_SECONDS = 60.0
 # AuroraGlobalDBRPOLag (milliseconds, by secondary cluster), the lag AWS points Aurora
 # PostgreSQL global databases to (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/
 # aurora-global-database-disaster-recovery.html).
-LAG_METRICS = {
-    "postgres": ("ReplicaLag", "DBInstanceIdentifier", 1.0),
-    "aurora-postgresql": ("AuroraGlobalDBRPOLag", "DBClusterIdentifier", 0.001),
+LAG_METRICS = {"postgres": "ReplicaLag", "aurora-postgresql": "AuroraGlobalDBRPOLag"}
+LAG_DIMENSIONS = {
+    "ReplicaLag": ("DBInstanceIdentifier", 1.0),
+    "AuroraGlobalDBRPOLag": ("DBClusterIdentifier", 0.001),
 }
+# Two datapoints a minute apart that imply replay times this close: replay has stopped.
+REPLAY_TOLERANCE = 2.0
 
 
 class StepFailedError(Exception):
@@ -112,9 +124,13 @@ def verify_node_groups(
 
         wait_for(pace, f"{name} ACTIVE", active, NODE_GROUP_WAIT)
         described = eks.describe_nodegroup(clusterName=env.cluster_name, nodegroupName=name)
-        desired = described["nodegroup"]["scalingConfig"]["desiredSize"]
-        if desired != sizes[group].desired_size:
-            raise StepFailedError(f"{name} is ACTIVE at {desired}, not {sizes[group].desired_size}")
+        config, target = described["nodegroup"]["scalingConfig"], sizes[group]
+        # The cluster autoscaler moves desired within min and max; min and max are ours.
+        if (config["minSize"], config["maxSize"]) != (target.min_size, target.max_size):
+            raise StepFailedError(
+                f"{name} is ACTIVE at min {config['minSize']} max {config['maxSize']}, not "
+                f"{target.min_size}-{target.max_size}"
+            )
     return "ACTIVE at size: " + ", ".join(env.node_groups.values())
 
 
@@ -159,14 +175,88 @@ def verify_writer(rds: Any, identifier: str, pace: Pace) -> str:
     return f"{identifier} is available and writable"
 
 
-def fence_instance(rds: Any, identifier: str) -> str:
-    """Stop the old PostgreSQL writer so it takes no more writes. RDS refuses to stop an
-    instance that has a read replica, so this runs once dr's promotion has detached it."""
-    status = _instance(rds, identifier)["DBInstanceStatus"]
-    if status in ("stopped", "stopping"):
-        return f"{identifier} already {status}"
-    rds.stop_db_instance(DBInstanceIdentifier=identifier)
-    return f"{identifier} stopping: it takes no more writes"
+# PostgreSQL's default for every new transaction; on, writes fail with "cannot execute ... in
+# a read-only transaction" (https://www.postgresql.org/docs/current/runtime-config-client.html).
+# A dynamic parameter: ApplyMethod immediate applies it without a reboot
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBParameterGroup.html),
+# and replication to a replica goes on. Sessions pick it up at their next transaction.
+READ_ONLY_PARAMETER = "default_transaction_read_only"
+
+
+def _user_parameter(rds: Any, group: str, name: str) -> str | None:
+    kwargs: dict[str, Any] = {"DBParameterGroupName": group, "Source": "user"}
+    while True:
+        page = rds.describe_db_parameters(**kwargs)
+        for parameter in page.get("Parameters", []):
+            if parameter["ParameterName"] == name:
+                return parameter.get("ParameterValue")
+        if not page.get("Marker"):
+            return None
+        kwargs["Marker"] = page["Marker"]
+
+
+def set_read_only(rds: Any, identifier: str, read_only: bool, pace: Pace) -> str:
+    """Fence (or unfence) a PostgreSQL instance: `default_transaction_read_only` in its own
+    parameter group (named after it, components/database.py), then wait until RDS reports the
+    group in-sync on the instance. It keeps replicating, unlike a stopped instance, and RDS
+    refuses to stop an instance that has a read replica."""
+    groups = _instance(rds, identifier)["DBParameterGroups"]
+    group = groups[0]["DBParameterGroupName"]
+    wanted = "1" if read_only else "0"
+    # Not set in the group: PostgreSQL's default, off.
+    if (_user_parameter(rds, group, READ_ONLY_PARAMETER) or "0") != wanted:
+        rds.modify_db_parameter_group(
+            DBParameterGroupName=group,
+            Parameters=[
+                {
+                    "ParameterName": READ_ONLY_PARAMETER,
+                    "ParameterValue": wanted,
+                    "ApplyMethod": "immediate",
+                }
+            ],
+        )
+
+    def applied() -> bool:
+        return all(
+            g["ParameterApplyStatus"] == "in-sync"
+            for g in _instance(rds, identifier)["DBParameterGroups"]
+        )
+
+    wait_for(pace, f"{group} in-sync on {identifier}", applied, FENCE_WAIT)
+    return f"{identifier} {'read-only' if read_only else 'read-write'} ({group} in-sync)"
+
+
+def replica_caught_up(
+    rds: Any, cloudwatch: Any, identifier: str, since: datetime, pace: Pace
+) -> str:
+    """After its source was fenced at `since`: the replica has applied everything once its
+    link is up (StatusInfos `replicating`, normal) and its last replayed transaction stops
+    moving. RDS for PostgreSQL's ReplicaLag is `now() - pg_last_xact_replay_timestamp()`
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+    USER_PostgreSQL.Replication.ReadReplicas.Monitor.html): it grows on an idle source and
+    never reads 0, so what is compared is the replay time each datapoint implies."""
+    seen: dict[str, Any] = {}
+
+    def settled() -> bool:
+        infos = _instance(rds, identifier).get("StatusInfos", [])
+        link = next((i for i in infos if i.get("StatusType") == "read replication"), None)
+        if link is None or not link.get("Normal") or link.get("Status") != "replicating":
+            seen["why"] = f"replication is {link.get('Status') if link else 'not reported'}"
+            return False
+        points = lag_datapoints(cloudwatch, "ReplicaLag", identifier, since, pace.clock)
+        replayed = [
+            (start + timedelta(seconds=60 - lag)).timestamp()
+            for start, lag in points
+            if start >= since
+        ]
+        seen["why"] = f"{len(replayed)} datapoint(s) since the fence"
+        return len(replayed) >= 2 and abs(replayed[-1] - replayed[-2]) <= REPLAY_TOLERANCE
+
+    try:
+        wait_for(pace, f"{identifier} caught up", settled, CATCH_UP_WAIT)
+    except StepFailedError as error:
+        raise StepFailedError(f"{error} ({seen.get('why', 'no answer')})") from None
+    return f"{identifier} has replayed everything its source committed before the fence"
 
 
 def _cluster_arn(rds: Any, identifier: str) -> str:
@@ -234,11 +324,12 @@ def health_check_healthy(route53: Any, health_check_id: str) -> bool:
     return bool(observations) and successes > ROUTE53_HEALTHY_SHARE * len(observations)
 
 
-def replication_lag(cloudwatch: Any, env: Environment, clock: Clock) -> float | None:
-    """dr's replica's own view of the primary: its newest replication lag in seconds over the
-    last five minutes, or None when CloudWatch has no datapoint."""
-    metric, dimension, scale = LAG_METRICS[env.db_engine]
-    now = clock.now()
+def lag_datapoints(
+    cloudwatch: Any, metric: str, identifier: str, since: datetime, clock: Clock
+) -> list[tuple[datetime, float]]:
+    """A lag metric's one-minute Maximum datapoints from `since` to now, oldest first, in
+    seconds (the Aurora metrics are in milliseconds)."""
+    dimension, scale = LAG_DIMENSIONS[metric]
     result = cloudwatch.get_metric_data(
         MetricDataQueries=[
             {
@@ -247,7 +338,7 @@ def replication_lag(cloudwatch: Any, env: Environment, clock: Clock) -> float | 
                     "Metric": {
                         "Namespace": "AWS/RDS",
                         "MetricName": metric,
-                        "Dimensions": [{"Name": dimension, "Value": env.db_identifier}],
+                        "Dimensions": [{"Name": dimension, "Value": identifier}],
                     },
                     "Period": 60,
                     "Stat": "Maximum",
@@ -255,14 +346,130 @@ def replication_lag(cloudwatch: Any, env: Environment, clock: Clock) -> float | 
                 "ReturnData": True,
             }
         ],
-        StartTime=now - timedelta(minutes=5),
-        EndTime=now,
+        # CloudWatch refuses a window that starts where it ends.
+        StartTime=min(since, clock.now() - timedelta(minutes=1)),
+        EndTime=clock.now(),
+        ScanBy="TimestampAscending",
     )["MetricDataResults"][0]
-    values = result.get("Values", [])
-    return values[0] * scale if values else None
+    return [
+        (when, value * scale)
+        for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True)
+    ]
+
+
+def replication_lag(cloudwatch: Any, env: Environment, clock: Clock) -> float | None:
+    """dr's replica's own view of the primary: its newest replication lag in seconds over the
+    last five minutes, or None when CloudWatch has no datapoint."""
+    metric = LAG_METRICS[env.db_engine]
+    points = lag_datapoints(
+        cloudwatch, metric, env.db_identifier, clock.now() - timedelta(minutes=5), clock
+    )
+    return points[-1][1] if points else None
 
 
 def verify_healthy(route53: Any, health_check_id: str) -> str:
     if not health_check_healthy(route53, health_check_id):
         raise StepFailedError(f"health check {health_check_id} is not healthy")
     return f"health check {health_check_id} is healthy"
+
+
+# -- Route 53 ARC routing controls -------------------------------------------------------------
+
+# Worth trying the next endpoint after: the endpoint is unreachable or cannot serve now. Any
+# other error (a safety rule refusing the change, access denied) is the answer.
+ARC_RETRYABLE = ("ThrottlingException", "InternalServerException", "EndpointTemporarilyUnavailable")
+
+
+def endpoint_order(
+    endpoints: tuple[tuple[str, str], ...], env: Environment
+) -> list[tuple[str, str]]:
+    """The cluster's endpoints, dr's own first and the primary region's last: ARC asks callers
+    to try each regional endpoint in turn until one answers
+    (https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.update.api.html), and
+    the one in a failed region only costs timeouts."""
+
+    def rank(item: tuple[str, str]) -> int:
+        return {env.region: 0, env.primary_region: 2}.get(item[0], 1)
+
+    return sorted(endpoints, key=rank)
+
+
+def _on_each_endpoint(arc: list[tuple[str, Any]], call: Callable[[Any], Any]) -> tuple[str, Any]:
+    errors = []
+    for region, client in arc:
+        try:
+            return region, call(client)
+        except BotoCoreError as error:
+            errors.append(f"{region}: {type(error).__name__}")
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code not in ARC_RETRYABLE:
+                raise
+            errors.append(f"{region}: {code}")
+    raise StepFailedError("no routing control endpoint answered (" + "; ".join(errors) + ")")
+
+
+def set_routing_controls(arc: list[tuple[str, Any]], states: Mapping[str, str]) -> str:
+    """Set routing controls (ARN -> On/Off) in one request, so ARC checks its safety rules
+    against the end state (API_UpdateRoutingControlStates); a control already there is left
+    alone."""
+
+    def current(client: Any) -> dict[str, str]:
+        return {
+            arn: client.get_routing_control_state(RoutingControlArn=arn)["RoutingControlState"]
+            for arn in states
+        }
+
+    region, now = _on_each_endpoint(arc, current)
+    if now == dict(states):
+        return f"routing controls already {_describe(states)} (read in {region})"
+    entries = [{"RoutingControlArn": a, "RoutingControlState": v} for a, v in states.items()]
+    region, _ = _on_each_endpoint(
+        arc,
+        lambda client: client.update_routing_control_states(
+            UpdateRoutingControlStateEntries=entries
+        ),
+    )
+    return f"routing controls set {_describe(states)} through {region}"
+
+
+def _describe(states: Mapping[str, str]) -> str:
+    return ", ".join(f"{arn.rsplit('/', 1)[-1]}={value}" for arn, value in states.items())
+
+
+# -- the gateway ----------------------------------------------------------------------------------
+
+
+def scale_gateway(kube: Kube, gateway: GatewayControl, size: GatewaySize) -> str:
+    kube.scale_gateway(
+        gateway.namespace, gateway.deployment, gateway.hpa, size.replicas, size.max_replicas
+    )
+    return f"{gateway.deployment}: HPA minimum and replicas {size.replicas}"
+
+
+def verify_capacity(
+    kube: Kube,
+    env: Environment,
+    sizes: Mapping[str, NodeGroupSize],
+    gateway: GatewaySize | None,
+    pace: Pace,
+) -> str:
+    """Serving capacity, not an ACTIVE status: every node group's desired nodes Ready in
+    Kubernetes, and the gateway's replicas available."""
+    seen: dict[str, int] = {}
+
+    def ready() -> bool:
+        for group, name in env.node_groups.items():
+            seen[name] = kube.ready_nodes(name)
+            if seen[name] < sizes[group].desired_size:
+                return False
+        if env.gateway is not None and gateway is not None:
+            seen["gateway"] = kube.available_replicas(env.gateway.namespace, env.gateway.deployment)
+            return seen["gateway"] >= gateway.replicas
+        return True
+
+    try:
+        wait_for(pace, "serving capacity", ready, GATEWAY_WAIT)
+    except StepFailedError as error:
+        raise StepFailedError(f"{error}: {seen}") from None
+    return "ready: " + ", ".join(f"{k} {v}" for k, v in seen.items())

@@ -13,8 +13,10 @@ from tests.conftest import StackGraph, raw_settings
 from tools.harness import Resource
 
 
-def health_check(stack: StackGraph) -> Resource:
-    (check,) = stack.of_type("aws:route53/healthCheck:HealthCheck")
+def health_check(stack: StackGraph, kind: str = "HTTPS") -> Resource:
+    (check,) = [
+        c for c in stack.of_type("aws:route53/healthCheck:HealthCheck") if c.inputs["type"] == kind
+    ]
     return check
 
 
@@ -44,11 +46,12 @@ def test_primary_record_is_primary_and_dr_record_is_secondary_each_with_its_own_
         record = failover_record(stack)
         assert record.inputs["failoverRoutingPolicies"] == [{"type": kind}]
         assert record.inputs["name"] == "api.trading.example.com"
-        assert (
-            record.inputs["healthCheckId"] == health_check(stack).outputs["id"]
-            if "id" in health_check(stack).outputs
-            else f"{stack.name}-health-id"
+        # Routing controls (the default): the record follows its region's control's check.
+        check = health_check(stack, "RECOVERY_CONTROL")
+        assert record.inputs["healthCheckId"] == check.outputs.get(
+            "id", record.inputs["healthCheckId"]
         )
+        assert check.inputs["routingControlArn"] == stack_routing_arn(stack, primary)
         assert record.inputs["setIdentifier"] == f"trading-{stack.name}-{kind.lower()}"
     assert (
         failover_record(primary).inputs["healthCheckId"]
@@ -183,20 +186,27 @@ def test_stage_is_throttled_and_access_logged_to_an_encrypted_group(stack: Stack
     assert settings.inputs["settings"]["throttlingBurstLimit"] == 2000
 
 
-def test_failover_handler_knows_both_health_checks(primary: StackGraph, dr: StackGraph) -> None:
+def stack_routing_arn(stack: StackGraph, primary: StackGraph) -> str:
+    return primary.exports["routingControlArns"][stack.name]
+
+
+def test_failover_handler_flips_routing_controls_and_never_inverts_a_check(
+    primary: StackGraph, dr: StackGraph
+) -> None:
     function = dr.one("aws:lambda/function:Function", "dr-handler")
     variables = function.inputs["environment"]["variables"]
-    assert variables["PRIMARY_HEALTH_CHECK_ID"] == primary.exports["healthCheckId"]
+    assert variables["TRAFFIC_CONTROL"] == "routing-control"
+    assert json.loads(variables["ROUTING_CONTROLS"]) == primary.exports["routingControlArns"]
+    assert variables["PRIMARY_HEALTH_CHECK_ID"] == ""
     assert variables["DR_HEALTH_CHECK_ID"] == dr.exports["healthCheckId"]
     assert variables["PRIMARY_ENDPOINT"] == f"https://{primary.exports['regionalEndpoint']}"
-    policy = dr.one("aws:iam/rolePolicy:RolePolicy", "dr-role")
-    shift = next(
-        s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "ShiftTraffic"
-    )
-    assert sorted(shift["Resource"]) == sorted(
-        f"arn:aws:route53:::healthcheck/{c}"
-        for c in (primary.exports["healthCheckId"], dr.exports["healthCheckId"])
-    )
+    policy = json.loads(dr.one("aws:iam/rolePolicy:RolePolicy", "dr-role").inputs["policy"])
+    actions = {
+        a
+        for s in policy["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert "route53:UpdateHealthCheck" not in actions
 
 
 @pytest.mark.parametrize(

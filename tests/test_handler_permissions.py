@@ -31,10 +31,16 @@ def resource(service: str, region: str, params: dict[str, Any]) -> list[str]:
     rds = f"arn:aws:rds:{region}:{ACCOUNT}"
     arns = {
         "eks": lambda: [
-            f"arn:aws:eks:{region}:{ACCOUNT}:nodegroup/{params['clusterName']}/"
+            f"arn:aws:eks:{region}:{ACCOUNT}:cluster/{params['name']}"
+            if "name" in params
+            else f"arn:aws:eks:{region}:{ACCOUNT}:nodegroup/{params['clusterName']}/"
             f"{params['nodegroupName']}/00000000-0000-0000-0000-000000000000"
         ],
         "route53": lambda: [f"arn:aws:route53:::healthcheck/{params['HealthCheckId']}"],
+        "route53-recovery-cluster": lambda: [
+            params["RoutingControlArn"] if "RoutingControlArn" in params else e["RoutingControlArn"]
+            for e in params.get("UpdateRoutingControlStateEntries", [{}])
+        ],
         "dynamodb": lambda: [f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{params['TableName']}"],
         "sns": lambda: [params["TopicArn"]],
     }
@@ -42,6 +48,8 @@ def resource(service: str, region: str, params: dict[str, Any]) -> list[str]:
         return arns[service]()
     if service != "rds":
         return ["*"]
+    if "DBParameterGroupName" in params:
+        return [f"{rds}:pg:{params['DBParameterGroupName']}"]
     if "DBInstanceIdentifier" in params:
         return [f"{rds}:db:{params['DBInstanceIdentifier']}"]
     if "DBClusterIdentifier" in params:
@@ -99,10 +107,15 @@ def test_every_call_the_handler_makes_is_allowed_by_its_role(tier: str) -> None:
     # The check refuses what the role was not given.
     dr_db = f"arn:aws:rds:us-west-2:{ACCOUNT}:db:{topo.dr.db_identifier}"
     assert not allowed(policy, "rds:DeleteDBInstance", dr_db)
-    # The paths ran for real: promotion or global failover, fencing, detection.
+    # The paths ran for real: promotion or global failover, fencing, detection, traffic,
+    # the Kubernetes API's endpoint.
     operations = {action for action, _ in made}
-    assert "cloudwatch:GetMetricData" in operations
+    assert {
+        "cloudwatch:GetMetricData",
+        "eks:DescribeCluster",
+        "route53-recovery-cluster:UpdateRoutingControlStates",
+    } <= operations
     if tier == "rds":
-        assert {"rds:PromoteReadReplica", "rds:StopDBInstance"} <= operations
+        assert {"rds:PromoteReadReplica", "rds:ModifyDBParameterGroup"} <= operations
     else:
         assert {"rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster"} <= operations

@@ -19,6 +19,7 @@ from moto import mock_aws
 
 import handlers.failover as failover_module
 from drill.emulated import SkippingClock
+from handlers import steps
 from handlers.failover import Runner, handler
 from handlers.model import (
     Command,
@@ -80,6 +81,7 @@ def command(action: str, **fields: Any) -> Command:
         planned=fields.get("planned", False),
         requested_by="test",
         correlation_id="test-run",
+        abandon_dr_writes=fields.get("abandon_dr_writes", False),
     )
 
 
@@ -97,6 +99,23 @@ def inverted(world: emulation.World) -> bool:
     route53 = boto3.client("route53", region_name="us-east-1")
     check = route53.get_health_check(HealthCheckId=world.primary_health_check_id)
     return bool(check["HealthCheck"]["HealthCheckConfig"].get("Inverted"))
+
+
+def pinned(world: emulation.World) -> bool:
+    """Traffic held on dr: the primary's routing control Off, dr's On."""
+    controls = world.env.routing_controls
+    assert controls is not None
+    return {controls.primary: "Off", controls.dr: "On"} == emulation.ROUTING
+
+
+def read_only(region: str, identifier: str) -> bool:
+    parameters = boto3.client("rds", region_name=region).describe_db_parameters(
+        DBParameterGroupName=identifier, Source="user"
+    )["Parameters"]
+    return any(
+        p["ParameterName"] == "default_transaction_read_only" and p["ParameterValue"] == "1"
+        for p in parameters
+    )
 
 
 def state(world: emulation.World) -> str:
@@ -120,7 +139,14 @@ def rds_answering(region: str, identifier: str, answers: list[tuple[str, Any]]) 
 
 
 def replica(identifier: str, source: str | None, status: str = "available") -> dict:
-    instance: dict[str, Any] = {"DBInstanceIdentifier": identifier, "DBInstanceStatus": status}
+    instance: dict[str, Any] = {
+        "DBInstanceIdentifier": identifier,
+        "DBInstanceStatus": status,
+        # Each instance's own group (components/database.py), nothing pending.
+        "DBParameterGroups": [
+            {"DBParameterGroupName": identifier, "ParameterApplyStatus": "in-sync"}
+        ],
+    }
     if source:
         instance["ReadReplicaSourceDBInstanceIdentifier"] = source
     return {"DBInstances": [instance]}
@@ -129,12 +155,23 @@ def replica(identifier: str, source: str | None, status: str = "available") -> d
 PRIMARY_ARN = "arn:aws:rds:us-east-1:123456789012:db:trading-primary-db"
 
 
+def writable(db: str, source: str | None) -> list[tuple[str, Any]]:
+    """AWS's answers while the handler makes sure `db`'s group is read-write (it is)."""
+    group = {"ParameterName": "default_transaction_read_only", "ParameterValue": "0"}
+    return [
+        ("describe_db_instances", replica(db, source)),
+        ("describe_db_parameters", {"Parameters": [group]}),
+        ("describe_db_instances", replica(db, source)),
+    ]
+
+
 def promotion(region: str, db: str, source: str) -> Any:
     """AWS's answers to a successful promotion of `db`, a replica of `source`."""
     return rds_answering(
         region,
         db,
         [
+            *writable(db, source),
             ("describe_db_instances", replica(db, source)),
             ("promote_read_replica", {"DBInstance": {"DBInstanceIdentifier": db}}),
             ("describe_db_instances", replica(db, None)),
@@ -154,7 +191,11 @@ def run(
     clock: Any = None,
     **overrides: Any,
 ) -> dict:
-    fields = {k: overrides.pop(k) for k in ("reason", "force", "planned") if k in overrides}
+    fields = {
+        k: overrides.pop(k)
+        for k in ("reason", "force", "planned", "abandon_dr_writes")
+        if k in overrides
+    }
     clients = emulation.clients(world.env, **overrides)
     return Runner(
         world.env,
@@ -176,15 +217,17 @@ def test_program_environment_scales_the_real_dr_node_groups_to_full(
     report = run(world, "failover")
     assert sizes(world) == {group: full[group]["desiredSize"] for group in ("system", "trading")}
     outcomes = {e["step"]: e["outcome"] for e in report["timeline"]}
-    assert outcomes["scale-node-groups"] == outcomes["verify-node-groups"] == "succeeded"
+    assert outcomes["scale-node-groups"] == outcomes["verify-capacity"] == "succeeded"
     assert outcomes["promote-database"] == "succeeded"
     # moto keeps describing a promoted replica as a replica: the handler waits it out and
-    # says so, truthfully, and fences nothing it has not replaced.
+    # says so, truthfully.
     assert report["failedSteps"] == ["verify-database"]
     assert "trading-dr-db available and standalone not reached" in next(
         e["detail"] for e in report["timeline"] if e["step"] == "verify-database"
     )
-    assert outcomes["fence-old-primary"] == "skipped"
+    # The old writer is fenced in its own parameter group, which moto keeps.
+    assert outcomes["fence-old-primary"] == "succeeded"
+    assert read_only("us-east-1", world.env.primary_db_identifier)
 
 
 # -- failover --------------------------------------------------------------------------------
@@ -198,20 +241,20 @@ def test_failover_pins_traffic_promotes_scales_fences_and_notifies(
     assert report["outcome"] == "SUCCEEDED", report
     assert report["state"] == state(world) == "active-in-dr"
     assert sizes(world) == {"system": 3, "trading": 6}
-    assert inverted(world)
-    steps = [e["step"] for e in report["timeline"]]
-    assert sorted(steps) == sorted(
+    assert pinned(world)
+    assert read_only("us-east-1", world.env.primary_db_identifier)
+    names = [e["step"] for e in report["timeline"]]
+    assert sorted(names) == sorted(
         [
             "pin-traffic",
             "promote-database",
             "scale-node-groups",
-            "verify-node-groups",
-            "verify-database",
-            "verify-dr-health",
+            "scale-gateway",
             "fence-old-primary",
+            "verify-capacity",
+            "verify-database",
         ]
     )
-    assert steps[-1] == "fence-old-primary"  # only once dr's promotion has detached it
     assert all(e["endedAt"] >= e["startedAt"] for e in report["timeline"])
     (notification,) = world.notifications(sqs)
     assert notification["outcome"] == "SUCCEEDED"
@@ -305,51 +348,74 @@ def test_failback_is_refused_until_the_primary_replicates_from_dr(
     assert state(world) == "active-in-dr"
 
 
-def rebuilt_primary(world: emulation.World) -> Any:
-    """The primary rebuilt as dr's replica (the runbook), then promoted."""
+def rebuilt_primary(world: emulation.World, promoted: bool = False) -> Any:
+    """The primary rebuilt as dr's replica (the runbook), found not caught up (no lag data in
+    CloudWatch), then (`promoted`) made writable and promoted."""
+    db = world.env.primary_db_identifier
     dr_arn = f"arn:aws:rds:{REGION}:123456789012:db:{world.env.db_identifier}"
-    return promotion("us-east-1", world.env.primary_db_identifier, dr_arn)
-
-
-def fenceable_dr(world: emulation.World) -> Any:
-    """AWS's answers once the primary's promotion has detached dr (moto keeps it a replica)."""
-    db = world.env.db_identifier
+    rebuilt = replica(db, dr_arn)
+    rebuilt["DBInstances"][0]["StatusInfos"] = [
+        {"StatusType": "read replication", "Normal": True, "Status": "replicating"}
+    ]
     return rds_answering(
-        REGION,
+        "us-east-1",
         db,
         [
-            ("describe_db_instances", replica(db, None)),
-            ("stop_db_instance", {"DBInstance": {"DBInstanceIdentifier": db}}),
+            ("describe_db_instances", replica(db, dr_arn)),
+            *[("describe_db_instances", rebuilt)] * steps.CATCH_UP_WAIT["MaxAttempts"],
+            *(
+                [
+                    *writable(db, dr_arn),
+                    ("describe_db_instances", replica(db, dr_arn)),
+                    ("promote_read_replica", {"DBInstance": {"DBInstanceIdentifier": db}}),
+                    ("describe_db_instances", replica(db, None)),
+                ]
+                if promoted
+                else []
+            ),
         ],
     )
 
 
-def test_forced_failback_releases_traffic_only_after_the_primary_writes_and_fences_dr(
+def test_failback_without_dr_writes_on_the_primary_is_refused_unless_abandoned(
     world: emulation.World,
 ) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     run(world, "failover", rds=promotable(world))
     world.notifications(sqs)
-    dr_rds = fenceable_dr(world)
+    # Forced past the guards, but the primary never caught up with dr (no lag data).
+    stuck = run(world, "failback", force=True, reason="drill", primary_rds=rebuilt_primary(world))
+    assert stuck["outcome"] == "FAILED"
+    assert stuck["failedSteps"] == ["primary-caught-up"]
+    outcomes = {e["step"]: e["outcome"] for e in stuck["timeline"]}
+    assert outcomes["promote-primary-database"] == outcomes["release-traffic"] == "skipped"
+    assert pinned(world) and read_only(REGION, world.env.db_identifier)
+    world.notifications(sqs)
+
     report = run(
         world,
         "failback",
         force=True,
+        abandon_dr_writes=True,
         reason="drill: primary rebuilt by hand",
-        rds=dr_rds,
-        primary_rds=rebuilt_primary(world),
+        primary_rds=rebuilt_primary(world, promoted=True),
     )
     assert report["outcome"] == "SUCCEEDED", report
     assert report["forced"] is True
     assert report["reason"] == "drill: primary rebuilt by hand"
+    details = {e["step"]: e["detail"] for e in report["timeline"]}
+    assert details["primary-caught-up"].startswith("dr's writes ABANDONED as requested")
     assert state(world) == "standby"
     assert sizes(world) == {"system": 1, "trading": 1}
-    assert not inverted(world)
+    controls = world.env.routing_controls
+    assert controls is not None
+    assert {controls.primary: "On", controls.dr: "On"} == emulation.ROUTING
     order = [e["step"] for e in report["timeline"]]
-    assert order.index("restore-traffic") > order.index("verify-primary-database")
-    assert order.index("fence-dr-database") > order.index("verify-primary-database")
-    assert order.index("scale-to-pilot-light") > order.index("restore-traffic")
-    Stubber(dr_rds).assert_no_pending_responses()  # dr was stopped
+    assert order[:2] == ["fence-dr-database", "primary-caught-up"]
+    assert order.index("release-traffic") > order.index("verify-primary-database")
+    assert order.index("scale-to-pilot-light") > order.index("release-traffic")
+    # dr stays read-only: it is rebuilt as the primary's replica next (runbook).
+    assert read_only(REGION, world.env.db_identifier)
     (notification,) = world.notifications(sqs)
     assert notification["reason"] == "drill: primary rebuilt by hand"
 
@@ -553,6 +619,8 @@ def test_automatic_probe_starts_the_failover(
             "AWS_REGION": REGION,
             "FAILOVER_MODE": "automatic",
             "PROBE_FAILURE_THRESHOLD": "1",
+            # The cheaper option: traffic pinned by inverting the primary's health check.
+            "TRAFFIC_CONTROL": "health-check-inversion",
             "PRIMARY_HEALTH_CHECK_ID": world.primary_health_check_id,
             "DR_HEALTH_CHECK_ID": world.dr_health_check_id,
         }
@@ -574,14 +642,13 @@ def test_automatic_probe_starts_the_failover(
 
 def test_after_a_failover_the_probe_keeps_traffic_pinned(world: emulation.World) -> None:
     run(world, "failover", rds=promotable(world))
-    route53 = boto3.client("route53", region_name="us-east-1")
-    check = route53.get_health_check(HealthCheckId=world.primary_health_check_id)["HealthCheck"]
-    route53.update_health_check(  # what a `pulumi up` without ignore_changes would do
-        HealthCheckId=check["Id"], HealthCheckVersion=check["HealthCheckVersion"], Inverted=False
-    )
+    controls = world.env.routing_controls
+    assert controls is not None and pinned(world)
+    emulation.ROUTING[controls.primary] = "On"  # an operator's slip, or a script's
     report = run(world, "probe")
     assert report["outcome"] == "active-in-dr"
-    assert inverted(world)
+    assert report["maintenance"]["pin-traffic"].startswith("routing controls set")
+    assert pinned(world)
 
 
 def test_healthy_probe_resets_the_count(world: emulation.World) -> None:

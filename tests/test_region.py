@@ -159,7 +159,7 @@ def test_every_kms_key_rotates(stack: StackGraph) -> None:
     keys = stack.of_type("aws:kms/key:Key")
     uses = {"logs", "eks-secrets", "alerts", "data", "health-alerts", "ebs", "nodes", "config"}
     if stack.name == "dr":
-        uses |= {"failover-alerts", "failover-dlq"}
+        uses |= {"failover-alerts", "failover-dlq", "failover-commands"}
     else:
         uses |= {"trail"}
     assert {k.name for k in keys} == {f"trading-{stack.name}-{use}" for use in uses}
@@ -271,9 +271,13 @@ def test_every_resource_sits_under_its_component(stack: StackGraph) -> None:
     graph = stack.graph
     top_level = {r.type for r in graph if not graph.ancestors(r)}
     expected = {
-        "primary": {"trading:data:PrimaryData"},
-        "dr": {"trading:data:DataReplication", "trading:failover:FailoverAutomation"},
-    }[stack.name] | {"trading:security:SecurityBaseline"}
+        "primary": {"trading:data:PrimaryData", "trading:recovery:RecoveryControls"},
+        "dr": {
+            "trading:data:DataReplication",
+            "trading:data:PrimaryReference",
+            "trading:failover:FailoverAutomation",
+        },
+    }[stack.name] | {"trading:security:SecurityBaseline", "trading:markers:MarkerWriter"}
     assert top_level == {"trading:index:TradingRegion", *expected}
     for resource in graph:
         if resource.custom:
@@ -283,19 +287,31 @@ def test_every_resource_sits_under_its_component(stack: StackGraph) -> None:
 def test_every_aws_resource_uses_the_regions_one_provider_with_config_tags(
     stack: StackGraph,
 ) -> None:
-    """A stack configures a provider for its own region only: a provider is configured, with
-    its credentials checked against STS in its region, on every `pulumi up`, so one for
-    another region would make that region's outage block the stack (tests/test_engine.py
-    shows dr updating while us-east-1 is down)."""
-    (region,) = stack.of_type("pulumi:providers:aws")
-    assert region.name == f"{stack.name}-aws"
+    """A stack configures a provider for its own region, and checks credentials against STS
+    with that one only: a provider is configured on every `pulumi up`, so one that called STS
+    in another region would make that region's outage block the stack (tests/test_engine.py
+    shows dr updating while us-east-1 is down). The one exception is the primary's ARC
+    provider: ARC's configuration API is in us-west-2 and its resources take no `region`, so
+    it has a provider there that skips the STS calls."""
+    providers = {p.name: p for p in stack.of_type("pulumi:providers:aws")}
+    region = providers.pop(f"{stack.name}-aws")
     assert region.inputs["region"] == raw_settings(stack.name)["region"]
     expected_tags = raw_settings(stack.name)["tags"] | {"trading-role": stack.name}
     # Provider inputs travel JSON-encoded, as the engine hands them to the provider.
     assert json.loads(region.inputs["defaultTags"]) == {"tags": expected_tags}
+    arc = providers.pop("primary-arc", None)
+    assert providers == {}
+    assert (arc is not None) == (stack.name == "primary")
+    if arc is not None:
+        assert arc.inputs["region"] == "us-west-2"
+        assert arc.inputs["skipCredentialsValidation"] == "true"
+        assert arc.inputs["skipRequestingAccountId"] == "true"
+        assert json.loads(arc.inputs["defaultTags"]) == {"tags": expected_tags}
     elsewhere = set()
     for resource in stack:
-        if resource.type.startswith("aws:"):
+        if resource.type.startswith("aws:route53recoverycontrol/"):
+            assert stack.graph.provider_of(resource) is arc, resource.urn
+        elif resource.type.startswith("aws:"):
             assert stack.graph.provider_of(resource) is region, resource.urn
             if resource.inputs.get("region", region.inputs["region"]) != region.inputs["region"]:
                 elsewhere.add((resource.type, resource.inputs["region"]))

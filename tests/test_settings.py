@@ -214,3 +214,28 @@ def test_pulumi_yaml_documents_every_key_with_matching_defaults() -> None:
         ).log_retention_days
     )
     assert declared["trading:namePrefix"]["default"] == "trading"
+
+
+@pytest.mark.parametrize(
+    "value", ["route53-arc", "Routing-Control", "", ["routing-control"], True, None]
+)
+def test_an_unknown_traffic_control_is_refused_naming_key_value_and_choices(value: Any) -> None:
+    found = problems_of(with_change("dr", "dns.trafficControl", value))
+    assert found == [
+        f"trading:dns.trafficControl = {value!r} is not valid; "
+        "allowed: routing-control | health-check-inversion"
+    ]
+
+
+def test_traffic_control_defaults_to_routing_controls_and_inversion_is_an_option() -> None:
+    assert parse(with_change("primary", "dns.trafficControl", DELETE)).dns.uses_routing_controls
+    inversion = parse(with_change("dr", "dns.trafficControl", "health-check-inversion")).dns
+    assert inversion.traffic_control == "health-check-inversion"
+    assert not inversion.uses_routing_controls
+
+
+def test_both_stack_files_switch_traffic_the_same_way() -> None:
+    """dr refuses a primary that switches another way (components/data.py), so the shipped
+    stack files must agree."""
+    primary, dr = (parse(raw_settings(stack)).dns.traffic_control for stack in STACKS)
+    assert primary == dr == settings.ROUTING_CONTROL

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from drill.simulation import catalogue, topology
 from drill.simulation.aws import Bridge
@@ -41,6 +41,17 @@ def rds() -> topology.Topology:
 @pytest.fixture(scope="module")
 def aurora() -> topology.Topology:
     return topology.render("aurora")
+
+
+@pytest.fixture(scope="module")
+def inverting() -> topology.Topology:
+    """The rds tier with traffic pinned by inverting the primary's health check."""
+    return topology.render("rds", traffic_control="health-check-inversion")
+
+
+def check_id(region: topology.Region) -> str:
+    assert region.health_check is not None, f"{region.name} has no HTTPS health check"
+    return region.health_check.id
 
 
 def world(topo: topology.Topology, **physics: Any) -> World:
@@ -120,10 +131,10 @@ def test_every_physics_number_names_its_source() -> None:
 
 
 def test_a_check_is_healthy_while_more_than_18_percent_of_checkers_say_so(
-    rds: topology.Topology,
+    inverting: topology.Topology,
 ) -> None:
-    w = world(rds)
-    check = w.checks[rds.primary.health_check.id]
+    w = world(inverting)
+    check = w.checks[check_id(inverting.primary)]
     assert len(check.checkers) == 16
     for i, checker in enumerate(check.checkers):
         checker.healthy = i < 3  # 3 of 16 = 18.75%
@@ -135,41 +146,42 @@ def test_a_check_is_healthy_while_more_than_18_percent_of_checkers_say_so(
 
 
 def test_checkers_turn_unhealthy_after_the_failure_threshold_and_dns_follows(
-    rds: topology.Topology,
+    inverting: topology.Topology,
 ) -> None:
-    w = world(rds)
-    interval = rds.primary.health_check.interval_seconds
-    threshold = rds.primary.health_check.failure_threshold
+    w = world(inverting)
+    check = inverting.primary.health_check
+    assert check is not None
+    interval, threshold = check.interval_seconds, check.failure_threshold
     w.advance(30)
-    w.down.add(rds.primary.name)
+    w.down.add(inverting.primary.name)
     w.advance(30 + interval * (threshold - 1))
-    assert w.dns_answer() == rds.primary.name
+    assert w.dns_answer() == inverting.primary.name
     w.advance(30 + interval * threshold + 1)
-    assert w.dns_answer() == rds.dr.name
+    assert w.dns_answer() == inverting.dr.name
 
 
-def test_when_both_checks_fail_route53_answers_the_primary(rds: topology.Topology) -> None:
-    w = world(rds)
+def test_when_both_checks_fail_route53_answers_the_primary(inverting: topology.Topology) -> None:
+    w = world(inverting)
     w.down.update(REGIONS)
     w.advance(120)
-    assert w.dns_answer() == rds.primary.name
+    assert w.dns_answer() == inverting.primary.name
 
 
 def test_clients_keep_their_answer_for_the_ttl_and_their_connection_while_it_lives(
-    rds: topology.Topology,
+    inverting: topology.Topology,
 ) -> None:
-    w = world(rds, connection_lifetime_seconds=300)
+    w = world(inverting, connection_lifetime_seconds=300)
     client = w.clients[0]
     client.connected_to = None
-    client.resolved, client.resolved_until = rds.primary.name, 60
-    for checker in w.checks[rds.primary.health_check.id].checkers:
+    client.resolved, client.resolved_until = inverting.primary.name, 60
+    for checker in w.checks[check_id(inverting.primary)].checkers:
         checker.healthy = False
     w.t = 59
-    assert w._route(client) == rds.primary.name  # cached answer, despite DNS now saying dr
+    assert w._route(client) == inverting.primary.name  # cached answer, despite DNS now saying dr
     w.t = 61
-    assert w._route(client) == rds.primary.name  # the connection it opened at 59 stays
+    assert w._route(client) == inverting.primary.name  # the connection it opened at 59 stays
     w.t = 59 + 300
-    assert w._route(client) == rds.dr.name
+    assert w._route(client) == inverting.dr.name
 
 
 def test_a_node_group_scale_up_is_accepted_at_once_and_nodes_are_ready_minutes_later(
@@ -636,88 +648,90 @@ def refusal(call: Any, **params: Any) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
-def test_rds_refuses_to_stop_a_primary_that_has_a_replica_or_the_replica_itself(
-    rds: topology.Topology,
-) -> None:
-    clock, w = SimClock(), world(rds)
-    client = aws(w, clock)
-    east, west = client("rds", rds.primary.name), client("rds", rds.dr.name)
-    primary = w.databases[rds.primary.db_identifier]
-    code, message = refusal(east.stop_db_instance, DBInstanceIdentifier=primary.identifier)
-    assert code == "InvalidDBInstanceState" and "read replicas" in message
-    code, message = refusal(west.stop_db_instance, DBInstanceIdentifier=rds.dr.db_identifier)
-    assert (code, message) == (
-        "InvalidDBInstanceState",
-        "Cannot stop or start a Read-Replica instance",
+def read_only(rds_client: Any, identifier: str, on: bool) -> None:
+    rds_client.modify_db_parameter_group(
+        DBParameterGroupName=identifier,
+        Parameters=[
+            {
+                "ParameterName": "default_transaction_read_only",
+                "ParameterValue": "1" if on else "0",
+                "ApplyMethod": "immediate",
+            }
+        ],
     )
-    assert w.writable(primary) and primary.status == "available"
-    described = east.describe_db_instances(DBInstanceIdentifier=primary.identifier)["DBInstances"]
-    assert described[0]["ReadReplicaDBInstanceIdentifiers"] == [
-        w.databases[rds.dr.db_identifier].arn
-    ]
-    # A replica being promoted is still the primary's replica until the promotion ends.
-    w.promote(w.databases[rds.dr.db_identifier])
-    code, _ = refusal(east.stop_db_instance, DBInstanceIdentifier=primary.identifier)
-    assert code == "InvalidDBInstanceState"
 
 
-def test_the_old_primary_stops_taking_writes_when_its_stop_is_accepted(
+def test_a_read_only_parameter_fences_the_writer_and_its_replica_goes_on_replicating(
     rds: topology.Topology,
 ) -> None:
     clock, w = SimClock(), world(rds)
     w.start_writes(20)
     client = aws(w, clock)
     east = client("rds", rds.primary.name)
-    primary = w.databases[rds.primary.db_identifier]
+    identifier = rds.primary.db_identifier
+    primary, replica = w.databases[identifier], w.databases[rds.dr.db_identifier]
     p = w.physics
-    promote_dr(w, clock, rds)
-    stopping = east.stop_db_instance(DBInstanceIdentifier=primary.identifier)["DBInstance"]
-    accepted = clock.t
-    assert stopping["DBInstanceStatus"] == "stopping"
-    assert "ReadReplicaDBInstanceIdentifiers" not in stopping
-    assert not w.writable(primary)
 
-    def status() -> str:
-        described = east.describe_db_instances(DBInstanceIdentifier=primary.identifier)
-        return described["DBInstances"][0]["DBInstanceStatus"]
+    def groups() -> list[dict[str, Any]]:
+        return east.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0][
+            "DBParameterGroups"
+        ]
 
-    clock.sleep(p.rds_stop_seconds - 10)
-    assert status() == "stopping"
-    clock.sleep(20)
-    assert status() == "stopped" and not w.writable(primary)
-    # Clients still reach us-east-1 (nothing moved traffic here): none of it is acknowledged.
-    reached = [by for t, region, by in w.ledger.attempts if t > accepted and region]
-    assert reached and set(reached) == {None}
-    # The failback runbook still replaces the stopped primary with a new replica of dr.
-    w.rebuild_primary_replica()
-    assert status() == "creating"
-    clock.sleep(p.rds_rebuild_replica_seconds + 1)
-    assert status() == "available"
-    rebuilt = w.databases[rds.primary.db_identifier]
-    assert rebuilt.source is w.databases[rds.dr.db_identifier] and not w.writable(rebuilt)
-    west = client("rds", rds.dr.name)
-    code, _ = refusal(west.stop_db_instance, DBInstanceIdentifier=rds.dr.db_identifier)
-    assert code == "InvalidDBInstanceState"  # dr now has a replica of its own
+    clock.sleep(60)
+    assert groups() == [{"DBParameterGroupName": identifier, "ParameterApplyStatus": "in-sync"}]
+    read_only(east, identifier, True)
+    requested = clock.t
+    assert groups()[0]["ParameterApplyStatus"] == "applying" and w.writable(primary)
+    clock.sleep(p.rds_parameter_apply_seconds + 1)
+    assert groups()[0]["ParameterApplyStatus"] == "in-sync" and not w.writable(primary)
+    fenced = requested + p.rds_parameter_apply_seconds
+    clock.sleep(120)
+    w.advance(clock.t)
+    acknowledged = [(t, by) for t, _, by in w.ledger.attempts if by]
+    assert acknowledged and all(t < fenced + 0.1 for t, _ in acknowledged)
+    # Clients still reach us-east-1 and are refused: nothing acknowledged, nothing lost.
+    assert any(region and not by for t, region, by in w.ledger.attempts if t > fenced)
+    assert replica.ids == primary.ids
+    infos = client("rds", rds.dr.name).describe_db_instances(
+        DBInstanceIdentifier=rds.dr.db_identifier
+    )["DBInstances"][0]["StatusInfos"]
+    assert infos == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+    user = east.describe_db_parameters(DBParameterGroupName=identifier, Source="user")
+    assert {"ParameterName": "default_transaction_read_only", "ParameterValue": "1"}.items() <= (
+        user["Parameters"][-1].items()
+    )
 
 
-def test_a_stopping_or_stopped_instance_refuses_another_stop(rds: topology.Topology) -> None:
+def test_the_read_only_setting_outlives_the_instance_and_bad_changes_are_refused(
+    rds: topology.Topology,
+) -> None:
     clock, w = SimClock(), world(rds)
     client = aws(w, clock)
     east = client("rds", rds.primary.name)
     identifier = rds.primary.db_identifier
-    p = w.physics
     promote_dr(w, clock, rds)
-    east.stop_db_instance(DBInstanceIdentifier=identifier)
-    for wait in (1, p.rds_stop_seconds):
-        clock.sleep(wait)
-        code, message = refusal(east.stop_db_instance, DBInstanceIdentifier=identifier)
-        assert (code, message) == (
-            "InvalidDBInstanceState",
-            f"Instance {identifier} is not in available state.",
+    read_only(east, identifier, True)
+    clock.sleep(w.physics.rds_parameter_apply_seconds + 1)
+    # The failback runbook's new replica uses the same group: it starts read-only.
+    w.rebuild_primary_replica()
+    clock.sleep(w.physics.rds_rebuild_replica_seconds + 1)
+    w.advance(clock.t)
+    rebuilt = w.databases[identifier]
+    assert rebuilt.read_only and rebuilt.source is w.databases[rds.dr.db_identifier]
+    with pytest.raises(ClientError) as refused:
+        east.modify_db_parameter_group(
+            DBParameterGroupName=identifier,
+            Parameters=[
+                {
+                    "ParameterName": "default_transaction_read_only",
+                    "ParameterValue": "yes",
+                    "ApplyMethod": "immediate",
+                }
+            ],
         )
-    assert w.databases[identifier].status == "stopped"
-    code, _ = refusal(client("rds", rds.dr.name).stop_db_instance, DBInstanceIdentifier="nope")
-    assert code == "DBInstanceNotFound"
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    code, _ = refusal(east.describe_db_parameters, DBParameterGroupName=rds.dr.db_identifier)
+    assert code == "DBParameterGroupNotFound"  # dr's group lives in dr's region
 
 
 def test_replica_lag_in_cloudwatch_is_the_lag_then_grows_then_stops_at_promotion(
@@ -763,6 +777,26 @@ def test_replica_lag_in_cloudwatch_is_the_lag_then_grows_then_stops_at_promotion
     assert after["Values"] == [] and after["Timestamps"] == []
 
 
+def test_postgresql_replica_lag_grows_on_an_idle_source_with_everything_applied(
+    rds: topology.Topology,
+) -> None:
+    """RDS computes it as now() - pg_last_xact_replay_timestamp(): a fenced source never
+    shows 0, which is why failover compares replay times instead."""
+    clock, w = SimClock(), world(rds)
+    w.start_writes(20)
+    client = aws(w, clock)
+    cloudwatch = client("cloudwatch", rds.dr.name)
+    clock.sleep(300)
+    read_only(client("rds", rds.primary.name), rds.primary.db_identifier, True)
+    clock.sleep(600)
+    values = lag_metric(
+        cloudwatch, clock, "ReplicaLag", "DBInstanceIdentifier", rds.dr.db_identifier
+    )["Values"]
+    assert values == sorted(values, reverse=True) and values[-1] > 60
+    replica = w.databases[rds.dr.db_identifier]
+    assert replica.ids == w.databases[rds.primary.db_identifier].ids
+
+
 def test_aurora_secondary_lag_in_milliseconds_grows_with_the_outage_and_stops_at_failover(
     aurora: topology.Topology,
 ) -> None:
@@ -786,3 +820,53 @@ def test_aurora_secondary_lag_in_milliseconds_grows_with_the_outage_and_stops_at
     w.failover_global(w.databases[dr])
     clock.sleep(600)
     assert lag() == []
+
+
+# -- Route 53 ARC ------------------------------------------------------------------------------
+
+
+def test_routing_controls_move_dns_after_propagation_and_keep_one_region_on(
+    rds: topology.Topology,
+) -> None:
+    clock, w = SimClock(), world(rds)
+    controls = rds.routing_controls
+    assert controls is not None and len(controls.endpoints) == 5
+    region, url = controls.endpoints[0]
+    session = boto3.Session(botocore_session=Bridge(w, clock, random.Random(1)).session())
+    arc = session.client(
+        "route53-recovery-cluster",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+
+    def update(**states: str) -> None:
+        arns = {"primary": controls.primary, "dr": controls.dr}
+        arc.update_routing_control_states(
+            UpdateRoutingControlStateEntries=[
+                {"RoutingControlArn": arns[side], "RoutingControlState": state}
+                for side, state in states.items()
+            ]
+        )
+
+    assert w.dns_answer() == rds.primary.name
+    update(primary="Off", dr="On")
+    state = arc.get_routing_control_state(RoutingControlArn=controls.primary)
+    assert state["RoutingControlState"] == "Off"
+    assert w.dns_answer() == rds.primary.name  # DNS follows a moment later
+    clock.sleep(w.physics.arc_propagation_seconds + 1)
+    w.advance(clock.t)
+    assert w.dns_answer() == rds.dr.name
+    # The safety rule: never both Off.
+    code, message = refusal(
+        arc.update_routing_control_states,
+        UpdateRoutingControlStateEntries=[
+            {"RoutingControlArn": controls.dr, "RoutingControlState": "Off"}
+        ],
+    )
+    assert code == "ConflictException" and "safety rule" in message
+    # The region the endpoint lives in going down takes that endpoint with it.
+    w.down.add(region)
+    with pytest.raises(EndpointConnectionError):
+        arc.get_routing_control_state(RoutingControlArn=controls.dr)

@@ -23,6 +23,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from botocore.awsrequest import AWSResponse
 from moto.server import ThreadedMotoServer
 
 from handlers.failover import Clients, make_clients
@@ -43,8 +44,73 @@ def handler_environment(variables: Mapping[str, str], region: str) -> Environmen
 
 
 def clients(env: Environment, **overrides: Any) -> Clients:
-    """The handler's own clients, with any of them replaced (a test stating AWS's answers)."""
-    return dataclasses.replace(make_clients(env), **overrides)
+    """The handler's own clients, with any of them replaced (a test stating AWS's answers).
+    moto has neither Route 53 ARC's data plane nor a Kubernetes API: those two are the
+    stand-ins below, and whoever uses this world reports them as not emulated."""
+    made = make_clients(env, KubeStandIn(env))
+    arc = ArcStandIn()
+    for _, client in made.arc:
+        client.meta.events.register("before-parameter-build.route53-recovery-cluster", arc.keep)
+        client.meta.events.register("before-call.route53-recovery-cluster", arc.answer)
+    return dataclasses.replace(made, **overrides)
+
+
+# Routing control ARN -> On/Off, as the stand-in's data plane holds them; `build` sets both On.
+ROUTING: dict[str, str] = {}
+
+
+class ArcStandIn:
+    """Routing control states (`ROUTING`) behind the real botocore client, which validates
+    every request against the service model first."""
+
+    def __init__(self) -> None:
+        self.states = ROUTING
+
+    def keep(self, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["stand-in.params"] = dict(params)
+
+    def answer(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        params = context["stand-in.params"]
+        body: dict[str, Any] = {}
+        if model.name == "GetRoutingControlState":
+            arn = params["RoutingControlArn"]
+            body = {"RoutingControlArn": arn, "RoutingControlState": self.states[arn]}
+        elif model.name == "UpdateRoutingControlStates":
+            for entry in params["UpdateRoutingControlStateEntries"]:
+                self.states[entry["RoutingControlArn"]] = entry["RoutingControlState"]
+        else:
+            raise NotImplementedError(f"the stand-in does not answer {model.name}")
+        body["ResponseMetadata"] = {"HTTPStatusCode": 200}
+        return AWSResponse("https://stand-in", 200, {}, None), body
+
+
+class KubeStandIn:
+    """The dr cluster's Kubernetes API for `handlers.kube.Kube`: a node is Ready for each of
+    its group's desired size in moto; the gateway has every replica it was scaled to."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.replicas = env.gateway.pilot_light.replicas if env.gateway else 0
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, ca: str
+    ) -> tuple[int, Any]:
+        path = "/" + url.split("/", 3)[-1]
+        self.calls.append((method, path))
+        if method == "PATCH" and path.endswith("/scale"):
+            self.replicas = int(json.loads(body or b"{}")["spec"]["replicas"])
+            return 200, {}
+        if method == "PATCH":
+            return 200, {}
+        if "/deployments/" in path:
+            return 200, {"status": {"availableReplicas": self.replicas}}
+        group = path.rsplit("%3D", 1)[-1]
+        desired = boto3.client("eks", region_name=self.env.region).describe_nodegroup(
+            clusterName=self.env.cluster_name, nodegroupName=group
+        )["nodegroup"]["scalingConfig"]["desiredSize"]
+        ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+        return 200, {"items": [{"status": ready}] * desired}
 
 
 @dataclass
@@ -88,7 +154,16 @@ def _eks(env: Environment) -> None:
 
 def _databases(env: Environment) -> None:
     primary = boto3.client("rds", region_name=env.primary_region)
+    # Each instance has a parameter group of its own name (components/database.py).
+    for region, name in (
+        (env.primary_region, env.primary_db_identifier),
+        (env.region, env.db_identifier),
+    ):
+        boto3.client("rds", region_name=region).create_db_parameter_group(
+            DBParameterGroupName=name, DBParameterGroupFamily="postgres16", Description=name
+        )
     writer = primary.create_db_instance(
+        DBParameterGroupName=env.primary_db_identifier,
         DBInstanceIdentifier=env.primary_db_identifier,
         Engine="postgres",
         DBInstanceClass="db.r7g.xlarge",
@@ -101,6 +176,7 @@ def _databases(env: Environment) -> None:
         DBInstanceIdentifier=env.db_identifier,
         SourceDBInstanceIdentifier=writer["DBInstanceArn"],
         DBInstanceClass="db.r7g.xlarge",
+        DBParameterGroupName=env.db_identifier,
     )
 
 
@@ -144,6 +220,9 @@ def build(variables: Mapping[str, str], region: str, with_health_checks: bool = 
     """Create the dr world in the current moto backend. With health checks, the handler's
     environment names the two created here (the DNS stack's checks are not modelled yet)."""
     env = handler_environment(variables, region)
+    ROUTING.clear()
+    if env.routing_controls:
+        ROUTING.update({env.routing_controls.primary: "On", env.routing_controls.dr: "On"})
     _eks(env)
     _databases(env)
     queue = _state_and_topic(env)

@@ -58,7 +58,39 @@ def _rds_cluster(r: _Created) -> dict[str, Any]:
     }
 
 
+# Where a new ARC cluster's five endpoints are, as DescribeCluster lists them
+# (https://docs.aws.amazon.com/recovery-cluster/latest/api/describe-cluster.html).
+ARC_ENDPOINT_REGIONS = ("us-east-1", "ap-southeast-2", "eu-west-1", "us-west-2", "ap-northeast-1")
+_ARC = f"arn:aws:route53-recovery-control::{ACCOUNT}"
+
+
+def _arc_cluster(r: _Created) -> dict[str, Any]:
+    return {
+        "arn": f"{_ARC}:cluster/{r.name}",
+        "status": "DEPLOYED",
+        "clusterEndpoints": [
+            {"region": region, "endpoint": f"https://{r.name}.{region}.{OFFLINE_DOMAIN}/v1"}
+            for region in ARC_ENDPOINT_REGIONS
+        ],
+    }
+
+
+def _arc_child(kind: str) -> Callable[[_Created], dict[str, Any]]:
+    """A routing control's or safety rule's ARN, under its control panel's."""
+    return lambda r: {
+        "arn": f"{r.inputs.get('controlPanelArn')}/{kind}/{r.name}",
+        "status": "DEPLOYED",
+    }
+
+
 _INVENTED_OUTPUTS: dict[str, Callable[[_Created], dict[str, Any]]] = {
+    "aws:route53recoverycontrol/cluster:Cluster": _arc_cluster,
+    "aws:route53recoverycontrol/controlPanel:ControlPanel": lambda r: {
+        "arn": f"{_ARC}:controlpanel/{r.name}",
+        "status": "DEPLOYED",
+    },
+    "aws:route53recoverycontrol/routingControl:RoutingControl": _arc_child("routingcontrol"),
+    "aws:route53recoverycontrol/safetyRule:SafetyRule": _arc_child("safetyrule"),
     "aws:kms/key:Key": lambda r: {
         "keyId": f"key-{r.name}",
         "arn": r.arn("kms", f"key/key-{r.name}"),

@@ -13,6 +13,7 @@ record's conditional writes) and SNS go on to moto, in-process, which emulates t
 
 from __future__ import annotations
 
+import base64
 import math
 import random
 import uuid
@@ -29,7 +30,7 @@ from drill.simulation.world import Database, World
 
 Answer = tuple[AWSResponse, dict[str, Any]]
 PARAMS = "simulation.params"
-ANSWERED = ("eks", "rds", "route53", "cloudwatch")
+ANSWERED = ("eks", "rds", "route53", "cloudwatch", "route53-recovery-cluster")
 ENDPOINTS = {"cloudwatch": "monitoring"}
 
 # The replica lag metrics RDS publishes in AWS/RDS, in the replica's region: name -> (the one
@@ -53,6 +54,15 @@ STATISTICS: dict[str, Callable[[list[float]], float]] = {
 }
 
 
+READ_ONLY = "default_transaction_read_only"
+# What DescribeCluster returns as the certificate authority: the transport checks it is passed.
+SIMULATED_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----simulated").decode()
+
+
+def kube_endpoint(region: str) -> str:
+    return f"https://simulated.gr7.{region}.eks.amazonaws.com"
+
+
 class ApiError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -70,9 +80,11 @@ class Bridge:
         self._answers: dict[tuple[str, str], Callable[[str, Mapping[str, Any]], dict]] = {
             ("eks", "DescribeNodegroup"): self._describe_nodegroup,
             ("eks", "UpdateNodegroupConfig"): self._update_nodegroup_config,
+            ("eks", "DescribeCluster"): self._describe_cluster,
             ("rds", "DescribeDBInstances"): self._describe_db_instances,
             ("rds", "PromoteReadReplica"): self._promote_read_replica,
-            ("rds", "StopDBInstance"): self._stop_db_instance,
+            ("rds", "ModifyDBParameterGroup"): self._modify_db_parameter_group,
+            ("rds", "DescribeDBParameters"): self._describe_db_parameters,
             ("rds", "DescribeDBClusters"): self._describe_db_clusters,
             ("rds", "DescribeGlobalClusters"): self._describe_global_clusters,
             ("rds", "FailoverGlobalCluster"): self._failover_global_cluster,
@@ -81,6 +93,11 @@ class Bridge:
             ("route53", "UpdateHealthCheck"): self._update_health_check,
             ("route53", "GetHealthCheckStatus"): self._get_health_check_status,
             ("cloudwatch", "GetMetricData"): self._get_metric_data,
+            ("route53-recovery-cluster", "GetRoutingControlState"): self._get_routing_control,
+            (
+                "route53-recovery-cluster",
+                "UpdateRoutingControlStates",
+            ): self._update_routing_controls,
         }
 
     def session(self) -> botocore.session.Session:
@@ -196,6 +213,21 @@ class Bridge:
             }
         }
 
+    def _describe_cluster(self, region: str, params: Mapping[str, Any]) -> dict:
+        cluster = self.world.clusters.get(region)
+        if cluster is None or cluster.name != params["name"]:
+            raise ApiError(
+                "ResourceNotFoundException", f"No cluster found for name: {params['name']}."
+            )
+        return {
+            "cluster": {
+                "name": cluster.name,
+                "endpoint": kube_endpoint(region),
+                "certificateAuthority": {"data": SIMULATED_CA},
+                "status": "ACTIVE",
+            }
+        }
+
     # -- RDS --------------------------------------------------------------------------------------
 
     def _local(self, region: str, identifier: str, kind: str) -> Database:
@@ -212,7 +244,22 @@ class Bridge:
             "DBInstanceArn": db.arn,
             "DBInstanceStatus": self.world.db_status(db),
             "Engine": "postgres",
+            "DBParameterGroups": [
+                {
+                    "DBParameterGroupName": db.identifier,
+                    "ParameterApplyStatus": "applying" if db.applying else "in-sync",
+                }
+            ],
         }
+        if db.source is not None:
+            linked = self.world.linked(db)
+            described["StatusInfos"] = [
+                {
+                    "StatusType": "read replication",
+                    "Normal": linked,
+                    "Status": "replicating" if linked else "error",
+                }
+            ]
         if db.origin is not None:
             described["ReadReplicaSourceDBInstanceIdentifier"] = db.origin.arn
         replicas = self.world.replicas_of(db)
@@ -246,14 +293,37 @@ class Bridge:
         self.world.promote(db)
         return {"DBInstance": self._instance(db)}
 
-    def _stop_db_instance(self, region: str, params: Mapping[str, Any]) -> dict:
-        """StopDBInstance (USER_StopInstance): refused with InvalidDBInstanceState unless the
-        instance is available and neither has nor is a read replica."""
-        db = self._local(region, params["DBInstanceIdentifier"], "instance")
-        refusal = self.world.stop(db)
-        if refusal:
-            raise ApiError("InvalidDBInstanceState", refusal)
-        return {"DBInstance": self._instance(db)}
+    def _parameter_group(self, region: str, name: str) -> Database:
+        db = self.world.db(name)
+        if db is None or db.region != region or db.kind != "instance":
+            raise ApiError("DBParameterGroupNotFound", f"DBParameterGroup {name} not found.")
+        return db
+
+    def _modify_db_parameter_group(self, region: str, params: Mapping[str, Any]) -> dict:
+        """Only `default_transaction_read_only`, applied immediately (a dynamic parameter);
+        RDS takes at most 20 parameters a call."""
+        name = params["DBParameterGroupName"]
+        self._parameter_group(region, name)
+        for parameter in params["Parameters"]:
+            if parameter.get("ParameterName") != READ_ONLY or parameter.get("ApplyMethod") != (
+                "immediate"
+            ):
+                raise NotImplementedError(f"the simulation does not modify {parameter}")
+            if parameter.get("ParameterValue") not in ("0", "1"):
+                raise ApiError(
+                    "InvalidParameterValue", f"{parameter.get('ParameterValue')!r} is not 0 or 1"
+                )
+            self.world.set_parameter(name, parameter["ParameterValue"] == "1")
+        return {"DBParameterGroupName": name}
+
+    def _describe_db_parameters(self, region: str, params: Mapping[str, Any]) -> dict:
+        name = params["DBParameterGroupName"]
+        self._parameter_group(region, name)
+        user = [{"ParameterName": "rds.force_ssl", "ParameterValue": "1", "Source": "user"}]
+        if name in self.world.read_only_groups:
+            value = "1" if self.world.read_only_groups[name] else "0"
+            user.append({"ParameterName": READ_ONLY, "ParameterValue": value, "Source": "user"})
+        return {"Parameters": user if params.get("Source") in (None, "user") else []}
 
     def _describe_db_clusters(self, region: str, params: Mapping[str, Any]) -> dict:
         db = self._local(region, params["DBClusterIdentifier"], "cluster")
@@ -383,6 +453,34 @@ class Bridge:
                 for i, checker in enumerate(check.checkers)
             ]
         }
+
+    # -- Route 53 ARC ------------------------------------------------------------------------------
+
+    def _control(self, arn: str) -> str:
+        if arn not in self.world.routing_state:
+            raise ApiError("ResourceNotFoundException", f"No routing control {arn}.")
+        return arn
+
+    def _get_routing_control(self, region: str, params: Mapping[str, Any]) -> dict:
+        arn = self._control(params["RoutingControlArn"])
+        return {
+            "RoutingControlArn": arn,
+            "RoutingControlState": "On" if self.world.routing_state[arn] else "Off",
+        }
+
+    def _update_routing_controls(self, region: str, params: Mapping[str, Any]) -> dict:
+        """All the entries at once, refused when the end state breaks the safety rule (at
+        least one region On, components/recovery.py): API_UpdateRoutingControlStates."""
+        states = {
+            self._control(e["RoutingControlArn"]): e["RoutingControlState"] == "On"
+            for e in params["UpdateRoutingControlStateEntries"]
+        }
+        if not any({**self.world.routing_state, **states}.values()):
+            raise ApiError(
+                "ConflictException", "the change would break a safety rule (at least one On)"
+            )
+        self.world.set_routing(states)
+        return {}
 
     # -- CloudWatch -----------------------------------------------------------------------------
 

@@ -31,7 +31,10 @@ RDS_PROMOTE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadR
 RDS_PROMOTE_API = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html"
 )
-RDS_STOP = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html"
+RDS_PARAMETERS = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBParameterGroup.html"
+)
+ARC_HEALTH = "https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.create.html"
 RDS_CLOUDWATCH = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/monitoring-cloudwatch.html"
 METRIC_DELAY = "https://docs.datadoghq.com/integrations/guide/cloud-metric-delay/"
 AURORA = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html"
@@ -78,7 +81,7 @@ class Physics:
     rds_promote_modifying_seconds: float = 150.0
     rds_promote_rebooting_seconds: float = 60.0
     rds_rebuild_replica_seconds: float = 1800.0
-    rds_stop_seconds: float = 300.0
+    rds_parameter_apply_seconds: float = 10.0
     # CloudWatch: RDS's metrics (ReplicaLag, Aurora's AuroraGlobalDB*Lag).
     rds_metric_period_seconds: float = 60.0
     metric_publication_delay_seconds: float = 120.0
@@ -95,6 +98,8 @@ class Physics:
     # Lambda and its triggers.
     lambda_retry_delays_seconds: tuple[float, ...] = (60.0, 120.0)
     schedule_offset_seconds: float = 7.0
+    # Route 53 ARC routing controls.
+    arc_propagation_seconds: float = 10.0
     # AWS API calls (the connect timeout and attempts are the handler's own botocore Config).
     api_latency_seconds: float = 0.08
     api_backoff_base_seconds: float = 0.05
@@ -184,11 +189,15 @@ SOURCES: dict[str, tuple[str, str]] = {
         RDS_PROMOTE,
         f"a promoted instance cannot become a replica again: a new one is created; time {ASSUMED}",
     ),
-    "rds_stop_seconds": (
-        RDS_STOP,
-        "StopDBInstance: `stopping`, then `stopped`; it takes several minutes or even up to an "
-        "hour, refused for an instance that has or is a read replica; the value is "
-        f"{ASSUMED}",
+    "rds_parameter_apply_seconds": (
+        RDS_PARAMETERS,
+        "a dynamic parameter with ApplyMethod immediate is applied to the instances using the "
+        f"group without a reboot (`applying`, then `in-sync`); how long it takes is {ASSUMED}",
+    ),
+    "arc_propagation_seconds": (
+        ARC_HEALTH,
+        "a routing control's state drives its RECOVERY_CONTROL health check and so the DNS "
+        f"failover records; the delay from the update to DNS answers is {ASSUMED}",
     ),
     "rds_metric_period_seconds": (
         RDS_CLOUDWATCH,

@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from drill.simulation.aws import Bridge
 from drill.simulation.clock import Died, Invocation, SimClock
+from drill.simulation.kubernetes import KubeApi
 from drill.simulation.ledger import measure
 from drill.simulation.physics import Physics
 from drill.simulation.scenario import Action, Fault, Scenario
@@ -104,6 +105,7 @@ class Simulation:
         self._capacity_at: float | None = None
         variables = {**topology.lambda_variables, "FAILOVER_MODE": scenario.mode}
         self.env = parse_environment({**variables, "AWS_REGION": topology.dr.name})
+        self.kube = KubeApi(self.world, self.clock, self.env.gateway)
 
     # -- the agenda ---------------------------------------------------------------------------
 
@@ -257,7 +259,7 @@ class Simulation:
                 # Fresh clients per invocation, as the real entry point makes them.
                 runner = Runner(
                     self.env,
-                    make_clients(self.env),
+                    make_clients(self.env, self.kube),
                     command,
                     parallel=self.parallel,
                     clock=self.clock,

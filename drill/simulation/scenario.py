@@ -34,7 +34,7 @@ MODES = ("automatic", "manual")
 INVOKE = ("failover", "failback", "status", "probe")
 # Operator work outside the Lambda (README, failback runbook).
 OPERATOR = ("rebuild-primary",)
-SERVICES = ("route53", "eks", "rds", "dynamodb", "sns")
+SERVICES = ("route53", "route53-recovery-cluster", "eks", "rds", "dynamodb", "sns")
 # Each kind's fields besides `at` and `kind`: required, then optional.
 FAULTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "region-outage": (("region",), ()),

@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from handlers.model import NodeGroupSize
+from handlers.model import NodeGroupSize, RoutingControls, parse_environment
 from tools.harness import reference_name, run_program, stack_config
 
 # The node group the order gateway's pods are pinned to (components/gateway.py).
@@ -52,7 +52,8 @@ class Region:
     # The gateway's PodDisruptionBudget: how many pods an eviction may take at once.
     gateway_max_unavailable: int
     db_identifier: str
-    health_check: HealthCheck
+    # The region's HTTPS health check; None when routing controls steer traffic.
+    health_check: HealthCheck | None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Topology:
     probe_interval_seconds: float
     rto_seconds: float
     rpo_seconds: float
+    routing_controls: RoutingControls | None = None
 
 
 def _one(resources: Iterable[Resource], type_: str, stack: str) -> Resource:
@@ -88,7 +90,19 @@ def _region(
     stack: str, exports: Mapping[str, Any], resources: list[Resource], health_check_id: str
 ) -> Region:
     hpa = _one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", stack).inputs
-    check = _one(resources, "aws:route53/healthCheck:HealthCheck", stack).inputs
+    https = [
+        r
+        for r in resources
+        if r.type == "aws:route53/healthCheck:HealthCheck" and r.inputs.get("type") == "HTTPS"
+    ]
+    check = None
+    if health_check_id:
+        found = _one(https, "aws:route53/healthCheck:HealthCheck", stack)
+        check = HealthCheck(
+            health_check_id,
+            float(found.inputs["requestInterval"]),
+            int(found.inputs["failureThreshold"]),
+        )
     budget = _one(resources, "kubernetes:policy/v1:PodDisruptionBudget", stack).inputs
     profile = exports["capacityProfiles"][exports["activeCapacityProfile"]]
     (metric,) = hpa["spec"]["metrics"]
@@ -102,9 +116,7 @@ def _region(
         gateway_target_utilization=metric["resource"]["target"]["averageUtilization"] / 100,
         gateway_max_unavailable=int(budget["spec"]["maxUnavailable"]),
         db_identifier=exports["databaseIdentifier"],
-        health_check=HealthCheck(
-            health_check_id, float(check["requestInterval"]), int(check["failureThreshold"])
-        ),
+        health_check=check,
     )
 
 
@@ -134,15 +146,21 @@ def build(
         raise TopologyError("stack dr: no failover Lambda (a function with NODE_GROUPS)")
     variables = {k: str(v) for k, v in function.inputs["environment"]["variables"].items()}
     retries = _one(
-        dr_resources, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "dr"
+        [r for r in dr_resources if r.inputs.get("functionName") == function.inputs.get("name")],
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+        "dr",
     ).inputs
-    schedule = _one(dr_resources, "aws:cloudwatch/eventRule:EventRule", "dr").inputs
+    schedules = [
+        r
+        for r in dr_resources
+        if r.type == "aws:cloudwatch/eventRule:EventRule" and r.inputs.get("scheduleExpression")
+    ]
+    schedule = _one(schedules, "aws:cloudwatch/eventRule:EventRule", "dr").inputs
     full = dr_exports["capacityProfiles"]["full"]
+    env = parse_environment({**variables, "AWS_REGION": dr_exports["region"]})
     return Topology(
-        primary=_region(
-            "primary", primary_exports, primary_resources, variables["PRIMARY_HEALTH_CHECK_ID"]
-        ),
-        dr=_region("dr", dr_exports, dr_resources, variables["DR_HEALTH_CHECK_ID"]),
+        primary=_region("primary", primary_exports, primary_resources, env.primary_health_check_id),
+        dr=_region("dr", dr_exports, dr_resources, env.dr_health_check_id),
         engine=variables["DB_ENGINE"],
         global_cluster=variables.get("GLOBAL_CLUSTER_IDENTIFIER", ""),
         full_gateway_replicas=int(full["gateway"]["replicas"]),
@@ -152,6 +170,7 @@ def build(
         probe_interval_seconds=_rate_seconds(schedule["scheduleExpression"]),
         rto_seconds=float(dr_exports["objectives"]["rtoSeconds"]),
         rpo_seconds=float(dr_exports["objectives"]["rpoSeconds"]),
+        routing_controls=env.routing_controls,
     )
 
 
@@ -203,22 +222,29 @@ def stack_regions() -> tuple[str, str]:
     return (stack_config("primary")["trading:region"], stack_config("dr")["trading:region"])
 
 
-def render_graphs(database: str) -> tuple[Any, Any]:
-    """Both stacks' graphs under Pulumi mocks with the data tier `database` (rds | aurora)."""
+def render_graphs(database: str, traffic_control: str | None = None) -> tuple[Any, Any]:
+    """Both stacks' graphs under Pulumi mocks with the data tier `database` (rds | aurora),
+    and `trading:dns.trafficControl` if given."""
     overrides: dict[str, Any] = {}
     dr_overrides: dict[str, Any] = {}
+    if traffic_control is not None:
+        for stack, chosen in (("primary", overrides), ("dr", dr_overrides)):
+            dns = stack_config(stack)["trading:dns"]
+            chosen["trading:dns"] = {**dns, "trafficControl": traffic_control}
     if database == "aurora":
-        overrides = {
-            "trading:database": {**stack_config("primary")["trading:database"], **AURORA_DATABASE}
+        overrides["trading:database"] = {
+            **stack_config("primary")["trading:database"],
+            **AURORA_DATABASE,
         }
-        dr_overrides = {
-            "trading:database": {**stack_config("dr")["trading:database"], **AURORA_DATABASE}
+        dr_overrides["trading:database"] = {
+            **stack_config("dr")["trading:database"],
+            **AURORA_DATABASE,
         }
     primary = run_program("primary", overrides)
     dr = run_program("dr", dr_overrides, references={reference_name("primary"): primary})
     return primary, dr
 
 
-def render(database: str) -> Topology:
+def render(database: str, traffic_control: str | None = None) -> Topology:
     """Both stacks rendered under Pulumi mocks with the data tier `database` (rds | aurora)."""
-    return from_graphs(*render_graphs(database))
+    return from_graphs(*render_graphs(database, traffic_control))

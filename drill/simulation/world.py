@@ -45,8 +45,13 @@ class Database:
     cursor: int = 0
     # Aurora: writes stop on the old writer while a switchover moves the role.
     fenced: bool = False
+    # PostgreSQL: `default_transaction_read_only` as the instance applies it, and whether its
+    # parameter group has a change on the way (ParameterApplyStatus `applying`).
+    read_only: bool = False
+    applying: bool = False
     # The last instant replication from the source ran (both regions reachable).
     linked_at: float = 0.0
+    created_at: float = 0.0
 
     @property
     def arn(self) -> str:
@@ -187,8 +192,16 @@ class World:
         self.dr_region = topology.dr.name
         self.clusters = {r.name: self._cluster(r) for r in (topology.primary, topology.dr)}
         self.checks = {
-            r.health_check.id: self._health_check(r) for r in (topology.primary, topology.dr)
+            r.health_check.id: self._health_check(r)
+            for r in (topology.primary, topology.dr)
+            if r.health_check is not None
         }
+        # Route 53 ARC: each routing control's state as its API reports it, and as DNS sees it
+        # (a moment later). Both On at the start, as the README's bootstrap sets them.
+        self.routing = topology.routing_controls
+        arns = (self.routing.primary, self.routing.dr) if self.routing else ()
+        self.routing_state = dict.fromkeys(arns, True)
+        self.routing_seen = dict.fromkeys(arns, True)
         self.databases: dict[str, Database] = {}
         # What RDS publishes to CloudWatch for each replica, once a period, in the replica's
         # region: (region, kind, identifier) -> [(period start, lag in seconds)].
@@ -246,6 +259,7 @@ class World:
 
     def _health_check(self, region: Region) -> HealthCheck:
         check = region.health_check
+        assert check is not None
         checkers = [Checker() for _ in range(self.physics.health_checkers)]
         health = HealthCheck(
             check.id, region.name, check.interval_seconds, check.failure_threshold, checkers
@@ -269,6 +283,9 @@ class World:
         self.databases = {writer.identifier: writer, replica.identifier: replica}
         self.global_status = "available"
         self.backing_up_until = -1.0
+        # PostgreSQL: each instance's parameter group (named after it) and its
+        # `default_transaction_read_only`, which outlives the instance.
+        self.read_only_groups: dict[str, bool] = {}
         # Aurora: the old writer a failover could not reach, demoted when its region returns.
         self.demote_on_recovery: Database | None = None
 
@@ -343,12 +360,38 @@ class World:
 
         self.at(self.t + self.physics.health_check_update_seconds, apply)
 
+    def set_routing(self, states: dict[str, bool]) -> None:
+        self.routing_state.update(states)
+        self.notes.append(
+            (
+                self.t,
+                "traffic: routing controls "
+                + ", ".join(
+                    f"{arn.rsplit('/', 1)[-1]}={'On' if on else 'Off'}"
+                    for arn, on in states.items()
+                ),
+            )
+        )
+
+        def seen() -> None:
+            self.routing_seen.update(states)
+
+        self.at(self.t + self.physics.arc_propagation_seconds, seen)
+
     def dns_answer(self) -> str:
         """The failover record's answer: PRIMARY while its check is healthy; SECONDARY when
-        only the secondary is; PRIMARY again when both are unhealthy."""
-        primary = self.checks[self.topology.primary.health_check.id]
-        secondary = self.checks[self.topology.dr.health_check.id]
-        if primary.healthy(self.physics) or not secondary.healthy(self.physics):
+        only the secondary is; PRIMARY again when both are unhealthy. With routing controls,
+        each record's check is its region's routing control (healthy while On)."""
+        if self.routing is not None:
+            primary_ok = self.routing_seen[self.routing.primary]
+            secondary_ok = self.routing_seen[self.routing.dr]
+        else:
+            primary_check = self.topology.primary.health_check
+            dr_check = self.topology.dr.health_check
+            assert primary_check is not None and dr_check is not None
+            primary_ok = self.checks[primary_check.id].healthy(self.physics)
+            secondary_ok = self.checks[dr_check.id].healthy(self.physics)
+        if primary_ok or not secondary_ok:
             return self.primary_region
         return self.dr_region
 
@@ -387,6 +430,14 @@ class World:
             node = Node(ready_at=self.t + self.physics.node_launch_seconds + jitter)
             group.nodes.append(node)
             self.at(node.ready_at, lambda c=cluster: self._place_pods(c, self.t))
+
+    def scale_gateway(self, region: str, replicas: int) -> None:
+        """The Deployment's scale subresource: the replicas wanted now (the HPA may change
+        them at its next sync, within its minimum and maximum)."""
+        cluster = self.clusters[region]
+        cluster.gateway.replicas = replicas
+        self.notes.append((self.t, f"capacity: {region} gateway scaled to {replicas}"))
+        self._place_pods(cluster, self.t)
 
     def _place_pods(self, cluster: Cluster, t: float, ready_at: float | None = None) -> None:
         gateway = cluster.gateway
@@ -469,7 +520,13 @@ class World:
         return next(d for d in self.databases.values() if d.region == region)
 
     def writable(self, db: Database) -> bool:
-        return db.writer and not db.fenced and db.status == "available" and self.up(db.region)
+        return (
+            db.writer
+            and not db.fenced
+            and not db.read_only
+            and db.status == "available"
+            and self.up(db.region)
+        )
 
     def designate(self, db: Database) -> None:
         self.ledger.designate(self.t, db.identifier)
@@ -486,38 +543,36 @@ class World:
             d for d in self.databases.values() if d is not db and (d.source is db or d.origin is db)
         ]
 
-    def stop(self, db: Database) -> str | None:
-        """StopDBInstance: the instance shuts down (`stopping`, then `stopped`) and takes no
-        writes from the moment the stop is accepted. None when accepted, else why not: RDS
-        stops only an available instance that neither is nor has a read replica."""
-        status = self.db_status(db)
-        if status != "available":
-            return f"Instance {db.identifier} is not in available state."
-        if db.origin is not None:
-            return "Cannot stop or start a Read-Replica instance"
-        replicas = self.replicas_of(db)
-        if replicas:
-            names = ", ".join(r.identifier for r in replicas)
-            return f"Cannot stop DB instance {db.identifier}: it has read replicas ({names})."
-        db.status = "stopping"
-        self.notes.append((self.t, f"database: stop of {db.identifier} accepted"))
+    def set_parameter(self, group: str, read_only: bool) -> None:
+        """ModifyDBParameterGroup (immediate) of `default_transaction_read_only`: every
+        instance using the group applies it a moment later, without a reboot."""
+        self.read_only_groups[group] = read_only
+        for db in self.databases.values():
+            if db.kind == "instance" and db.identifier == group:
+                db.applying = True
+                self.notes.append(
+                    (self.t, f"database: {db.identifier} read-only={read_only} requested")
+                )
 
-        def stopped() -> None:
-            if db.status == "stopping":
-                db.status = "stopped"
-                self.notes.append((self.t, f"database: {db.identifier} stopped"))
+                def applied(db: Database = db) -> None:
+                    db.read_only = self.read_only_groups.get(db.identifier, False)
+                    db.applying = False
 
-        self.at(self.t + self.physics.rds_stop_seconds, stopped)
-        return None
+                self.at(self.t + self.physics.rds_parameter_apply_seconds, applied)
 
     def replica_lag(self, db: Database) -> float | None:
-        """How far behind its source a replica is now, in seconds, as RDS reports it: from the
-        oldest write the source committed that it has not applied (what a failover now would
-        lose); 0 when it has everything and its link works; while the link is broken it cannot
-        know, so the lag grows from the last instant the link worked. None when not a replica."""
+        """How far behind its source a replica is now, in seconds, as RDS reports it. For an
+        RDS PostgreSQL replica, `now() - pg_last_xact_replay_timestamp()`
+        (USER_PostgreSQL.Replication.ReadReplicas.Monitor.html): it grows while the source
+        is idle or fenced, even with everything applied. For an Aurora secondary, from the
+        oldest write the writer committed that it has not applied (0 when it has all of
+        them); while the link is broken that grows from the last instant it worked. None when
+        not a replica."""
         source = db.source
         if source is None:
             return None
+        if db.kind == "instance":
+            return self.t - (db.log[-1][0] if db.log else db.created_at)
         current = self.t if self.linked(db) else db.linked_at
         if db.cursor < len(source.log):
             current = min(current, source.log[db.cursor][0])
@@ -559,7 +614,14 @@ class World:
         if not self.up(self.primary_region):
             return f"{self.primary_region} is down: cannot create {identifier}"
         replica = Database(
-            identifier, self.primary_region, "instance", writer=False, origin=dr, status="creating"
+            identifier,
+            self.primary_region,
+            "instance",
+            writer=False,
+            origin=dr,
+            status="creating",
+            read_only=self.read_only_groups.get(identifier, False),
+            created_at=self.t,
         )
         self.databases[identifier] = replica
 

@@ -7,8 +7,9 @@ pulumi-eks's remote components, Construct. Nothing here calls a cloud.
 Regional outage: `STANDIN_UNREACHABLE_REGIONS=us-east-1` makes every call that would reach an
 AWS endpoint in that region fail as an unreachable endpoint fails: Create, Read, Update, Delete
 and invokes of resources in the region (IAM and Route 53 changes count as us-east-1's, where
-their control planes are), and Configure of an aws provider for the region unless it skips both
-the credential check and the account id lookup (the real provider calls STS at configure time:
+their control planes are, and ARC recovery control configuration as us-west-2's), and Configure
+of an aws provider for the region unless it skips both the credential check and the account id
+lookup (the real provider calls STS at configure time:
 https://registry.terraform.io/providers/hashicorp/aws/latest/docs#skip_credentials_validation).
 Check and Diff never call AWS, so unchanged resources of a failed region do not block an `up`.
 """
@@ -49,7 +50,15 @@ from tools.invented import ACCOUNT, invented_outputs, region_of_endpoint
 from tools.standins import schema
 
 UNREACHABLE_REGIONS = "STANDIN_UNREACHABLE_REGIONS"
-GLOBAL_CONTROL_PLANES = {"iam": "us-east-1", "route53": "us-east-1"}
+# Services whose API is in one region whatever region the provider or resource names: IAM and
+# Route 53 in us-east-1 (see `reach`), ARC's recovery control configuration in us-west-2 ("you
+# must specify the US West (Oregon) Region when you work with ... recovery control configuration
+# resources": https://docs.aws.amazon.com/recovery-cluster/latest/api/what-is-recovery-control.html).
+GLOBAL_CONTROL_PLANES = {
+    "iam": "us-east-1",
+    "route53": "us-east-1",
+    "route53recoverycontrol": "us-west-2",
+}
 UNKNOWN = object()
 _ARN_REGION = re.compile(r"^arn:aws[\w-]*:[\w-]+:([a-z]{2}(?:-[a-z]+)+-\d):")
 
