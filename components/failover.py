@@ -20,7 +20,7 @@ import pulumi_aws as aws
 
 from components.alerts import Alerts, AlertsArgs
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
-from components.iam import service_role
+from components.iam import no_retries_failures_queued, service_role
 from components.kms import Account, customer_key, key_policy
 from settings import CapacityProfile, Failover
 
@@ -348,19 +348,19 @@ def _network_statements(account: Account, network: FunctionNetwork) -> list[dict
                 f"{ec2}:security-group/{network.security_group_id}",
             ],
         },
-        # Lambda documents DeleteNetworkInterface as needing all interface ids (it deletes
-        # interfaces it created, whose ids the role cannot know); `network-interface` takes
-        # the ec2:Vpc condition key for these three actions, which keeps them in this VPC.
+        # Lambda checks these when it creates the function, before any interface exists, and
+        # documents DeleteNetworkInterface as needing all resource ids of the region and
+        # account (`arn:aws:ec2:<region>:<account>:*/*`, configuration-vpc.html): a condition
+        # on the interface's VPC would have nothing to match then.
         {
-            "Sid": "LambdaManagesInterfacesInItsVpc",
+            "Sid": "LambdaManagesItsInterfaces",
             "Effect": "Allow",
             "Action": [
                 "ec2:DeleteNetworkInterface",
                 "ec2:AssignPrivateIpAddresses",
                 "ec2:UnassignPrivateIpAddresses",
             ],
-            "Resource": interfaces,
-            "Condition": {"ArnEquals": {"ec2:Vpc": f"{ec2}:vpc/{network.vpc_id}"}},
+            "Resource": f"{ec2}:*/*",
         },
         # Describe* actions have no resource type: `*` only, and Lambda documents
         # DescribeNetworkInterfaces as working only on `*`. They read, never change.
@@ -408,6 +408,29 @@ def _commands_topic_policy(topic_arn: str, account: Account) -> str:
                 },
             ],
         }
+    )
+
+
+def _invoked_by(
+    name: str,
+    rule: aws.cloudwatch.EventRule,
+    function: aws.lambda_.Function,
+    opts: pulumi.ResourceOptions,
+    *,
+    bus: str | None = None,
+    permission: str | None = None,
+) -> None:
+    """`rule` invokes `function`, through a permission limited to that rule."""
+    aws.cloudwatch.EventTarget(
+        name, rule=rule.name, event_bus_name=bus, arn=function.arn, opts=opts
+    )
+    aws.lambda_.Permission(
+        permission or name,
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=opts,
     )
 
 
@@ -524,17 +547,7 @@ class FailoverAutomation(pulumi.ComponentResource):
         )
         # A failed step ends the run FAILED without raising, so a retry could only repeat a
         # crash (a bug or a throttled start); crashes go to the queue for a person instead.
-        aws.lambda_.FunctionEventInvokeConfig(
-            f"{name}-invoke",
-            function_name=function.name,
-            maximum_retry_attempts=0,
-            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
-                    destination=on_failure.arn
-                )
-            ),
-            opts=child,
-        )
+        no_retries_failures_queued(f"{name}-invoke", function, on_failure.arn, child)
         self._schedule(name, args, function, child)
         commands_topic, commands_rule = self._commands(name, args, function, child)
         aws.cloudwatch.MetricAlarm(
@@ -718,20 +731,7 @@ class FailoverAutomation(pulumi.ComponentResource):
             schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})",
             opts=opts,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-probe",
-            rule=rule.name,
-            arn=function.arn,
-            opts=opts,
-        )
-        aws.lambda_.Permission(
-            f"{name}-probe",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=opts,
-        )
+        _invoked_by(f"{name}-probe", rule, function, opts)
 
     @staticmethod
     def _commands(
@@ -760,20 +760,13 @@ class FailoverAutomation(pulumi.ComponentResource):
             ),
             opts=opts,
         )
-        aws.cloudwatch.EventTarget(
+        _invoked_by(
             f"{name}-commands",
-            rule=rule.name,
-            event_bus_name=COMMAND_EVENT_BUS,
-            arn=function.arn,
-            opts=opts,
-        )
-        aws.lambda_.Permission(
-            f"{name}-commands-events",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=opts,
+            rule,
+            function,
+            opts,
+            bus=COMMAND_EVENT_BUS,
+            permission=f"{name}-commands-events",
         )
         # Publishers use the key through their IAM policies (the key policy delegates to the
         # account); SNS decrypts before it delivers, so the function needs no grant on it

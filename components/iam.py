@@ -57,3 +57,24 @@ def log_writer_role(
         opts=opts,
     )
     return role
+
+
+def no_retries_failures_queued(
+    name: str,
+    function: aws.lambda_.Function,
+    queue_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.lambda_.FunctionEventInvokeConfig:
+    """Asynchronous invocations are not retried (a retry would repeat a crash or fight a run
+    already under way); one that fails lands in `queue_arn` for a person."""
+    return aws.lambda_.FunctionEventInvokeConfig(
+        name,
+        function_name=function.name,
+        maximum_retry_attempts=0,
+        destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+            on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                destination=queue_arn
+            )
+        ),
+        opts=opts,
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import service_role
+from components.iam import no_retries_failures_queued, service_role
 from components.kms import Account
 from handlers import markers
 
@@ -197,16 +197,6 @@ class MarkerWriter(pulumi.ComponentResource):
         )
         # A drill invokes it synchronously and reads the answer; a retry would write a second,
         # overlapping run of markers.
-        aws.lambda_.FunctionEventInvokeConfig(
-            f"{name}-markers-invoke",
-            function_name=function.name,
-            maximum_retry_attempts=0,
-            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
-                    destination=on_failure.arn
-                )
-            ),
-            opts=child,
-        )
+        no_retries_failures_queued(f"{name}-markers-invoke", function, on_failure.arn, child)
         self.function_name = function.name
         self.register_outputs({"functionName": self.function_name})

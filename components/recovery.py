@@ -172,16 +172,20 @@ class RecoveryControls(pulumi.ComponentResource):
         panel = aws.route53recoverycontrol.ControlPanel(
             f"{name}-arc", cluster_arn=cluster.arn, name=f"{args.name_prefix}-traffic", opts=kept
         )
-        controls = {
-            cell: aws.route53recoverycontrol.RoutingControl(
+        # One at a time: ARC answers ConflictException to two changes of one control panel at
+        # once, and the provider does not retry it
+        # (https://github.com/hashicorp/terraform-provider-aws/issues/48311).
+        controls: dict[str, aws.route53recoverycontrol.RoutingControl] = {}
+        for cell in CELLS:
+            controls[cell] = aws.route53recoverycontrol.RoutingControl(
                 f"{name}-arc-{cell}",
                 cluster_arn=cluster.arn,
                 control_panel_arn=panel.arn,
                 name=f"{args.name_prefix}-{cell}",
-                opts=kept,
+                opts=pulumi.ResourceOptions.merge(
+                    kept, pulumi.ResourceOptions(depends_on=list(controls.values()))
+                ),
             )
-            for cell in CELLS
-        }
         # An assertion rule: a state change is refused unless at least one of the asserted
         # controls is On after it (threshold N of an ATLEAST rule:
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-route53recoverycontrol-safetyrule-ruleconfig.html).

@@ -186,6 +186,7 @@ LEASE_SECONDS = 120.0
 # in the middle of a step.
 DEADLINE_MARGIN_SECONDS = 60.0
 FAILING, HEALTHY, UNKNOWN = "failing", "healthy", "unknown"
+PLANNED = "planned-failover"
 # How often a failover run retries fencing an old writer it cannot reach yet.
 FENCE_RETRY_SECONDS = 5.0
 
@@ -252,7 +253,9 @@ class Runner:
             expected,
             new,
             self.run_id,
-            action=self.command.action,
+            # A planned run is recorded as such: the probe resumes only unplanned failovers,
+            # which need no catch-up wait.
+            action=PLANNED if self.command.planned else self.command.action,
             now=self._epoch(),
             lease_seconds=LEASE_SECONDS,
             detail=self.command.reason,
@@ -348,6 +351,10 @@ class Runner:
                 Step("replica-caught-up", self._dr_caught_up, after=("fence-old-primary",))
             )
         timeline.run(Step("promote-database", self._promote_dr_database, after=promote_after))
+        if fence and timeline.outcome("promote-database") != "succeeded":
+            # Nothing moved: the primary stays the writer, and must write again.
+            timeline.run(Step("unfence-old-primary", self._unfence_primary))
+            return
         timeline.run_parallel(self._verify_steps())
         timeline.run(
             Step("pin-traffic", self._pin_traffic, after=("verify-capacity", "verify-database"))
@@ -385,6 +392,11 @@ class Runner:
         )
         self._fenced_at = self.clock.now()
         return detail
+
+    def _unfence_primary(self) -> str:
+        return steps.set_read_only(
+            self.clients.primary_rds, self.env.primary_db_identifier, False, self.pace
+        )
 
     def _fence_while(self, running: Callable[[], bool]) -> str:
         """Best effort, repeated while the run's other steps work: a primary region that
@@ -494,7 +506,12 @@ class Runner:
         return None
 
     def failback(self) -> dict:
+        current = self.store.read()
+        if current.name not in (ACTIVE_IN_DR, FAILED):
+            return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
         refusal = None if self.command.force else self.failback_refusal()
+        if refusal is None and not self.command.abandon_dr_writes:
+            refusal = self._dr_writes_cannot_reach_primary()
         if refusal:
             self.log("failback refused", why=refusal)
             return self.report("refused", detail=refusal)
@@ -552,6 +569,21 @@ class Runner:
             )
         )
         return self._finish(timeline, STANDBY)
+
+    def _dr_writes_cannot_reach_primary(self) -> str | None:
+        """Why dr's writes cannot be on the primary (PostgreSQL: it is no replica of dr), so
+        that a failback without `abandonDrWrites` does not even fence dr; None otherwise."""
+        if self.env.db_engine != "postgres":
+            return None
+        try:
+            if self._is_replica(self.clients.primary_rds, self.env.primary_db_identifier):
+                return None
+        except (ClientError, BotoCoreError) as error:
+            return f"the primary database cannot be described: {type(error).__name__}"
+        return (
+            f"{self.env.primary_db_identifier} is not a replica of {self.env.db_identifier}: "
+            "dr's writes would be lost (rebuild it, or say abandonDrWrites with a reason)"
+        )
 
     def _fence_dr(self) -> str:
         self._fenced_at = self.clock.now()

@@ -30,11 +30,17 @@ class KubeError(Exception):
     """The Kubernetes API refused a call or could not be reached."""
 
 
-def token(sts: Any, cluster_name: str) -> str:
-    def name_cluster(request: Any, **_: Any) -> None:
+def name_cluster(sts: Any, cluster_name: str) -> None:
+    """Sign the cluster's name into every GetCallerIdentity this client presigns."""
+
+    def header(request: Any, **_: Any) -> None:
         request.headers["x-k8s-aws-id"] = cluster_name
 
-    sts.meta.events.register("before-sign.sts.GetCallerIdentity", name_cluster)
+    sts.meta.events.register("before-sign.sts.GetCallerIdentity", header)
+
+
+def token(sts: Any) -> str:
+    """For a client `name_cluster` prepared."""
     url = sts.generate_presigned_url(
         "get_caller_identity", Params={}, ExpiresIn=TOKEN_SECONDS, HttpMethod="GET"
     )
@@ -61,6 +67,7 @@ class Kube:
     ) -> None:
         self.eks, self.sts, self.cluster_name = eks, sts, cluster_name
         self.transport = transport or _urllib
+        name_cluster(sts, cluster_name)
         self._endpoint: tuple[str, str] | None = None
 
     def _cluster(self) -> tuple[str, str]:
@@ -72,7 +79,7 @@ class Kube:
     def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         endpoint, ca = self._cluster()
         headers = {
-            "Authorization": f"Bearer {token(self.sts, self.cluster_name)}",
+            "Authorization": f"Bearer {token(self.sts)}",
             "Accept": "application/json",
         }
         data = None

@@ -204,26 +204,31 @@ def set_read_only(rds: Any, identifier: str, read_only: bool, pace: Pace) -> str
     group = groups[0]["DBParameterGroupName"]
     wanted = "1" if read_only else "0"
     # Not set in the group: PostgreSQL's default, off.
-    if (_user_parameter(rds, group, READ_ONLY_PARAMETER) or "0") != wanted:
-        rds.modify_db_parameter_group(
-            DBParameterGroupName=group,
-            Parameters=[
-                {
-                    "ParameterName": READ_ONLY_PARAMETER,
-                    "ParameterValue": wanted,
-                    "ApplyMethod": "immediate",
-                }
-            ],
-        )
+    if (_user_parameter(rds, group, READ_ONLY_PARAMETER) or "0") == wanted:
+        return f"{identifier} already {'read-only' if read_only else 'read-write'} ({group})"
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=group,
+        Parameters=[
+            {
+                "ParameterName": READ_ONLY_PARAMETER,
+                "ParameterValue": wanted,
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
 
+    # AWS documents the statuses (API_DBParameterGroupStatus.html), not their timing: the
+    # first look comes a delay after the change, and an unrelated static change pending a
+    # reboot (`pending-reboot`) does not hold up this dynamic one.
     def applied() -> bool:
         return all(
-            g["ParameterApplyStatus"] == "in-sync"
+            g["ParameterApplyStatus"] != "applying"
             for g in _instance(rds, identifier)["DBParameterGroups"]
         )
 
-    wait_for(pace, f"{group} in-sync on {identifier}", applied, FENCE_WAIT)
-    return f"{identifier} {'read-only' if read_only else 'read-write'} ({group} in-sync)"
+    pace.sleep(FENCE_WAIT["Delay"])
+    wait_for(pace, f"{group} applied on {identifier}", applied, FENCE_WAIT)
+    return f"{identifier} {'read-only' if read_only else 'read-write'} ({group} applied)"
 
 
 def replica_caught_up(
@@ -377,7 +382,13 @@ def verify_healthy(route53: Any, health_check_id: str) -> str:
 
 # Worth trying the next endpoint after: the endpoint is unreachable or cannot serve now. Any
 # other error (a safety rule refusing the change, access denied) is the answer.
-ARC_RETRYABLE = ("ThrottlingException", "InternalServerException", "EndpointTemporarilyUnavailable")
+# (The error codes of API_UpdateRoutingControlStates; AWS documents no code of its own for a
+# safety rule's refusal, so anything else is taken as the answer.)
+ARC_RETRYABLE = (
+    "ThrottlingException",
+    "InternalServerException",
+    "EndpointTemporarilyUnavailableException",
+)
 
 
 def endpoint_order(

@@ -161,7 +161,6 @@ def writable(db: str, source: str | None) -> list[tuple[str, Any]]:
     return [
         ("describe_db_instances", replica(db, source)),
         ("describe_db_parameters", {"Parameters": [group]}),
-        ("describe_db_instances", replica(db, source)),
     ]
 
 
