@@ -418,7 +418,7 @@ class Drill:
     def simulate_outage(self) -> str:
         check = self.target.primary_health_check_id
         if not check:
-            return "(no primary health check to invert)"
+            return "(no primary health check steers traffic: the fault is the writers' stop)"
         route53 = self.client("route53", "us-east-1")
         return f"({steps.set_primary_inverted(route53, check, inverted=True)})"
 

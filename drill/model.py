@@ -115,7 +115,10 @@ class Target:
             dr_bucket=str(dr["recordsBucketName"]),
             rto_seconds=int(objectives["rtoSeconds"]),
             rpo_seconds=int(objectives["rpoSeconds"]),
-            primary_health_check_id=str(primary.get("healthCheckId", "")),
+            # With routing controls the primary's HTTPS check steers nothing.
+            primary_health_check_id=""
+            if primary.get("trafficControl") == "routing-control"
+            else str(primary.get("healthCheckId", "")),
             dr_health_check_id=str(dr.get("healthCheckId", "")),
             record_name=str(dr.get("recordName", "")),
             dr_endpoint=str(dr.get("regionalEndpoint", "")),
