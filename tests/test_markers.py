@@ -185,8 +185,8 @@ def test_settings_read_the_variables_the_component_sets() -> None:
         markers.Settings.from_environment({k: v for k, v in env.items() if k != "MARKER_TABLE"})
 
 
-def test_the_writer_role_names_exact_resources() -> None:
-    policy = json.loads(
+def writer_policy(cluster: str | None, secret: str | None) -> dict[str, Any]:
+    return json.loads(
         marker_policy(
             account=Account("123456789012", "aws", REGION),
             table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/trading-orders",
@@ -194,10 +194,14 @@ def test_the_writer_role_names_exact_resources() -> None:
             key_arns=["arn:aws:kms:us-east-1:123456789012:key/data"],
             log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x",
             queue_arn="arn:aws:sqs:us-east-1:123456789012:trading-primary-drill-markers-on-failure",
-            db_cluster_arn=CLUSTER,
-            db_secret_name=SECRET,
+            db_cluster_arn=cluster,
+            db_secret_name=secret,
         )
     )
+
+
+def test_the_writer_role_names_exact_resources() -> None:
+    policy = writer_policy(CLUSTER, SECRET)
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     for statement in policy["Statement"]:
         resources = statement["Resource"]
@@ -218,17 +222,6 @@ def test_the_writer_role_names_exact_resources() -> None:
 
 
 def test_on_the_postgres_tier_the_role_has_no_data_api_or_secret() -> None:
-    policy = json.loads(
-        marker_policy(
-            account=Account("123456789012", "aws", REGION),
-            table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/trading-orders",
-            bucket_arn=f"arn:aws:s3:::{BUCKET}",
-            key_arns=["arn:aws:kms:us-east-1:123456789012:key/data"],
-            log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x",
-            queue_arn="arn:aws:sqs:us-east-1:123456789012:trading-primary-drill-markers-on-failure",
-            db_cluster_arn=None,
-            db_secret_name=None,
-        )
-    )
+    policy = writer_policy(None, None)
     actions = json.dumps(policy)
     assert "rds-data" not in actions and "secretsmanager" not in actions
