@@ -737,6 +737,27 @@ _AURORA_VERSION_ALLOWED = (
 )
 
 
+# The RDS Data API, which the drill's marker writer uses on Aurora, starts at these minors and
+# does not run on T instance classes (Aurora User Guide, "Supported Regions and Aurora DB
+# engines for the RDS Data API" and "Data API limitations").
+_DATA_API_MINIMUM = {13: 11, 14: 8, 15: 3, 16: 1}
+_DATA_API_ALLOWED = "13.11, 14.8, 15.3, 16.1 or later (the RDS Data API the drill uses)"
+
+
+def _data_api_ready(reader: _Reader, version: str | None, classes: list[str | None]) -> None:
+    if version is not None:
+        major, minor = (int(part) for part in version.split("."))
+        if minor < _DATA_API_MINIMUM.get(major, 0) or major < min(_DATA_API_MINIMUM):
+            reader.fail("database.engineVersion", version, _DATA_API_ALLOWED)
+    for key, chosen in zip(("instanceClass", "replicaInstanceClass"), classes, strict=True):
+        if chosen is not None and chosen.startswith("db.t"):
+            reader.fail(
+                f"database.{key}",
+                chosen,
+                "a non-burstable class (not db.t*): the RDS Data API does not run on T classes",
+            )
+
+
 def _engine_version(reader: _Reader, values: Mapping[str, Any], engine: str | None) -> str | None:
     aurora = engine == "aurora-postgresql"
     if "engineVersion" not in values:
@@ -796,6 +817,8 @@ def _database(reader: _Reader, raw: Any) -> Database | None:
     retention = reader.integer(
         "database.backupRetentionDays", values.get("backupRetentionDays", 14), 7, 35
     )
+    if engine == "aurora-postgresql":
+        _data_api_ready(reader, version, [instance_class, replica_class])
     if engine is None or version is None or instance_class is None or replica_class is None:
         return None
     if storage is None or retention is None:

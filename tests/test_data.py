@@ -420,6 +420,23 @@ def test_primary_stack_missing_an_output_fails_before_any_replica() -> None:
             "an Aurora global database moves its writer",
         ),
         ({"engine": "aurora-postgresql"}, 'allowed: major.minor like "16.6"'),
+        (
+            {"engine": "aurora-postgresql", "engineVersion": "15.2"},
+            "trading:database.engineVersion = '15.2' is not valid; allowed: 13.11, 14.8, 15.3",
+        ),
+        (
+            {"engine": "aurora-postgresql", "engineVersion": "12.9"},
+            "16.1 or later (the RDS Data API the drill uses)",
+        ),
+        (
+            {
+                "engine": "aurora-postgresql",
+                "engineVersion": "16.6",
+                "instanceClass": "db.t4g.medium",
+            },
+            "trading:database.instanceClass = 'db.t4g.medium' is not valid; allowed: a "
+            "non-burstable class",
+        ),
     ],
 )
 def test_bad_database_settings_are_refused(changes: dict[str, Any], expected: str) -> None:
