@@ -372,12 +372,6 @@ def replication_lag(cloudwatch: Any, env: Environment, clock: Clock) -> float | 
     return points[-1][1] if points else None
 
 
-def verify_healthy(route53: Any, health_check_id: str) -> str:
-    if not health_check_healthy(route53, health_check_id):
-        raise StepFailedError(f"health check {health_check_id} is not healthy")
-    return f"health check {health_check_id} is healthy"
-
-
 # -- Route 53 ARC routing controls -------------------------------------------------------------
 
 # Worth trying the next endpoint after: the endpoint is unreachable or cannot serve now. Any
