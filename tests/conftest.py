@@ -43,6 +43,11 @@ class StackGraph:
         return self.graph.exports
 
 
+def listed(value: Any) -> list[Any]:
+    """An IAM policy element as a list: `Action` and `Resource` may be one string or several."""
+    return value if isinstance(value, list) else [value]
+
+
 def raw_settings(stack: str) -> dict[str, Any]:
     """A stack file's `trading:*` values keyed without the namespace, as settings.parse takes."""
     return {

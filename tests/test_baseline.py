@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import StackGraph
+from tests.conftest import StackGraph, listed
 from tools.harness import Resource
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -45,16 +45,12 @@ class Request:
     context: dict[str, str] = field(default_factory=dict)
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _principal_matches(principal: Any, caller: Caller) -> bool:
     if principal == "*":
         return True
     if caller.service:
-        return caller.service in _listed(principal.get("Service", []))
-    aws = _listed(principal.get("AWS", []))
+        return caller.service in listed(principal.get("Service", []))
+    aws = listed(principal.get("AWS", []))
     return "*" in aws or caller.role_arn in aws
 
 
@@ -62,7 +58,7 @@ def _account_root_named(principal: Any, account: str) -> bool:
     """A key policy naming the account (root or bare id) lets IAM policies grant the key."""
     if not isinstance(principal, dict) or not account:
         return False
-    aws = _listed(principal.get("AWS", []))
+    aws = listed(principal.get("AWS", []))
     return any(a == account or (a.endswith(":root") and a.split(":")[4] == account) for a in aws)
 
 
@@ -71,7 +67,7 @@ def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, st
     for operator, tests in condition.items():
         for key, wanted in tests.items():
             present = known.get(key.lower())
-            values = [str(v) for v in _listed(wanted)]
+            values = [str(v) for v in listed(wanted)]
             if operator == "Null":
                 if (present is None) != (values[0] == "true"):
                     return False
@@ -89,8 +85,8 @@ def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, st
 
 
 def _statement_applies(statement: dict[str, Any], request: Request) -> bool:
-    actions = [a.lower() for a in _listed(statement.get("Action", []))]
-    resources = _listed(statement.get("Resource", "*"))
+    actions = [a.lower() for a in listed(statement.get("Action", []))]
+    resources = listed(statement.get("Resource", "*"))
     return (
         any(fnmatchcase(request.action.lower(), a) for a in actions)
         and any(fnmatchcase(request.resource, r) for r in resources)
@@ -192,11 +188,11 @@ def _trail_arn(trail: Resource, key_arn: str) -> str:
 
 def _grants_cloudtrail(statement: dict[str, Any], action: str) -> bool:
     principal = statement.get("Principal", {})
-    services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
+    services = listed(principal.get("Service", [])) if isinstance(principal, dict) else []
     return (
         statement["Effect"] == "Allow"
         and (principal == "*" or CLOUDTRAIL in services)
-        and any(fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["Action"]))
+        and any(fnmatchcase(action.lower(), a.lower()) for a in listed(statement["Action"]))
     )
 
 

@@ -25,7 +25,7 @@ from components.failover import (
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
 from components.kms import Account
 from policypacks.trading_guard.policies.iam import is_mutating
-from tests.conftest import PRIMARY_REFERENCE, StackGraph
+from tests.conftest import PRIMARY_REFERENCE, StackGraph, listed
 from tests.test_policies import MANDATORY, judged
 from tools.harness import Resource, run_program, stack_config
 from tools.invented import ACCOUNT
@@ -101,10 +101,6 @@ def variables(stack: StackGraph) -> dict[str, str]:
 def statements(stack: StackGraph) -> dict[str, dict[str, Any]]:
     policy = json.loads(stack.one(ROLE_POLICY, "dr-role").inputs["policy"])
     return {s["Sid"]: s for s in policy["Statement"]}
-
-
-def listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 # -- network -----------------------------------------------------------------------------------

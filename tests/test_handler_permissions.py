@@ -14,6 +14,7 @@ import pytest
 from drill.simulation import topology
 from drill.simulation.run import Simulation
 from drill.simulation.scenario import parse
+from tests.conftest import listed
 
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "us-west-2")
@@ -60,16 +61,8 @@ def resource(service: str, region: str, params: dict[str, Any]) -> list[str]:
 
 def allowed(policy: dict[str, Any], action: str, arn: str) -> bool:
     for statement in policy["Statement"]:
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        resources = (
-            statement["Resource"]
-            if isinstance(statement["Resource"], list)
-            else [statement["Resource"]]
-        )
-        matches = any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources)
-        if statement["Effect"] == "Allow" and action in actions and matches:
+        matches = any(fnmatch.fnmatchcase(arn, p) for p in listed(statement["Resource"]))
+        if statement["Effect"] == "Allow" and action in listed(statement["Action"]) and matches:
             return True
     return False
 

@@ -28,7 +28,7 @@ from handlers.model import (
     parse_environment,
     parse_event,
 )
-from tests.conftest import StackGraph
+from tests.conftest import StackGraph, listed
 from tools import emulation
 
 REGION = "us-west-2"
@@ -748,14 +748,7 @@ def test_handler_role_grants_no_mutating_action_on_star(dr: StackGraph) -> None:
     policy = dr.one("aws:iam/rolePolicy:RolePolicy", "dr-role")
     statements = json.loads(policy.inputs["policy"])["Statement"]
     for statement in statements:
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        resources = (
-            statement["Resource"]
-            if isinstance(statement["Resource"], list)
-            else [statement["Resource"]]
-        )
+        actions, resources = listed(statement["Action"]), listed(statement["Resource"])
         assert all(a != "*" and not a.endswith(":*") for a in actions), statement
         if any(a.split(":", 1)[1].startswith(MUTATING_PREFIXES) for a in actions):
             assert "*" not in resources, statement

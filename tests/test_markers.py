@@ -19,6 +19,7 @@ from moto import mock_aws
 from components.kms import Account
 from components.markers import marker_policy
 from handlers import markers
+from tests.conftest import listed
 
 REGION = "us-east-1"
 TABLE = "trading-orders"
@@ -204,8 +205,7 @@ def test_the_writer_role_names_exact_resources() -> None:
     policy = writer_policy(CLUSTER, SECRET)
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     for statement in policy["Statement"]:
-        resources = statement["Resource"]
-        resources = resources if isinstance(resources, list) else [resources]
+        resources = listed(statement["Resource"])
         assert "*" not in resources, statement
         assert all(not r.endswith(":*:*") for r in resources)
     assert by_sid["DataApiOnTheCluster"] == {
