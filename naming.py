@@ -81,6 +81,24 @@ PHYSICAL_NAMES = (
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html",
     ),
     PhysicalName(
+        "Aurora cluster",
+        "aws:rds/cluster:Cluster",
+        "clusterIdentifier",
+        "{cluster}-db",
+        63,
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html",
+    ),
+    PhysicalName(
+        "Aurora cluster instance",
+        "aws:rds/clusterInstance:ClusterInstance",
+        "identifier",
+        # The first instance; a Multi-AZ cluster's second, `-1`, is as long
+        # (components/database.py).
+        "{cluster}-db-0",
+        63,
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html",
+    ),
+    PhysicalName(
         "failover function",
         "aws:lambda/function:Function",
         "name",

@@ -17,7 +17,7 @@ Applications use IAM database authentication, which every instance and cluster e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -244,26 +244,38 @@ class Database(pulumi.ComponentResource):
     def _health_alarms(self, instance: aws.rds.Instance) -> None:
         """CPU saturation and storage running out, on the writer and the replica alike."""
         storage_floor = self._args.settings.allocated_storage_gb * 1024**3 // 10
-        for label, metric, threshold, comparison in (
-            ("cpu", "CPUUtilization", 80, "GreaterThanThreshold"),
-            ("free-storage", "FreeStorageSpace", storage_floor, "LessThanThreshold"),
-        ):
-            aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{label}",
-                alarm_description=f"{self._args.identifier}: {metric} crossed {threshold}",
-                namespace="AWS/RDS",
-                metric_name=metric,
-                dimensions={"DBInstanceIdentifier": instance.identifier},
-                statistic="Average",
-                period=300,
-                evaluation_periods=3,
-                threshold=threshold,
-                comparison_operator=comparison,
-                treat_missing_data="notBreaching",
-                alarm_actions=[self._args.alerts_topic_arn],
-                ok_actions=[self._args.alerts_topic_arn],
-                opts=self._child,
-            )
+        dimensions = {"DBInstanceIdentifier": instance.identifier}
+        self._alarm("cpu", "CPUUtilization", 80, "GreaterThanThreshold", dimensions)
+        self._alarm(
+            "free-storage", "FreeStorageSpace", storage_floor, "LessThanThreshold", dimensions
+        )
+
+    def _alarm(
+        self,
+        label: str,
+        metric: str,
+        threshold: float,
+        comparison: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        *,
+        statistic: str = "Average",
+    ) -> None:
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{label}",
+            alarm_description=f"{self._args.identifier}: {metric} crossed {threshold}",
+            namespace="AWS/RDS",
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic=statistic,
+            period=300,
+            evaluation_periods=3,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data="notBreaching",
+            alarm_actions=[self._args.alerts_topic_arn],
+            ok_actions=[self._args.alerts_topic_arn],
+            opts=self._child,
+        )
 
     def _aurora(self, password: pulumi.Output[str] | None) -> None:
         args = self._args
@@ -350,6 +362,20 @@ class Database(pulumi.ComponentResource):
         self.arn = cluster.arn
         self.identifier = cluster.cluster_identifier
         self.endpoint = cluster.endpoint
+        # By cluster, not instance: Aurora moves the writer role between instances, so AWS
+        # advises alarms on cluster and role metrics; Maximum keeps the busiest instance
+        # visible. No storage alarm: the cluster volume grows by itself (Aurora User Guide,
+        # "Creating CloudWatch alarms to monitor Amazon Aurora",
+        # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html,
+        # and "Managing performance and scaling for Aurora DB clusters", storage scaling).
+        self._alarm(
+            "cpu",
+            "CPUUtilization",
+            80,
+            "GreaterThanThreshold",
+            {"DBClusterIdentifier": cluster.cluster_identifier},
+            statistic="Maximum",
+        )
         if self.is_replica:
             # Aurora reports global replication lag in milliseconds.
             self._lag_alarm(

@@ -35,7 +35,8 @@ NOT_EMULATED = {
     "handler-deployed": "moto cannot run Lambda code; the handler runs in-process with the "
     "Lambda's own environment",
     "replication-healthy": "moto does not replicate RDS",
-    "database-writable": "moto does not emulate RDS promotion (it still describes a replica)",
+    "database-writable": "moto emulates neither RDS promotion (it still describes a replica) "
+    "nor Aurora's global switchover and failover (a stand-in only records the new writer)",
     "dr-health-check": "moto reports every Route 53 health check as healthy",
     "dns-resolves-to-dr": "there is no DNS in the emulation",
     "marker-writers-deployed": "moto cannot run Lambda code; the marker writers run "

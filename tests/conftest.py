@@ -80,6 +80,40 @@ def dr(run_dr: Callable[..., Graph]) -> StackGraph:
     return StackGraph(run_dr())
 
 
+def postgres(stack: str) -> dict[str, Any]:
+    """The config override that puts `stack` on the RDS PostgreSQL cross-region replica tier,
+    the option beside the stack files' Aurora global database."""
+    database = stack_config(stack)["trading:database"]
+    return {
+        "trading:database": database
+        | {"engine": "postgres", "engineVersion": "16", "allocatedStorageGb": 200}
+    }
+
+
+@pytest.fixture(scope="session")
+def rds_primary() -> StackGraph:
+    return StackGraph(run_program("primary", postgres("primary")))
+
+
+@pytest.fixture(scope="session")
+def run_rds_dr(rds_primary: StackGraph) -> Callable[..., Graph]:
+    """Runs the dr stack on the PostgreSQL tier (with more overrides) against `rds_primary`."""
+
+    def run(overrides: dict[str, Any] | None = None) -> Graph:
+        return run_program(
+            "dr",
+            postgres("dr") | dict(overrides or {}),
+            references={PRIMARY_REFERENCE: rds_primary.graph},
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def rds_dr(run_rds_dr: Callable[..., Graph]) -> StackGraph:
+    return StackGraph(run_rds_dr())
+
+
 @pytest.fixture(params=STACKS)
 def stack(request: pytest.FixtureRequest, primary: StackGraph, dr: StackGraph) -> StackGraph:
     return {"primary": primary, "dr": dr}[request.param]

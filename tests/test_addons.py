@@ -138,6 +138,12 @@ def test_addon_requests_follow_the_capacity_profile(primary: StackGraph, dr: Sta
 
 def test_cloudwatch_alarms_and_dashboard(stack: StackGraph) -> None:
     alarms = {a.name: a for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    cpu = alarms[f"{stack.name}-cpu"].inputs
+    # The stack files' Aurora cluster: by cluster (the writer moves between instances), the
+    # busiest instance, and no storage alarm (the cluster volume grows by itself).
+    assert cpu["dimensions"] == {"DBClusterIdentifier": f"trading-{stack.name}-db"}
+    assert cpu["statistic"] == "Maximum"
+    assert f"{stack.name}-free-storage" not in alarms
     assert alarms[f"{stack.name}-failed-nodes"].inputs["metricName"] == "cluster_failed_node_count"
     assert alarms[f"{stack.name}-api-5xx"].inputs["dimensions"] == {
         "ApiName": f"trading-{stack.name}-gateway",
@@ -145,13 +151,28 @@ def test_cloudwatch_alarms_and_dashboard(stack: StackGraph) -> None:
     }
     assert alarms[f"{stack.name}-api-latency"].inputs["extendedStatistic"] == "p99"
     assert alarms[f"{stack.name}-cpu"].inputs["metricName"] == "CPUUtilization"
-    assert alarms[f"{stack.name}-free-storage"].inputs["threshold"] == 200 * 1024**3 // 10
-    for name in ("failed-nodes", "api-5xx", "api-latency", "cpu", "free-storage"):
+    for name in ("failed-nodes", "api-5xx", "api-latency", "cpu"):
         assert alarms[f"{stack.name}-{name}"].inputs["alarmActions"] == [
             stack.exports["alertsTopicArn"]
         ]
     dashboard = stack.one("aws:cloudwatch/dashboard:Dashboard", f"{stack.name}-dashboard")
     assert len(json.loads(dashboard.inputs["dashboardBody"])["widgets"]) == 4
+
+
+def test_postgres_instances_alarm_on_cpu_and_free_storage(
+    rds_primary: StackGraph, rds_dr: StackGraph
+) -> None:
+    for stack in (rds_primary, rds_dr):
+        alarms = {a.name: a for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+        identifier = {"DBInstanceIdentifier": f"trading-{stack.name}-db"}
+        assert alarms[f"{stack.name}-cpu"].inputs["dimensions"] == identifier
+        storage = alarms[f"{stack.name}-free-storage"].inputs
+        assert storage["dimensions"] == identifier
+        assert storage["threshold"] == 200 * 1024**3 // 10
+        for name in ("cpu", "free-storage"):
+            assert alarms[f"{stack.name}-{name}"].inputs["alarmActions"] == [
+                stack.exports["alertsTopicArn"]
+            ]
 
 
 def test_container_insights_logs_are_encrypted_before_the_agent_starts(stack: StackGraph) -> None:

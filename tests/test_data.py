@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from settings import SettingsError, parse
-from tests.conftest import PRIMARY_REFERENCE, StackGraph, raw_settings
+from tests.conftest import StackGraph, postgres, raw_settings
 from tools.harness import ROOT, SECRET, Graph, Resource, run_program
 
 MUTATING_S3 = ("s3:Replicate", "s3:Put", "s3:Delete")
@@ -31,7 +31,8 @@ def region_of(graph: Graph, resource: Resource) -> str:
 # -- primary stores -------------------------------------------------------------------------
 
 
-def test_primary_database_is_protected_encrypted_and_multi_az(primary: StackGraph) -> None:
+def test_primary_database_is_protected_encrypted_and_multi_az(rds_primary: StackGraph) -> None:
+    primary = rds_primary
     db = primary.one("aws:rds/instance:Instance", "primary-db")
     inputs = db.inputs
     assert inputs["identifier"] == "trading-primary-db"
@@ -56,9 +57,11 @@ def test_primary_database_is_protected_encrypted_and_multi_az(primary: StackGrap
     assert db.delete_before_replace is True
 
 
+@pytest.mark.parametrize("tier", ["aurora-postgresql", "postgres"])
 def test_database_lives_in_the_data_subnets_and_admits_only_the_nodes(
-    primary: StackGraph,
+    tier: str, primary: StackGraph, rds_primary: StackGraph
 ) -> None:
+    primary = rds_primary if tier == "postgres" else primary
     subnets = primary.one("aws:rds/subnetGroup:SubnetGroup", "primary-subnets")
     assert subnets.inputs["subnetIds"] == primary.exports["dataSubnetIds"]
     rule = primary.one(
@@ -67,7 +70,11 @@ def test_database_lives_in_the_data_subnets_and_admits_only_the_nodes(
     assert rule.inputs["referencedSecurityGroupId"] == "sg-trading-primary-cluster"
     assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (5432, 5432)
     assert "cidrIpv4" not in rule.inputs
-    params = primary.one("aws:rds/parameterGroup:ParameterGroup", "primary-params")
+    group_type = {
+        "postgres": "aws:rds/parameterGroup:ParameterGroup",
+        "aurora-postgresql": "aws:rds/clusterParameterGroup:ClusterParameterGroup",
+    }[tier]
+    params = primary.one(group_type, "primary-params")
     assert [(p["name"], p["value"]) for p in params.inputs["parameters"]] == [
         ("rds.force_ssl", "1")
     ]
@@ -145,9 +152,19 @@ def test_no_bucket_can_be_public_or_reached_without_tls(stack: StackGraph) -> No
         assert versioning[bucket.name].inputs["versioningConfiguration"] == {"status": "Enabled"}
 
 
-def test_primary_exports_what_the_dr_stack_reads(primary: StackGraph) -> None:
+@pytest.mark.parametrize(
+    ("tier", "database_arn"),
+    [
+        ("aurora-postgresql", "arn:aws:rds:us-east-1:123456789012:cluster:trading-primary-db"),
+        ("postgres", "arn:aws:rds:us-east-1:123456789012:db:trading-primary-db"),
+    ],
+)
+def test_primary_exports_what_the_dr_stack_reads(
+    tier: str, database_arn: str, primary: StackGraph, rds_primary: StackGraph
+) -> None:
+    primary = rds_primary if tier == "postgres" else primary
     exports = primary.exports
-    assert exports["databaseArn"] == "arn:aws:rds:us-east-1:123456789012:db:trading-primary-db"
+    assert exports["databaseArn"] == database_arn
     assert exports["tableNames"] == {"orders": "trading-orders", "sessions": "trading-sessions"}
     assert exports["recordsBucketName"] == "trading-primary-records-123456789012"
     assert exports["dataKeyArn"] == key_arn(primary, "trading-primary-data")
@@ -158,8 +175,9 @@ def test_primary_exports_what_the_dr_stack_reads(primary: StackGraph) -> None:
 
 
 def test_replica_follows_the_primary_arn_in_dr_with_a_dr_key(
-    primary: StackGraph, dr: StackGraph
+    rds_primary: StackGraph, rds_dr: StackGraph
 ) -> None:
+    primary, dr = rds_primary, rds_dr
     replica = dr.one("aws:rds/instance:Instance", "dr-db")
     assert replica.inputs["replicateSourceDb"] == primary.exports["databaseArn"]
     assert region_of(dr.graph, replica) == "us-west-2"
@@ -174,14 +192,15 @@ def test_replica_follows_the_primary_arn_in_dr_with_a_dr_key(
         assert inherited not in replica.inputs
 
 
-def test_replica_class_comes_from_config(run_dr: Callable[..., Graph]) -> None:
-    database = raw_settings("dr")["database"] | {"replicaInstanceClass": "db.r7g.large"}
-    graph = run_dr({"trading:database": database})
+def test_replica_class_comes_from_config(run_rds_dr: Callable[..., Graph]) -> None:
+    database = postgres("dr")["trading:database"] | {"replicaInstanceClass": "db.r7g.large"}
+    graph = run_rds_dr({"trading:database": database})
     replica = graph.one("aws:rds/instance:Instance", "dr-db")
     assert replica.inputs["instanceClass"] == "db.r7g.large"
 
 
-def test_replica_lag_alarm_threshold_is_half_the_rpo(dr: StackGraph) -> None:
+def test_replica_lag_alarm_threshold_is_half_the_rpo(rds_dr: StackGraph) -> None:
+    dr = rds_dr
     alarm = dr.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dr-replica-lag")
     assert alarm.inputs["metricName"] == "ReplicaLag"
     assert alarm.inputs["threshold"] == 150
@@ -261,7 +280,8 @@ def test_replication_alarms_sit_where_the_metrics_are_published(
         assert alarms[name].inputs["alarmActions"] == [primary.exports["alertsTopicArn"]]
 
 
-def test_dr_exports_what_failover_needs(dr: StackGraph) -> None:
+def test_dr_exports_what_failover_needs(rds_dr: StackGraph) -> None:
+    dr = rds_dr
     assert dr.exports["databaseIdentifier"] == "trading-dr-db"
     assert dr.exports["databaseArn"] == "arn:aws:rds:us-west-2:123456789012:db:trading-dr-db"
     assert dr.exports["tableNames"] == {"orders": "trading-orders", "sessions": "trading-sessions"}
@@ -271,16 +291,10 @@ def test_dr_exports_what_failover_needs(dr: StackGraph) -> None:
 
 # -- Aurora global database ------------------------------------------------------------------
 
-AURORA = {
-    "engine": "aurora-postgresql",
-    "engineVersion": "16.6",
-    "instanceClass": "db.r7g.large",
-    "backupRetentionDays": 14,
-}
 
-
-def test_aurora_option_builds_a_global_cluster_across_both_stacks() -> None:
-    primary = run_program("primary", {"trading:database": AURORA})
+def test_the_stack_files_build_an_aurora_global_database_across_both_stacks(
+    primary: StackGraph, dr: StackGraph
+) -> None:
     (global_cluster,) = primary.of_type("aws:rds/globalCluster:GlobalCluster")
     assert global_cluster.inputs["globalClusterIdentifier"] == "trading-global"
     writer = primary.one("aws:rds/cluster:Cluster", "primary-cluster")
@@ -293,11 +307,10 @@ def test_aurora_option_builds_a_global_cluster_across_both_stacks() -> None:
     secret = primary.one("aws:secretsmanager/secret:Secret", "primary-master")
     assert secret.inputs["kmsKeyId"] == key_arn(primary, "trading-primary-data")
 
-    dr = run_program("dr", {"trading:database": AURORA}, references={PRIMARY_REFERENCE: primary})
     secondary = dr.one("aws:rds/cluster:Cluster", "dr-cluster")
     assert secondary.inputs["globalClusterIdentifier"] == "trading-global"
     assert secondary.inputs["kmsKeyId"] == key_arn(dr, "trading-dr-data")
-    assert region_of(dr, secondary) == "us-west-2"
+    assert region_of(dr.graph, secondary) == "us-west-2"
     assert "masterPassword" not in secondary.inputs
     assert not dr.of_type("aws:rds/globalCluster:GlobalCluster")
     lag = dr.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dr-replica-lag")
@@ -309,9 +322,10 @@ def test_aurora_option_builds_a_global_cluster_across_both_stacks() -> None:
 
 
 def test_reversed_direction_promotes_dr_and_replicates_records_back(
-    primary: StackGraph, run_dr: Callable[..., Graph]
+    rds_primary: StackGraph, run_rds_dr: Callable[..., Graph]
 ) -> None:
-    graph = run_dr({"trading:replication": {"direction": "dr-to-primary"}})
+    primary = rds_primary
+    graph = run_rds_dr({"trading:replication": {"direction": "dr-to-primary"}})
     writer = graph.one("aws:rds/instance:Instance", "dr-db")
     assert "replicateSourceDb" not in writer.inputs
     assert writer.inputs["multiAz"] is True
@@ -329,11 +343,18 @@ def test_reversed_direction_promotes_dr_and_replicates_records_back(
     assert graph.exports["replicationDirection"] == "dr-to-primary"
 
 
-def test_reversed_direction_rebuilds_the_primary_database_as_drs_replica(dr: StackGraph) -> None:
+def test_reversed_direction_rebuilds_the_primary_database_as_drs_replica(
+    rds_dr: StackGraph,
+) -> None:
+    dr = rds_dr
     reference = "organization/trading/dr"
     graph = run_program(
         "primary",
-        {"trading:replication": {"direction": "dr-to-primary"}, "trading:drStack": reference},
+        {
+            **postgres("primary"),
+            "trading:replication": {"direction": "dr-to-primary"},
+            "trading:drStack": reference,
+        },
         references={reference: dr.graph},
     )
     rebuilt = graph.one("aws:rds/instance:Instance", "primary-db")
@@ -419,7 +440,11 @@ def test_primary_stack_missing_an_output_fails_before_any_replica() -> None:
             {"engine": "aurora-postgresql", "engineVersion": "16.6"},
             "an Aurora global database moves its writer",
         ),
-        ({"engine": "aurora-postgresql"}, 'allowed: major.minor like "16.6"'),
+        (
+            {"engine": "aurora-postgresql", "engineVersion": "16"},
+            'allowed: major.minor like "16.6"',
+        ),
+        ({"engine": "postgres", "engineVersion": "16.6"}, "allowed: a major version only, digits"),
         (
             {"engine": "aurora-postgresql", "engineVersion": "15.2"},
             "trading:database.engineVersion = '15.2' is not valid; allowed: 13.11, 14.8, 15.3",

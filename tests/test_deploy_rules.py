@@ -52,12 +52,16 @@ def test_the_shared_validation_record_outlives_either_stack(
     assert bool(record.inputs.get("allowOverwrite")) is shared
 
 
-def test_every_physical_name_is_named_as_its_table_row_says(stack: StackGraph) -> None:
+def test_every_physical_name_is_named_as_its_table_row_says(
+    stack: StackGraph, rds_primary: StackGraph, rds_dr: StackGraph
+) -> None:
     """naming.PHYSICAL_NAMES is what settings checks lengths with: each row's name must be the
-    one the program gives (the account id is the mocked one)."""
+    one the program gives (the account id is the mocked one), on the stack files' Aurora tier
+    or on the PostgreSQL one, whichever renders that resource."""
     cluster = f"trading-{stack.name}"
+    rds = {"primary": rds_primary, "dr": rds_dr}[stack.name]
     for rule in PHYSICAL_NAMES:
-        found = {str(r.inputs.get(rule.prop)) for r in stack.of_type(rule.type)}
+        found = {str(r.inputs.get(rule.prop)) for g in (stack, rds) for r in g.of_type(rule.type)}
         wanted = {rule.render(cluster, account=ACCOUNT, group=g) for g in NODE_GROUPS}
         if "failover" in rule.template and stack.name == "primary":
             continue  # the failover automation lives in dr only

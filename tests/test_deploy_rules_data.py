@@ -15,47 +15,43 @@ import pytest
 
 import settings
 from components.data import replication_policy
-from tests.conftest import PRIMARY_REFERENCE, StackGraph, raw_settings
+from tests.conftest import StackGraph, postgres, raw_settings
 from tools.harness import SECRET, Graph, Resource, run_program
 
 DATABASE_TYPES = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
-AURORA = {
-    "engine": "aurora-postgresql",
-    "engineVersion": "16.6",
-    "instanceClass": "db.r7g.large",
-    "backupRetentionDays": 14,
-}
 REVERSED = {"trading:replication": {"direction": "dr-to-primary"}}
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
 
 @pytest.fixture(scope="module")
-def aurora_graphs() -> tuple[Graph, Graph]:
-    primary = run_program("primary", {"trading:database": AURORA})
-    dr = run_program("dr", {"trading:database": AURORA}, references={PRIMARY_REFERENCE: primary})
-    return primary, dr
+def aurora_graphs(primary: StackGraph, dr: StackGraph) -> tuple[Graph, Graph]:
+    """The stack files' own tier: an Aurora global database."""
+    return primary.graph, dr.graph
 
 
 @pytest.fixture(scope="module")
-def reversed_graphs(dr: StackGraph, run_dr: Callable[..., Graph]) -> tuple[Graph, Graph]:
-    """Failback: dr holds the writer and the primary is rebuilt as its replica."""
+def reversed_graphs(rds_dr: StackGraph, run_rds_dr: Callable[..., Graph]) -> tuple[Graph, Graph]:
+    """Failback on the PostgreSQL tier: dr holds the writer and the primary is rebuilt as its
+    replica (an Aurora global database switches over instead: settings refuse the reversal)."""
     reference = "organization/trading/dr"
     primary = run_program(
-        "primary", {**REVERSED, "trading:drStack": reference}, references={reference: dr.graph}
+        "primary",
+        {**postgres("primary"), **REVERSED, "trading:drStack": reference},
+        references={reference: rds_dr.graph},
     )
-    return primary, run_dr(REVERSED)
+    return primary, run_rds_dr(REVERSED)
 
 
 @pytest.fixture(scope="module")
 def every_graph(
-    primary: StackGraph,
-    dr: StackGraph,
+    rds_primary: StackGraph,
+    rds_dr: StackGraph,
     aurora_graphs: tuple[Graph, Graph],
     reversed_graphs: tuple[Graph, Graph],
 ) -> dict[str, Graph]:
     return {
-        "postgres primary": primary.graph,
-        "postgres dr": dr.graph,
+        "postgres primary": rds_primary.graph,
+        "postgres dr": rds_dr.graph,
         "postgres primary, reversed": reversed_graphs[0],
         "postgres dr, reversed": reversed_graphs[1],
         "aurora primary": aurora_graphs[0],
@@ -108,7 +104,7 @@ def writer_password(graph: Graph) -> Any:
 
 @pytest.mark.parametrize("engine", ["postgres", "aurora-postgresql"])
 def test_master_credentials_are_a_secret_replicated_to_the_peer_region(
-    engine: str, primary: StackGraph, dr: StackGraph, aurora_graphs: tuple[Graph, Graph]
+    engine: str, rds_primary: StackGraph, rds_dr: StackGraph, aurora_graphs: tuple[Graph, Graph]
 ) -> None:
     """The master password lives in a Secrets Manager secret under the primary's data key and is
     replicated to the peer region; a replica secret keeps the name and the value of its primary
@@ -119,7 +115,7 @@ def test_master_credentials_are_a_secret_replicated_to_the_peer_region(
     https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html
     https://www.pulumi.com/registry/packages/aws/api-docs/secretsmanager/secret/
     """
-    source, replica = (primary.graph, dr.graph) if engine == "postgres" else aurora_graphs
+    source, replica = (rds_primary.graph, rds_dr.graph) if engine == "postgres" else aurora_graphs
     peer_region = settings.parse(raw_settings("primary")).peer_region
 
     assert writer_password(source) == SECRET
@@ -284,13 +280,14 @@ def bucket_key_enabled(graph: Graph, bucket: str) -> bool:
 
 @pytest.mark.parametrize("direction", ["primary-to-dr", "dr-to-primary"])
 def test_deployed_replication_role_admits_each_bucket_key_bucket(
-    direction: str, primary: StackGraph, run_dr: Callable[..., Graph]
+    direction: str, rds_primary: StackGraph, run_rds_dr: Callable[..., Graph]
 ) -> None:
     """The same rule on the rendered stacks, either way the records flow: a bucket whose
     encryption configuration turns the bucket key on makes its ARN an allowed context.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html
     """
-    graph = run_dr({"trading:replication": {"direction": direction}})
+    primary = rds_primary
+    graph = run_rds_dr({"trading:replication": {"direction": direction}})
     ends = {
         "primary": (primary.graph, "primary-records", primary.exports["recordsBucketArn"]),
         "dr": (graph, "dr-records", graph.one("aws:s3/bucket:Bucket", "dr-records").outputs["arn"]),

@@ -25,7 +25,7 @@ from components.failover import (
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
 from components.kms import Account
 from policypacks.trading_guard.policies.iam import is_mutating
-from tests.conftest import PRIMARY_REFERENCE, StackGraph, listed
+from tests.conftest import PRIMARY_REFERENCE, StackGraph, listed, postgres
 from tests.test_policies import MANDATORY, judged
 from tools.harness import Resource, run_program, stack_config
 from tools.invented import ACCOUNT
@@ -286,8 +286,10 @@ def test_only_dr_grants_failover_access_and_keeps_the_hpa_bounds_it_sets(
 # -- the role ----------------------------------------------------------------------------------
 
 
-def test_postgres_writers_are_fenced_through_their_parameter_groups(deployed: Deployed) -> None:
-    by_sid = statements(deployed.stack)
+def test_postgres_writers_are_fenced_through_their_parameter_groups(
+    rds_primary: StackGraph,
+) -> None:
+    by_sid = statements(run_dr(rds_primary, overrides=postgres("dr")).stack)
     assert by_sid["FenceWriters"]["Action"] == [
         "rds:DescribeDBParameters",
         "rds:ModifyDBParameterGroup",
@@ -298,6 +300,19 @@ def test_postgres_writers_are_fenced_through_their_parameter_groups(deployed: De
     ]
     actions = {a for s in by_sid.values() for a in listed(s["Action"])}
     assert "rds:StopDBInstance" not in actions
+
+
+def test_an_aurora_global_database_is_fenced_by_aurora_itself(deployed: Deployed) -> None:
+    """The stack files' tier: a global switchover or failover demotes the old writer (Aurora
+    User Guide, "Using switchover or failover in an Amazon Aurora global database"), so the
+    role has no parameter-group fence, and may switch only this global cluster."""
+    by_sid = statements(deployed.stack)
+    assert "FenceWriters" not in by_sid
+    actions = {a for s in by_sid.values() for a in listed(s["Action"])}
+    assert {"rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster"} <= actions
+    assert not {"rds:ModifyDBParameterGroup", "rds:PromoteReadReplica"} & actions
+    (switch,) = [s for s in by_sid.values() if "rds:FailoverGlobalCluster" in listed(s["Action"])]
+    assert f"arn:aws:rds::{ACCOUNT}:global-cluster:trading-global" in listed(switch["Resource"])
 
 
 def test_routing_controls_replace_health_check_inversion(

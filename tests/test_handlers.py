@@ -35,7 +35,16 @@ REGION = "us-west-2"
 
 
 @pytest.fixture
-def variables(dr: StackGraph) -> dict[str, str]:
+def variables(rds_dr: StackGraph) -> dict[str, str]:
+    """The Lambda's environment on the RDS PostgreSQL tier, the one moto emulates: moto's RDS
+    answers neither FailoverGlobalCluster nor SwitchoverGlobalCluster, so the Aurora tests
+    below state AWS's answers on the clients themselves."""
+    return emulation.lambda_environment(rds_dr.graph)
+
+
+@pytest.fixture
+def aurora_variables(dr: StackGraph) -> dict[str, str]:
+    """The Lambda's environment as the stack files (an Aurora global database) render it."""
     return emulation.lambda_environment(dr.graph)
 
 
@@ -425,26 +434,15 @@ def test_failback_without_a_failover_is_a_noop(world: emulation.World) -> None:
     assert sizes(world) == {"system": 1, "trading": 1}
 
 
-def aurora(world: emulation.World, variables: dict[str, str]) -> None:
-    world.env = parse_environment(
-        {
-            **variables,
-            "AWS_REGION": REGION,
-            "DB_ENGINE": "aurora-postgresql",
-            "DB_IDENTIFIER": "trading-dr-cluster",
-            "PRIMARY_DB_IDENTIFIER": "trading-primary-cluster",
-            "GLOBAL_CLUSTER_IDENTIFIER": "trading-global",
-        }
-    )
-
-
 def test_aurora_failback_finds_the_primary_cluster_in_its_own_region(
-    world: emulation.World, variables: dict[str, str]
+    world: emulation.World, aurora_variables: dict[str, str]
 ) -> None:
-    aurora(world, variables)
+    world.env = parse_environment({**aurora_variables, "AWS_REGION": REGION})
+    global_id = world.env.global_cluster_identifier
+    primary_id = world.env.primary_db_identifier
     hold(world, "active-in-dr", "failover-earlier", 0)
-    primary_arn = "arn:aws:rds:us-east-1:123456789012:cluster:trading-primary-cluster"
-    dr_arn = "arn:aws:rds:us-west-2:123456789012:cluster:trading-dr-cluster"
+    primary_arn = f"arn:aws:rds:us-east-1:123456789012:cluster:{primary_id}"
+    dr_arn = f"arn:aws:rds:us-west-2:123456789012:cluster:{world.env.db_identifier}"
 
     def members(writer: str) -> dict:
         return {
@@ -464,7 +462,7 @@ def test_aurora_failback_finds_the_primary_cluster_in_its_own_region(
         primary_stub.add_response(
             "describe_db_clusters",
             {"DBClusters": [{"DBClusterArn": primary_arn}]},
-            {"DBClusterIdentifier": "trading-primary-cluster"},
+            {"DBClusterIdentifier": primary_id},
         )
     primary_stub.activate()
     dr_rds = boto3.client("rds", region_name=REGION)
@@ -473,7 +471,7 @@ def test_aurora_failback_finds_the_primary_cluster_in_its_own_region(
     dr_stub.add_response(
         "switchover_global_cluster",
         {"GlobalCluster": {}},
-        {"GlobalClusterIdentifier": "trading-global", "TargetDbClusterIdentifier": primary_arn},
+        {"GlobalClusterIdentifier": global_id, "TargetDbClusterIdentifier": primary_arn},
     )
     dr_stub.add_response("describe_global_clusters", members(primary_arn))
     dr_stub.activate()

@@ -834,10 +834,11 @@ def test_object_only_replication_contexts_are_caught(dr: StackGraph) -> None:
 
 
 def test_a_primary_writer_that_manages_its_password_is_caught(
-    primary: StackGraph, dr: StackGraph
+    rds_primary: StackGraph, rds_dr: StackGraph
 ) -> None:
     """dr's replica is built from the databaseArn primary exports (components.data): the
     primary stack is where the mistake shows, as the replica's source is in another stack."""
+    primary, dr = rds_primary, rds_dr
     graph = edited(primary)
     rewrite(graph.one(INSTANCE, "primary-db"), manageMasterUserPassword=True)
     assert reported(primary.graph, "rds-replica-without-managed-password") == []
@@ -849,7 +850,8 @@ def test_a_primary_writer_that_manages_its_password_is_caught(
     assert reported(dr.graph, "rds-replica-without-managed-password") == []
 
 
-def test_a_pinned_minor_on_the_programs_database_is_caught(primary: StackGraph) -> None:
+def test_a_pinned_minor_on_the_programs_database_is_caught(rds_primary: StackGraph) -> None:
+    primary = rds_primary
     graph = edited(primary)
     rewrite(graph.one(INSTANCE, "primary-db"), engineVersion="16.4")
     assert reported(primary.graph, "rds-engine-version-major-only") == []

@@ -172,7 +172,8 @@ def test_every_log_group_has_a_customer_key_and_retention(stack: StackGraph) -> 
     assert {g.inputs["name"] for g in groups} >= {
         f"/aws/eks/trading-{stack.name}/cluster",
         f"/trading/trading-{stack.name}/vpc-flow-logs",
-        f"/aws/rds/instance/trading-{stack.name}-db/postgresql",
+        # The Aurora cluster's log, created here (so encrypted) before RDS would create it.
+        f"/aws/rds/cluster/trading-{stack.name}-db/postgresql",
     }
     for group in groups:
         assert group.inputs["kmsKeyId"] in key_arns

@@ -16,9 +16,12 @@ from tools.harness import ROOT, run_program
 DELETE = object()
 
 
-def with_change(stack: str, path: str, value: Any) -> dict[str, Any]:
-    """The stack's raw settings with one dotted path set (or removed when value is DELETE)."""
-    raw = copy.deepcopy(raw_settings(stack))
+def with_change(
+    stack: str, path: str, value: Any, base: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The stack's raw settings (or `base`) with one dotted path set (or removed when value is
+    DELETE)."""
+    raw = copy.deepcopy(base if base is not None else raw_settings(stack))
     *parents, leaf = path.split(".")
     node = raw
     for part in parents:
@@ -28,6 +31,12 @@ def with_change(stack: str, path: str, value: Any) -> dict[str, Any]:
     else:
         node[leaf] = value
     return raw
+
+
+def on_postgres(stack: str) -> dict[str, Any]:
+    """The stack's raw settings on the RDS PostgreSQL replica tier instead of the stack files'
+    Aurora global database."""
+    return with_change(stack, "database.engine", "postgres")
 
 
 def problems_of(raw: dict[str, Any]) -> list[str]:
@@ -119,21 +128,27 @@ def test_engine_version_is_a_major_while_minor_upgrades_are_automatic(version: A
     """
     assert settings.AUTO_MINOR_VERSION_UPGRADE
     for stack in STACKS:
-        found = problems_of(with_change(stack, "database.engineVersion", version))
+        found = problems_of(
+            with_change(stack, "database.engineVersion", version, on_postgres(stack))
+        )
         assert found == [
             f"trading:database.engineVersion = {version!r} is not valid; {ENGINE_VERSION_RULE}"
         ]
 
 
 def test_missing_engine_version_names_what_is_allowed() -> None:
-    found = problems_of(with_change("primary", "database.engineVersion", DELETE))
+    found = problems_of(
+        with_change("primary", "database.engineVersion", DELETE, on_postgres("primary"))
+    )
     assert found == [f"trading:database.engineVersion is required; {ENGINE_VERSION_RULE}"]
 
 
 @pytest.mark.parametrize(("version", "major"), [("16", "16"), ("17", "17"), (16, "16")])
 def test_a_major_engine_version_is_accepted(version: Any, major: str) -> None:
     for stack in STACKS:
-        database = parse(with_change(stack, "database.engineVersion", version)).database
+        database = parse(
+            with_change(stack, "database.engineVersion", version, on_postgres(stack))
+        ).database
         assert database.engine_version == major
         assert database.major_version == major
 

@@ -4,8 +4,9 @@ produced), plus the stores the drill's RPO markers go to.
 
 Used by the handler tests and the emulated drill. moto emulates EKS scaling, DynamoDB
 conditional writes, SNS to SQS and Route 53 health check configuration faithfully; it does not
-emulate RDS promotion (describe still shows a replica), health check status (always healthy) or
-replication. Whoever uses this world reports those as not emulated.
+emulate RDS promotion (describe still shows a replica), Aurora's global switchover and failover
+(it does not answer them: a stand-in below records the new writer), health check status (always
+healthy) or replication. Whoever uses this world reports those as not emulated.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from unittest import mock
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from moto.rds.models import rds_backends
 from moto.server import ThreadedMotoServer
 
 from handlers.failover import Clients, make_clients
@@ -52,6 +54,13 @@ def clients(env: Environment, **overrides: Any) -> Clients:
     for _, client in made.arc:
         client.meta.events.register("before-parameter-build.route53-recovery-cluster", arc.keep)
         client.meta.events.register("before-call.route53-recovery-cluster", arc.answer)
+    global_switch = GlobalSwitchStandIn()
+    for client in (made.rds, made.primary_rds):
+        for operation in GlobalSwitchStandIn.OPERATIONS:
+            client.meta.events.register(
+                f"before-parameter-build.rds.{operation}", global_switch.keep
+            )
+            client.meta.events.register(f"before-call.rds.{operation}", global_switch.answer)
     return dataclasses.replace(made, **overrides)
 
 
@@ -81,6 +90,38 @@ class ArcStandIn:
         else:
             raise NotImplementedError(f"the stand-in does not answer {model.name}")
         body["ResponseMetadata"] = {"HTTPStatusCode": 200}
+        return AWSResponse("https://stand-in", 200, {}, None), body
+
+
+class GlobalSwitchStandIn:
+    """Aurora's global switchover and failover, which moto's RDS does not answer: the target
+    cluster becomes the global database's writer in moto's own records, so describing the
+    global cluster afterwards shows what AWS shows once the switch completed (the minutes it
+    takes are the simulation's business). The real botocore client validates the request."""
+
+    OPERATIONS = ("FailoverGlobalCluster", "SwitchoverGlobalCluster")
+
+    def keep(self, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["stand-in.params"] = dict(params)
+
+    def answer(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        params = context["stand-in.params"]
+        identifier = params["GlobalClusterIdentifier"]
+        target = params["TargetDbClusterIdentifier"]
+        clusters = [
+            backend.global_clusters[identifier]
+            for backend in rds_backends[MOCK_ACCOUNT].values()
+            if identifier in backend.global_clusters
+        ]
+        if not clusters:
+            raise NotImplementedError(f"no global cluster {identifier} in moto")
+        (global_cluster,) = {id(c): c for c in clusters}.values()
+        for member in global_cluster.members:
+            member.is_writer = target in (member.db_cluster_arn, member.db_cluster_identifier)
+        body = {
+            "GlobalCluster": {"GlobalClusterIdentifier": identifier},
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
         return AWSResponse("https://stand-in", 200, {}, None), body
 
 
@@ -153,6 +194,9 @@ def _eks(env: Environment) -> None:
 
 
 def _databases(env: Environment) -> None:
+    if env.db_engine == "aurora-postgresql":
+        _global_database(env)
+        return
     primary = boto3.client("rds", region_name=env.primary_region)
     # Each instance has a parameter group of its own name (components/database.py).
     for region, name in (
@@ -178,6 +222,41 @@ def _databases(env: Environment) -> None:
         DBInstanceClass="db.r7g.xlarge",
         DBParameterGroupName=env.db_identifier,
     )
+
+
+def _global_database(env: Environment) -> None:
+    """The Aurora global database as components/database.py declares it: a writer cluster in
+    the primary region and a secondary cluster in dr, each with an instance."""
+    boto3.client("rds", region_name=env.primary_region).create_global_cluster(
+        GlobalClusterIdentifier=env.global_cluster_identifier,
+        Engine="aurora-postgresql",
+        EngineVersion="16.6",
+        StorageEncrypted=True,
+    )
+    for region, identifier, writer in (
+        (env.primary_region, env.primary_db_identifier, True),
+        (env.region, env.db_identifier, False),
+    ):
+        rds = boto3.client("rds", region_name=region)
+        credentials = (
+            {"MasterUsername": "trading_admin", "MasterUserPassword": "emulated-only-password"}
+            if writer
+            else {}
+        )
+        rds.create_db_cluster(
+            DBClusterIdentifier=identifier,
+            GlobalClusterIdentifier=env.global_cluster_identifier,
+            Engine="aurora-postgresql",
+            EngineVersion="16.6",
+            StorageEncrypted=True,
+            **credentials,
+        )
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{identifier}-0",
+            DBClusterIdentifier=identifier,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r7g.xlarge",
+        )
 
 
 def _state_and_topic(env: Environment) -> str:

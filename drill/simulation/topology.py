@@ -19,7 +19,11 @@ from tools.harness import reference_name, run_program, stack_config
 GATEWAY_NODE_GROUP = "trading"
 TIERS = {"rds": "postgres", "aurora": "aurora-postgresql"}
 # What `trading:database` becomes for the Aurora tier (an engine version Aurora accepts).
-AURORA_DATABASE = {"engine": "aurora-postgresql", "engineVersion": "16.6"}
+# Each data tier as `trading:database` fields over the stack files' own (which name Aurora).
+TIER_DATABASE = {
+    "aurora": {"engine": "aurora-postgresql", "engineVersion": "16.6"},
+    "rds": {"engine": "postgres", "engineVersion": "16", "allocatedStorageGb": 200},
+}
 
 
 class TopologyError(ValueError):
@@ -231,14 +235,10 @@ def render_graphs(database: str, traffic_control: str | None = None) -> tuple[An
         for stack, chosen in (("primary", overrides), ("dr", dr_overrides)):
             dns = stack_config(stack)["trading:dns"]
             chosen["trading:dns"] = {**dns, "trafficControl": traffic_control}
-    if database == "aurora":
-        overrides["trading:database"] = {
-            **stack_config("primary")["trading:database"],
-            **AURORA_DATABASE,
-        }
-        dr_overrides["trading:database"] = {
-            **stack_config("dr")["trading:database"],
-            **AURORA_DATABASE,
+    for stack, chosen in (("primary", overrides), ("dr", dr_overrides)):
+        chosen["trading:database"] = {
+            **stack_config(stack)["trading:database"],
+            **TIER_DATABASE[database],
         }
     primary = run_program("primary", overrides)
     dr = run_program("dr", dr_overrides, references={reference_name("primary"): primary})
