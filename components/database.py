@@ -34,6 +34,8 @@ DATABASE_NAME = "trading"
 MONITORING_INTERVAL_SECONDS = 15
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+# After the 03:00-04:00 backup window, UTC, the same in both regions.
+AURORA_MAINTENANCE_WINDOW = "sun:05:00-sun:06:00"
 # The key of the credentials' replica: Secrets Manager's own key in the replica's region. A
 # customer key there would belong either to this stack, which then holds a resource in the
 # peer region, or to the peer stack, which does not exist yet when this one first deploys.
@@ -324,6 +326,11 @@ class Database(pulumi.ComponentResource):
             db_cluster_parameter_group_name=parameters.name,
             backup_retention_period=args.settings.backup_retention_days,
             preferred_backup_window="03:00-04:00",
+            # One window for both regions' clusters: a managed switchover or failover needs the
+            # same engine version and patch level in both (Aurora User Guide, "Upgrading an
+            # Amazon Aurora global database"), so maintenance must not patch one region days
+            # before the other.
+            preferred_maintenance_window=AURORA_MAINTENANCE_WINDOW,
             copy_tags_to_snapshot=True,
             deletion_protection=True,
             skip_final_snapshot=False,
@@ -334,11 +341,19 @@ class Database(pulumi.ComponentResource):
             # "Supported Regions and Aurora DB engines for the RDS Data API").
             enable_http_endpoint=True,
             enabled_cloudwatch_logs_exports=list(exports),
-            # A global failover or switchover rewrites these on both clusters.
+            # A global failover or switchover rewrites the first two on both clusters. The
+            # version is the global cluster's to change: pulumi-aws advises ignoring it on
+            # member clusters, whose own diff would fight the global cluster's upgrade
+            # (https://www.pulumi.com/registry/packages/aws/api-docs/rds/globalcluster/,
+            # "Upgrading Engine Versions"); a minor upgrade is the README's runbook.
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=logs,
-                ignore_changes=["replicationSourceIdentifier", "globalClusterIdentifier"],
+                ignore_changes=[
+                    "replicationSourceIdentifier",
+                    "globalClusterIdentifier",
+                    "engineVersion",
+                ],
             ),
         )
         for index in range(2 if args.multi_az else 1):
@@ -362,20 +377,22 @@ class Database(pulumi.ComponentResource):
         self.arn = cluster.arn
         self.identifier = cluster.cluster_identifier
         self.endpoint = cluster.endpoint
-        # By cluster, not instance: Aurora moves the writer role between instances, so AWS
-        # advises alarms on cluster and role metrics; Maximum keeps the busiest instance
-        # visible. No storage alarm: the cluster volume grows by itself (Aurora User Guide,
-        # "Creating CloudWatch alarms to monitor Amazon Aurora",
-        # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html,
-        # and "Managing performance and scaling for Aurora DB clusters", storage scaling).
-        self._alarm(
-            "cpu",
-            "CPUUtilization",
-            80,
-            "GreaterThanThreshold",
-            {"DBClusterIdentifier": cluster.cluster_identifier},
-            statistic="Maximum",
-        )
+        # By role, not instance: Aurora moves the writer role between instances, and AWS
+        # advises alarms on the WRITER and READER role metrics (Aurora User Guide, "Creating
+        # CloudWatch alarms to monitor Amazon Aurora",
+        # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html).
+        # Both roles in both regions: a secondary has only readers until a failover makes one
+        # its writer. No storage alarm: the cluster volume grows by itself ("Managing
+        # performance and scaling for Aurora DB clusters", storage scaling).
+        for label, role in (("cpu", "WRITER"), ("reader-cpu", "READER")):
+            self._alarm(
+                label,
+                "CPUUtilization",
+                80,
+                "GreaterThanThreshold",
+                {"DBClusterIdentifier": cluster.cluster_identifier, "Role": role},
+                statistic="Maximum",
+            )
         if self.is_replica:
             # Aurora reports global replication lag in milliseconds.
             self._lag_alarm(

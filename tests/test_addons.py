@@ -138,11 +138,16 @@ def test_addon_requests_follow_the_capacity_profile(primary: StackGraph, dr: Sta
 
 def test_cloudwatch_alarms_and_dashboard(stack: StackGraph) -> None:
     alarms = {a.name: a for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    cpu = alarms[f"{stack.name}-cpu"].inputs
-    # The stack files' Aurora cluster: by cluster (the writer moves between instances), the
-    # busiest instance, and no storage alarm (the cluster volume grows by itself).
-    assert cpu["dimensions"] == {"DBClusterIdentifier": f"trading-{stack.name}-db"}
-    assert cpu["statistic"] == "Maximum"
+    # The stack files' Aurora cluster: by role (the writer moves between instances), the
+    # busiest instance of each, and no storage alarm (the cluster volume grows by itself).
+    for label, role in (("cpu", "WRITER"), ("reader-cpu", "READER")):
+        cpu = alarms[f"{stack.name}-{label}"].inputs
+        assert cpu["dimensions"] == {
+            "DBClusterIdentifier": f"trading-{stack.name}-db",
+            "Role": role,
+        }
+        assert cpu["statistic"] == "Maximum"
+        assert cpu["alarmActions"] == [stack.exports["alertsTopicArn"]]
     assert f"{stack.name}-free-storage" not in alarms
     assert alarms[f"{stack.name}-failed-nodes"].inputs["metricName"] == "cluster_failed_node_count"
     assert alarms[f"{stack.name}-api-5xx"].inputs["dimensions"] == {

@@ -301,6 +301,9 @@ def test_the_stack_files_build_an_aurora_global_database_across_both_stacks(
     assert writer.inputs["globalClusterIdentifier"] == "trading-global"
     assert writer.inputs["kmsKeyId"] == key_arn(primary, "trading-primary-data")
     assert writer.inputs["deletionProtection"] is True
+    # The version is the global cluster's; both clusters patch in one window.
+    assert "engineVersion" in writer.ignore_changes
+    assert writer.inputs["preferredMaintenanceWindow"] == "sun:05:00-sun:06:00"
     assert len(primary.of_type("aws:rds/clusterInstance:ClusterInstance")) == 2
     assert primary.exports["globalClusterIdentifier"] == "trading-global"
     assert not primary.of_type("aws:rds/instance:Instance")
@@ -312,6 +315,8 @@ def test_the_stack_files_build_an_aurora_global_database_across_both_stacks(
     assert secondary.inputs["kmsKeyId"] == key_arn(dr, "trading-dr-data")
     assert region_of(dr.graph, secondary) == "us-west-2"
     assert "masterPassword" not in secondary.inputs
+    assert "engineVersion" in secondary.ignore_changes
+    assert secondary.inputs["preferredMaintenanceWindow"] == "sun:05:00-sun:06:00"
     assert not dr.of_type("aws:rds/globalCluster:GlobalCluster")
     lag = dr.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dr-replica-lag")
     assert lag.inputs["metricName"] == "AuroraGlobalDBReplicationLag"
