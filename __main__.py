@@ -14,8 +14,9 @@ from components.data import (
 )
 from components.failover import FailoverAutomation, FailoverAutomationArgs
 from components.markers import MarkerWriter, MarkerWriterArgs
-from components.recovery import TRAFFIC_CONTROL_OUTPUT, RecoveryControls, RecoveryControlsArgs
+from components.recovery import RecoveryControls, RecoveryControlsArgs
 from components.region import TradingRegion, TradingRegionArgs
+from outputs import StackOutput
 
 config = stack_settings.load()
 
@@ -100,8 +101,8 @@ SecurityBaseline(
 )
 hub = region.transit_gateway
 if hub is not None:
-    pulumi.export("transitGatewayId", hub.transit_gateway_id)
-    pulumi.export("transitGatewayRouteTableId", hub.route_table_id)
+    pulumi.export(StackOutput.TRANSIT_GATEWAY_ID, hub.transit_gateway_id)
+    pulumi.export(StackOutput.TRANSIT_GATEWAY_ROUTE_TABLE_ID, hub.route_table_id)
     if config.role == "dr" and config.connectivity.peering:
         TransitGatewayPeering(
             config.role,
@@ -165,69 +166,73 @@ else:
         ),
         in_region,
     )
-    pulumi.export("failoverFunctionName", automation.function_name)
-    pulumi.export("failoverStateTable", automation.state_table_name)
-    pulumi.export("failoverTopicArn", automation.topic_arn)
-    pulumi.export("failoverCommandsTopicArn", automation.commands_topic_arn)
-    pulumi.export("failoverCommandsEventBus", automation.commands_event_bus_name)
-    pulumi.export("failoverCommandsRule", automation.commands_rule_name)
-    pulumi.export("failoverCommandsDetailType", automation.commands_detail_type)
+    pulumi.export(StackOutput.FAILOVER_FUNCTION_NAME, automation.function_name)
+    pulumi.export(StackOutput.FAILOVER_STATE_TABLE, automation.state_table_name)
+    pulumi.export(StackOutput.FAILOVER_TOPIC_ARN, automation.topic_arn)
+    pulumi.export(StackOutput.FAILOVER_COMMANDS_TOPIC_ARN, automation.commands_topic_arn)
+    pulumi.export(StackOutput.FAILOVER_COMMANDS_EVENT_BUS, automation.commands_event_bus_name)
+    pulumi.export(StackOutput.FAILOVER_COMMANDS_RULE, automation.commands_rule_name)
+    pulumi.export(StackOutput.FAILOVER_COMMANDS_DETAIL_TYPE, automation.commands_detail_type)
 
 # The drill's marker writer in each region (README, "Failover drill").
-table_arns = data.exports["tableArns" if config.role == "primary" else "tableReplicaArns"]
+table_arns = data.exports[
+    StackOutput.TABLE_ARNS if config.role == "primary" else StackOutput.TABLE_REPLICA_ARNS
+]
 markers = MarkerWriter(
     config.role,
     MarkerWriterArgs(
         prefix=config.resource_prefix,
         region=config.region,
         account=region.account,
-        table_name=pulumi.Output.from_input(data.exports["tableNames"]).apply(
+        table_name=pulumi.Output.from_input(data.exports[StackOutput.TABLE_NAMES]).apply(
             lambda names: str(names["orders"])
         ),
         table_arn=table_arns["orders"],
-        bucket_name=data.exports["recordsBucketName"],
-        bucket_arn=pulumi.Output.from_input(data.exports["recordsBucketName"]).apply(
+        bucket_name=data.exports[StackOutput.RECORDS_BUCKET_NAME],
+        bucket_arn=pulumi.Output.from_input(data.exports[StackOutput.RECORDS_BUCKET_NAME]).apply(
             lambda name: f"arn:aws:s3:::{name}"
         ),
-        data_key_arn=data.exports["dataKeyArn"],
+        data_key_arn=data.exports[StackOutput.DATA_KEY_ARN],
         logs_key_arn=region.logs_key_arn,
         log_retention_days=config.log_retention_days,
         db_engine=config.database.engine,
         db_cluster_arn=data.database.arn if config.database.is_aurora else None,
-        db_secret_name=data.exports["masterSecretName"] if config.database.is_aurora else None,
+        db_secret_name=data.exports[StackOutput.MASTER_SECRET_NAME]
+        if config.database.is_aurora
+        else None,
     ),
     in_region,
 )
-pulumi.export("markerFunctionName", markers.function_name)
+pulumi.export(StackOutput.MARKER_FUNCTION_NAME, markers.function_name)
 
-pulumi.export("role", config.role)
-pulumi.export("region", config.region)
-pulumi.export("vpcId", region.vpc_id)
-pulumi.export("publicSubnetIds", region.public_subnet_ids)
-pulumi.export("privateSubnetIds", region.private_subnet_ids)
-pulumi.export("dataSubnetIds", region.data_subnet_ids)
-pulumi.export("clusterName", region.cluster_name)
-pulumi.export("nodeGroupNames", region.node_group_names)
-pulumi.export("kubeconfig", region.kubeconfig)
-pulumi.export("keyArns", region.key_arns)
-pulumi.export("alertsTopicArn", region.alerts_topic_arn)
-pulumi.export("regionalEndpoint", region.regional_hostname)
-pulumi.export("healthCheckId", region.health_check_id)
-pulumi.export("recordName", config.dns.record_name)
-pulumi.export(TRAFFIC_CONTROL_OUTPUT, config.dns.traffic_control)
+pulumi.export(StackOutput.ROLE, config.role)
+pulumi.export(StackOutput.REGION, config.region)
+pulumi.export(StackOutput.VPC_ID, region.vpc_id)
+pulumi.export(StackOutput.PUBLIC_SUBNET_IDS, region.public_subnet_ids)
+pulumi.export(StackOutput.PRIVATE_SUBNET_IDS, region.private_subnet_ids)
+pulumi.export(StackOutput.DATA_SUBNET_IDS, region.data_subnet_ids)
+pulumi.export(StackOutput.CLUSTER_NAME, region.cluster_name)
+pulumi.export(StackOutput.NODE_GROUP_NAMES, region.node_group_names)
+pulumi.export(StackOutput.KUBECONFIG, region.kubeconfig)
+pulumi.export(StackOutput.KEY_ARNS, region.key_arns)
+pulumi.export(StackOutput.ALERTS_TOPIC_ARN, region.alerts_topic_arn)
+pulumi.export(StackOutput.REGIONAL_ENDPOINT, region.regional_hostname)
+pulumi.export(StackOutput.HEALTH_CHECK_ID, region.health_check_id)
+pulumi.export(StackOutput.RECORD_NAME, config.dns.record_name)
+pulumi.export(StackOutput.TRAFFIC_CONTROL, config.dns.traffic_control)
 if recovery is not None:
     for key, value in recovery.exports.items():
         pulumi.export(key, value)
 # Both profiles, so failover (and a reviewer) sees the exact sizes dr scales between.
 pulumi.export(
-    "capacityProfiles",
+    StackOutput.CAPACITY_PROFILES,
     {name: profile.as_config() for name, profile in config.capacity.profiles.items()},
 )
-pulumi.export("activeCapacityProfile", config.capacity.active_profile)
-pulumi.export("replicationDirection", config.replication.direction)
-pulumi.export("databaseEngine", config.database.engine)
+pulumi.export(StackOutput.ACTIVE_CAPACITY_PROFILE, config.capacity.active_profile)
+pulumi.export(StackOutput.REPLICATION_DIRECTION, config.replication.direction)
+pulumi.export(StackOutput.DATABASE_ENGINE, config.database.engine)
 pulumi.export(
-    "objectives",
+    StackOutput.OBJECTIVES,
     {"rtoSeconds": config.objectives.rto_seconds, "rpoSeconds": config.objectives.rpo_seconds},
 )
 for key, value in data.exports.items():

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.references import stack_outputs
+from outputs import PEERING_NEEDS_FROM_PRIMARY, StackOutput
 from settings import Connectivity, Vpn
 
 TUNNELS = ("tunnel1", "tunnel2")
@@ -180,14 +181,14 @@ class TransitGatewayPeering(pulumi.ComponentResource):
         peer = stack_outputs(
             f"{name}-peer",
             args.peer_stack,
-            ("transitGatewayId", "transitGatewayRouteTableId"),
+            PEERING_NEEDS_FROM_PRIMARY,
             "dr (Transit Gateway peering)",
             child,
         )
         peering = aws.ec2transitgateway.PeeringAttachment(
             f"{name}-peering",
             transit_gateway_id=args.transit_gateway_id,
-            peer_transit_gateway_id=peer.apply(lambda o: str(o["transitGatewayId"])),
+            peer_transit_gateway_id=peer.apply(lambda o: str(o[StackOutput.TRANSIT_GATEWAY_ID])),
             peer_region=args.peer_region,
             tags={"Name": f"{args.prefix}-peering"},
             opts=child,
@@ -212,7 +213,7 @@ class TransitGatewayPeering(pulumi.ComponentResource):
             f"{name}-from-peer",
             region=args.peer_region,
             transit_gateway_route_table_id=peer.apply(
-                lambda o: str(o["transitGatewayRouteTableId"])
+                lambda o: str(o[StackOutput.TRANSIT_GATEWAY_ROUTE_TABLE_ID])
             ),
             destination_cidr_block=args.vpc_cidr,
             transit_gateway_attachment_id=peering.id,

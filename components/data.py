@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from components.database import Database, DatabaseArgs
 from components.iam import service_role
 from components.kms import Account, customer_key, key_policy
-from components.recovery import TRAFFIC_CONTROL_OUTPUT, RoutingControls
+from components.recovery import RoutingControls
 from components.references import qualified, stack_outputs
 from components.storage import (
     Lifecycle,
@@ -28,6 +28,7 @@ from components.storage import (
     account_scoped_name,
     uses_bucket_key,
 )
+from outputs import DR_NEEDS_FROM_PRIMARY, StackOutput, database_source
 from settings import HEALTH_CHECK_INVERSION, ROUTING_CONTROL, Records
 from settings import Database as DatabaseSettings
 
@@ -132,7 +133,7 @@ def _database_args(
 
 def database_source_output(database: DatabaseSettings) -> str:
     """The writer's output a replica is built from, by engine."""
-    return "globalClusterIdentifier" if database.is_aurora else "databaseArn"
+    return database_source(database.is_aurora)
 
 
 class PrimaryData(pulumi.ComponentResource):
@@ -212,21 +213,6 @@ class PrimaryData(pulumi.ComponentResource):
         )
 
 
-REQUIRED_SOURCE_OUTPUTS = (
-    "region",
-    "databaseIdentifier",
-    "healthCheckId",
-    "regionalEndpoint",
-    "alertsTopicArn",
-    "tableArns",
-    "tableNames",
-    "recordsBucketName",
-    "recordsBucketArn",
-    "dataKeyArn",
-    "masterSecretName",
-)
-
-
 @dataclass
 class PrimaryReferenceArgs:
     """What the dr stack reads from the primary stack."""
@@ -255,7 +241,7 @@ class PrimaryReference(pulumi.ComponentResource):
         checked = stack_outputs(
             f"{name}-primary",
             args.peer_stack,
-            (*REQUIRED_SOURCE_OUTPUTS, database_source_output(args.database)),
+            (*DR_NEEDS_FROM_PRIMARY, database_source_output(args.database)),
             "dr",
             pulumi.ResourceOptions(parent=self),
         )
@@ -281,7 +267,7 @@ class TrafficControlMismatchError(Exception):
 def same_traffic_control(stack: str, outputs: dict[str, Any], wanted: str) -> dict[str, Any]:
     """`outputs` of a primary that switches traffic as this stack does; a primary deployed before
     the setting existed exports none and inverted its health check."""
-    theirs = outputs.get(TRAFFIC_CONTROL_OUTPUT) or HEALTH_CHECK_INVERSION
+    theirs = outputs.get(StackOutput.TRAFFIC_CONTROL) or HEALTH_CHECK_INVERSION
     if theirs != wanted:
         raise TrafficControlMismatchError(
             f"stack {stack!r} switches traffic with {theirs} but this stack's "

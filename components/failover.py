@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -22,16 +21,22 @@ from components.alerts import Alerts, AlertsArgs
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
 from components.iam import no_retries_failures_queued, service_role
 from components.kms import Account, customer_key, key_policy
+from components.lambdas import FAILOVER_SOURCES, code_archive, json_logging
+from handlers.contract import (
+    HEALTH_CHECK_INVERSION,
+    ROUTING_CONTROL,
+    TRAFFIC_CONTROLS,
+    Environment,
+    GatewayControl,
+    GatewaySize,
+    NodeGroupSize,
+    RoutingControls,
+)
 from settings import CapacityProfile, Failover
 
-HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = aws.lambda_.Runtime.PYTHON3D12
 # A full failover waits on node groups and a promotion; the Lambda maximum leaves room.
 TIMEOUT_SECONDS = 900
-# How the handler moves traffic (handlers/model.py parses the same two values).
-ROUTING_CONTROL = "routing-control"
-HEALTH_CHECK_INVERSION = "health-check-inversion"
-TRAFFIC_CONTROLS = (ROUTING_CONTROL, HEALTH_CHECK_INVERSION)
 # What an operator's command event carries as `detail-type` (handlers/model.py, parse_event).
 COMMAND_DETAIL_TYPE = "trading.failover"
 COMMAND_EVENT_BUS = "default"
@@ -83,49 +88,35 @@ class FunctionNetwork:
     security_group_id: str
 
 
-def _sizes(profile: CapacityProfile) -> str:
-    return json.dumps(
-        {
-            group: {"minSize": s.min_size, "desiredSize": s.desired_size, "maxSize": s.max_size}
-            for group, s in profile.node_groups.items()
-        }
-    )
+def _sizes(profile: CapacityProfile) -> dict[str, NodeGroupSize]:
+    return {
+        group: NodeGroupSize(s.min_size, s.desired_size, s.max_size)
+        for group, s in profile.node_groups.items()
+    }
 
 
-def gateway_environment(full: CapacityProfile, pilot_light: CapacityProfile) -> str:
-    """The `GATEWAY` variable: the order gateway's objects in the dr cluster (the names
-    components/gateway.py gives them) and the sizes failover and failback set on them."""
+def gateway_control(full: CapacityProfile, pilot_light: CapacityProfile) -> GatewayControl:
+    """The order gateway's objects in the dr cluster (the names components/gateway.py gives
+    them) and the sizes failover and failback set on them."""
 
-    def size(profile: CapacityProfile) -> dict[str, int]:
-        return {"replicas": profile.gateway.replicas, "maxReplicas": profile.gateway.max_replicas}
+    def size(profile: CapacityProfile) -> GatewaySize:
+        return GatewaySize(profile.gateway.replicas, profile.gateway.max_replicas)
 
-    return json.dumps(
-        {
-            "namespace": NAMESPACE,
-            "deployment": APP,
-            "hpa": HPA,
-            "full": size(full),
-            "pilotLight": size(pilot_light),
-        }
-    )
+    return GatewayControl(NAMESPACE, APP, HPA, size(full), size(pilot_light))
 
 
-def routing_controls_environment(arns: Mapping[str, str]) -> str:
-    """The `ROUTING_CONTROLS` variable, {"primary": arn, "dr": arn}."""
+def routing_controls(
+    arns: Mapping[str, str], endpoints: Sequence[Mapping[str, str]]
+) -> RoutingControls:
+    """The primary's routing controls, {"primary": arn, "dr": arn}, and the ARC cluster's
+    endpoints in the shape of its `clusterEndpoints` output, [{"region": ..., "endpoint": ...}]."""
     if set(arns) != {"primary", "dr"}:
         raise ValueError(
             f"routing_control_arns names {sorted(arns)}; it must name exactly primary and dr"
         )
-    return json.dumps({"primary": arns["primary"], "dr": arns["dr"]})
-
-
-def routing_control_endpoints_environment(endpoints: Sequence[Mapping[str, str]]) -> str:
-    """The `ROUTING_CONTROL_ENDPOINTS` variable, [{"region": ..., "endpoint": ...}], in the
-    shape of the ARC cluster's `clusterEndpoints` output."""
-    listed = [{"region": e["region"], "endpoint": e["endpoint"]} for e in endpoints]
-    if not listed:
-        raise ValueError("routing_control_endpoints is empty: the handler needs at least one")
-    return json.dumps(listed)
+    return RoutingControls(
+        arns["primary"], arns["dr"], tuple((e["region"], e["endpoint"]) for e in endpoints)
+    )
 
 
 def handler_policy(
@@ -521,14 +512,12 @@ class FailoverAutomation(pulumi.ComponentResource):
             runtime=RUNTIME,
             architectures=["arm64"],
             handler="handlers.failover.handler",
-            code=pulumi.AssetArchive({"handlers": pulumi.FileArchive(str(HANDLERS))}),
+            code=code_archive(FAILOVER_SOURCES),
             role=role.arn,
             timeout=TIMEOUT_SECONDS,
             memory_size=512,
             kms_key_arn=args.data_key_arn,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="Text", log_group=log_group.name
-            ),
+            logging_config=json_logging(log_group.name),
             vpc_config=(
                 aws.lambda_.FunctionVpcConfigArgs(
                     subnet_ids=list(args.private_subnet_ids),
@@ -603,36 +592,45 @@ class FailoverAutomation(pulumi.ComponentResource):
     @staticmethod
     def _environment(
         args: FailoverAutomationArgs, table: aws.dynamodb.Table, notifications: Alerts
-    ) -> dict[str, pulumi.Input[str]]:
-        """What handlers/model.py parse_environment reads, in the shapes it parses."""
-        variables: dict[str, pulumi.Input[str]] = {
-            "CLUSTER_NAME": args.cluster_name,
-            "NODE_GROUPS": json.dumps(dict(args.node_group_names)),
-            "FULL_PROFILE": _sizes(args.full),
-            "PILOT_LIGHT_PROFILE": _sizes(args.pilot_light),
-            "GATEWAY": gateway_environment(args.full, args.pilot_light),
-            "DB_ENGINE": args.db_engine,
-            "DB_IDENTIFIER": args.db_identifier,
-            "GLOBAL_CLUSTER_IDENTIFIER": args.global_cluster_identifier or "",
-            "PRIMARY_REGION": args.primary_region,
-            "PRIMARY_DB_IDENTIFIER": args.primary_db_identifier,
-            "STATE_TABLE": table.name,
-            "TOPIC_ARN": notifications.topic_arn,
-            "TRAFFIC_CONTROL": args.traffic_control,
-            "PRIMARY_HEALTH_CHECK_ID": args.primary_health_check_id,
-            "DR_HEALTH_CHECK_ID": args.dr_health_check_id,
-            "PRIMARY_ENDPOINT": args.primary_endpoint,
-            "FAILOVER_MODE": args.settings.mode,
-            "PROBE_FAILURE_THRESHOLD": str(args.settings.probe_failure_threshold),
+    ) -> dict[str, pulumi.Output[str]]:
+        """The handler's environment, each variable encoded and checked by the definition the
+        handler parses it with (handlers/contract.py). One Output per variable rather than one
+        for the whole: an apply does not run while its value is unknown
+        (https://www.pulumi.com/docs/iac/concepts/inputs-outputs/apply/), so a variable whose
+        resource does not exist yet leaves the others known in a preview, where the policies
+        read NODE_GROUPS and PILOT_LIGHT_PROFILE, and secret where only its own value is."""
+        values: dict[str, Any] = {
+            Environment.CLUSTER_NAME: args.cluster_name,
+            Environment.NODE_GROUPS: dict(args.node_group_names),
+            Environment.FULL_PROFILE: _sizes(args.full),
+            Environment.PILOT_LIGHT_PROFILE: _sizes(args.pilot_light),
+            Environment.GATEWAY: gateway_control(args.full, args.pilot_light),
+            Environment.DB_ENGINE: args.db_engine,
+            Environment.DB_IDENTIFIER: args.db_identifier,
+            Environment.GLOBAL_CLUSTER_IDENTIFIER: args.global_cluster_identifier or "",
+            Environment.PRIMARY_REGION: args.primary_region,
+            Environment.PRIMARY_DB_IDENTIFIER: args.primary_db_identifier,
+            Environment.STATE_TABLE: table.name,
+            Environment.TOPIC_ARN: notifications.topic_arn,
+            Environment.TRAFFIC_CONTROL: args.traffic_control,
+            Environment.PRIMARY_HEALTH_CHECK_ID: args.primary_health_check_id,
+            Environment.DR_HEALTH_CHECK_ID: args.dr_health_check_id,
+            Environment.PRIMARY_ENDPOINT: args.primary_endpoint,
+            Environment.FAILOVER_MODE: args.settings.mode,
+            Environment.PROBE_FAILURE_THRESHOLD: args.settings.probe_failure_threshold,
         }
         if args.traffic_control == ROUTING_CONTROL:
-            variables["ROUTING_CONTROLS"] = pulumi.Output.from_input(
-                args.routing_control_arns
-            ).apply(lambda arns: routing_controls_environment(arns or {}))
-            variables["ROUTING_CONTROL_ENDPOINTS"] = pulumi.Output.from_input(
-                args.routing_control_endpoints
-            ).apply(lambda endpoints: routing_control_endpoints_environment(endpoints or []))
-        return variables
+            controls = pulumi.Output.all(
+                args.routing_control_arns, args.routing_control_endpoints
+            ).apply(lambda pair: routing_controls(pair[0] or {}, pair[1] or []))
+            values[Environment.ROUTING_CONTROLS] = controls
+            values[Environment.ROUTING_CONTROL_ENDPOINTS] = controls
+        return {
+            name: pulumi.Output.from_input(value).apply(
+                lambda plain, name=name: Environment.encode(name, plain)
+            )
+            for name, value in values.items()
+        }
 
     @staticmethod
     def _network(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -17,9 +16,9 @@ import pulumi_aws as aws
 
 from components.iam import no_retries_failures_queued, service_role
 from components.kms import Account
+from components.lambdas import MARKERS_SOURCES, code_archive, json_logging
 from handlers import markers
 
-HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = aws.lambda_.Runtime.PYTHON3D12
 # One write invocation runs up to markers.MAX_WINDOW_SECONDS; the Lambda maximum leaves room.
 TIMEOUT_SECONDS = 900
@@ -161,7 +160,7 @@ class MarkerWriter(pulumi.ComponentResource):
         ).apply(lambda v: marker_policy(**v))
         aws.iam.RolePolicy(f"{name}-markers-role", role=role.id, policy=policy, opts=child)
 
-        variables: dict[str, pulumi.Input[str]] = {
+        values: dict[str, pulumi.Input[str]] = {
             markers.ENV_REGION: args.region,
             markers.ENV_TABLE: args.table_name,
             markers.ENV_BUCKET: args.bucket_name,
@@ -170,28 +169,28 @@ class MarkerWriter(pulumi.ComponentResource):
         }
         if aurora:
             assert args.db_cluster_arn is not None and args.db_secret_name is not None
-            variables[markers.ENV_DB_CLUSTER_ARN] = args.db_cluster_arn
-            variables[markers.ENV_DB_SECRET_NAME] = args.db_secret_name
+            values[markers.ENV_DB_CLUSTER_ARN] = args.db_cluster_arn
+            values[markers.ENV_DB_SECRET_NAME] = args.db_secret_name
+        # Each variable checked by the definition the handler reads it with, one Output each
+        # (components/failover.py, FailoverAutomation._environment, says why).
+        variables = {
+            name: pulumi.Output.from_input(value).apply(
+                lambda plain, name=name: markers.Settings.encode(name, plain)
+            )
+            for name, value in values.items()
+        }
         function = aws.lambda_.Function(
             f"{name}-markers",
             name=function_name,
             runtime=RUNTIME,
             architectures=["arm64"],
             handler="handlers.markers.handler",
-            # The marker module alone: boto3 is in the runtime, nothing else is imported.
-            code=pulumi.AssetArchive(
-                {
-                    "handlers/__init__.py": pulumi.FileAsset(str(HANDLERS / "__init__.py")),
-                    "handlers/markers.py": pulumi.FileAsset(str(HANDLERS / "markers.py")),
-                }
-            ),
+            code=code_archive(MARKERS_SOURCES),
             role=role.arn,
             timeout=TIMEOUT_SECONDS,
             memory_size=256,
             kms_key_arn=args.data_key_arn,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="Text", log_group=log_group.name
-            ),
+            logging_config=json_logging(log_group.name),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )

@@ -41,15 +41,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.references import MissingStackOutputError
+from outputs import StackOutput
 
 # "You must specify the US West (Oregon) Region when you work with readiness and recovery control
 # configuration resources" (https://docs.aws.amazon.com/recovery-cluster/latest/api/what-is-recovery-control.html).
 ARC_CONFIGURATION_REGION = "us-west-2"
 # One routing control per region the failover record can send clients to, named after the role.
 CELLS = ("primary", "dr")
-# The stack output naming how a stack switches traffic (settings.TRAFFIC_CONTROLS): dr refuses a
-# primary that switches another way, or failover would flip a switch no record follows.
-TRAFFIC_CONTROL_OUTPUT = "trafficControl"
 # While a routing control state change is evaluated, further changes to the asserted controls
 # fail; 5 s is the value in the provider's example
 # (https://www.pulumi.com/registry/packages/aws/api-docs/route53recoverycontrol/safetyrule).
@@ -68,8 +66,8 @@ class RoutingControls:
     # control states using the API").
     endpoints: tuple[Mapping[str, str], ...]
 
-    ARNS: ClassVar[str] = "routingControlArns"
-    ENDPOINTS: ClassVar[str] = "routingControlEndpoints"
+    ARNS: ClassVar[str] = StackOutput.ROUTING_CONTROL_ARNS
+    ENDPOINTS: ClassVar[str] = StackOutput.ROUTING_CONTROL_ENDPOINTS
 
     @staticmethod
     def outputs(

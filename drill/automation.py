@@ -17,8 +17,9 @@ from pulumi import automation as auto
 
 from drill.core import Drill
 from drill.model import DrillInputError, Target
-from tools.harness import ROOT
 
+# The Pulumi project (Pulumi.yaml): where the Automation API selects the stacks.
+ROOT = Path(__file__).resolve().parent.parent
 PULUMI_INSTALL = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) and log in"
 # A synchronous failover invocation can take the Lambda's full 15 minutes.
 LAMBDA_CONFIG = Config(read_timeout=960, connect_timeout=10, retries={"max_attempts": 0})

@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -52,6 +52,15 @@ Trigger = Callable[[dict[str, Any]], dict[str, Any]]
 # (region, command) -> that region's marker writer's answer (handlers/markers.py).
 Markers = Callable[[str, dict[str, Any]], dict[str, Any]]
 ClientFactory = Callable[[str, str], Any]
+
+
+class PhaseListener(Protocol):
+    """Told as each phase starts and ends: the command line's live table of phases."""
+
+    def phase_started(self, name: str) -> None: ...
+
+    def phase_ended(self, phase: Phase) -> None: ...
+
 
 # Handler steps whose outcome a drill check also judges: where that check is not emulated,
 # neither is the step.
@@ -103,6 +112,8 @@ class Drill:
     progress: Callable[[str], None] = print
     # None: the stacks export no marker writers, and preflight fails.
     markers: Markers | None = None
+    # None: the progress lines are all there is.
+    listener: PhaseListener | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     def __post_init__(self) -> None:
@@ -114,6 +125,8 @@ class Drill:
     def phase(self, name: str) -> Any:
         started = now()
         self.progress(f"[drill] {name} ...")
+        if self.listener is not None:
+            self.listener.phase_started(name)
         outcome = {"status": PASSED, "detail": ""}
         try:
             yield outcome
@@ -122,6 +135,8 @@ class Drill:
         phase = Phase(name, started, now(), outcome["status"], outcome["detail"])
         self.report.phases.append(phase)
         self.progress(f"[drill] {name}: {phase.status} ({phase.seconds:.1f} s) {phase.detail}")
+        if self.listener is not None:
+            self.listener.phase_ended(phase)
 
     def record(self, phase: str, name: str, answer: Callable[[], str]) -> str:
         status = self.not_emulated_status(name) or answer()

@@ -27,6 +27,7 @@ from drill.model import Target
 from handlers import markers
 from handlers.failover import Runner
 from handlers.model import parse_event
+from outputs import StackOutput
 from tools import emulation
 from tools.harness import reference_name, run_program
 from tools.offline import BIN, Offline
@@ -135,16 +136,16 @@ def _revealed(value: Any) -> str:
 def marker_settings(primary: Mapping[str, Any], dr: Mapping[str, Any]) -> dict[str, Any]:
     """Each region's marker writer as `components/markers.py` configures it, from the stacks'
     outputs (the emulated stacks need not deploy the writers: moto cannot run them)."""
-    engine = str(dr["databaseEngine"])
+    engine = str(dr[StackOutput.DATABASE_ENGINE])
     aurora = engine == markers.AURORA
     return {
-        str(outputs["region"]): markers.Settings(
-            region=str(outputs["region"]),
-            table_name=str(primary["tableNames"]["orders"]),
-            bucket_name=str(outputs["recordsBucketName"]),
+        str(outputs[StackOutput.REGION]): markers.Settings(
+            region=str(outputs[StackOutput.REGION]),
+            table_name=str(primary[StackOutput.TABLE_NAMES]["orders"]),
+            bucket_name=str(outputs[StackOutput.RECORDS_BUCKET_NAME]),
             db_engine=engine,
-            db_cluster_arn=str(outputs.get("databaseArn", "")) if aurora else "",
-            db_secret_name=str(outputs.get("masterSecretName", "")) if aurora else "",
+            db_cluster_arn=str(outputs.get(StackOutput.DATABASE_ARN, "")) if aurora else "",
+            db_secret_name=str(outputs.get(StackOutput.MASTER_SECRET_NAME, "")) if aurora else "",
         )
         for outputs in (primary, dr)
     }
@@ -183,10 +184,14 @@ def build(
     on the stacks rendered under mocks)."""
     stacks = stacks or from_mocks(progress)
     progress("[drill] creating the emulated AWS world in moto ...")
-    world = emulation.build(stacks.lambda_variables, stacks.dr["region"])
+    world = emulation.build(stacks.lambda_variables, stacks.dr[StackOutput.REGION])
     emulation.data_stores(stacks.primary, stacks.dr)
-    primary = {**stacks.primary, "healthCheckId": world.primary_health_check_id}
-    dr = {**stacks.dr, "healthCheckId": world.dr_health_check_id, **(output_overrides or {})}
+    primary = {**stacks.primary, StackOutput.HEALTH_CHECK_ID: world.primary_health_check_id}
+    dr = {
+        **stacks.dr,
+        StackOutput.HEALTH_CHECK_ID: world.dr_health_check_id,
+        **(output_overrides or {}),
+    }
 
     def in_process(payload: dict[str, Any]) -> dict[str, Any]:
         # The handler's JSON log lines would bury the progress; the report has its timeline.

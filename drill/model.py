@@ -7,21 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# Outputs the drill reads; a stack without one of them cannot be drilled.
-REQUIRED_PRIMARY_OUTPUTS = ("region", "tableNames", "recordsBucketName", "objectives")
-REQUIRED_DR_OUTPUTS = (
-    "region",
-    "clusterName",
-    "nodeGroupNames",
-    "capacityProfiles",
-    "databaseIdentifier",
-    "databaseEngine",
-    "failoverFunctionName",
-    "failoverStateTable",
-    "tableNames",
-    "recordsBucketName",
-    "objectives",
-)
+from handlers.contract import ROUTING_CONTROL
+from outputs import DRILL_NEEDS_FROM_DR, DRILL_NEEDS_FROM_PRIMARY, StackOutput
 
 PASSED = "passed"
 FAILED = "failed"
@@ -41,7 +28,7 @@ def now() -> datetime:
 
 def _require(stack: str, outputs: Mapping[str, Any], keys: tuple[str, ...]) -> None:
     missing = [key for key in keys if key not in outputs]
-    if "objectives" in missing:
+    if StackOutput.OBJECTIVES in missing:
         raise DrillInputError(
             f"stack {stack} exports no objectives: set trading:objectives (rtoSeconds, "
             "rpoSeconds) in its stack file and run `pulumi up` for it"
@@ -88,42 +75,42 @@ class Target:
         dr_stack: str,
         dr: Mapping[str, Any],
     ) -> Target:
-        _require(primary_stack, primary, REQUIRED_PRIMARY_OUTPUTS)
-        _require(dr_stack, dr, REQUIRED_DR_OUTPUTS)
-        profiles = dr["capacityProfiles"]
+        _require(primary_stack, primary, DRILL_NEEDS_FROM_PRIMARY)
+        _require(dr_stack, dr, DRILL_NEEDS_FROM_DR)
+        profiles = dr[StackOutput.CAPACITY_PROFILES]
 
         def desired(profile: str) -> dict[str, int]:
             groups = profiles[profile]["nodeGroups"]
             return {group: int(size["desiredSize"]) for group, size in groups.items()}
 
-        objectives = dr["objectives"]
+        objectives = dr[StackOutput.OBJECTIVES]
         return cls(
             primary_stack=primary_stack,
             dr_stack=dr_stack,
-            primary_region=str(primary["region"]),
-            dr_region=str(dr["region"]),
-            cluster_name=str(dr["clusterName"]),
-            node_groups=dict(dr["nodeGroupNames"]),
+            primary_region=str(primary[StackOutput.REGION]),
+            dr_region=str(dr[StackOutput.REGION]),
+            cluster_name=str(dr[StackOutput.CLUSTER_NAME]),
+            node_groups=dict(dr[StackOutput.NODE_GROUP_NAMES]),
             full=desired("full"),
             pilot_light=desired("pilot-light"),
-            db_identifier=str(dr["databaseIdentifier"]),
-            db_engine=str(dr["databaseEngine"]),
-            function_name=str(dr["failoverFunctionName"]),
-            state_table=str(dr["failoverStateTable"]),
-            orders_table=str(primary["tableNames"]["orders"]),
-            primary_bucket=str(primary["recordsBucketName"]),
-            dr_bucket=str(dr["recordsBucketName"]),
+            db_identifier=str(dr[StackOutput.DATABASE_IDENTIFIER]),
+            db_engine=str(dr[StackOutput.DATABASE_ENGINE]),
+            function_name=str(dr[StackOutput.FAILOVER_FUNCTION_NAME]),
+            state_table=str(dr[StackOutput.FAILOVER_STATE_TABLE]),
+            orders_table=str(primary[StackOutput.TABLE_NAMES]["orders"]),
+            primary_bucket=str(primary[StackOutput.RECORDS_BUCKET_NAME]),
+            dr_bucket=str(dr[StackOutput.RECORDS_BUCKET_NAME]),
             rto_seconds=int(objectives["rtoSeconds"]),
             rpo_seconds=int(objectives["rpoSeconds"]),
             # With routing controls the primary's HTTPS check steers nothing.
             primary_health_check_id=""
-            if primary.get("trafficControl") == "routing-control"
-            else str(primary.get("healthCheckId", "")),
-            dr_health_check_id=str(dr.get("healthCheckId", "")),
-            record_name=str(dr.get("recordName", "")),
-            dr_endpoint=str(dr.get("regionalEndpoint", "")),
-            primary_marker_function=str(primary.get("markerFunctionName", "")),
-            dr_marker_function=str(dr.get("markerFunctionName", "")),
+            if primary.get(StackOutput.TRAFFIC_CONTROL) == ROUTING_CONTROL
+            else str(primary.get(StackOutput.HEALTH_CHECK_ID, "")),
+            dr_health_check_id=str(dr.get(StackOutput.HEALTH_CHECK_ID, "")),
+            record_name=str(dr.get(StackOutput.RECORD_NAME, "")),
+            dr_endpoint=str(dr.get(StackOutput.REGIONAL_ENDPOINT, "")),
+            primary_marker_function=str(primary.get(StackOutput.MARKER_FUNCTION_NAME, "")),
+            dr_marker_function=str(dr.get(StackOutput.MARKER_FUNCTION_NAME, "")),
         )
 
 

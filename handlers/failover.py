@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import urllib.request
 import uuid
@@ -129,6 +130,7 @@ class Step:
 class Timeline:
     action: str
     clock: Clock
+    log: telemetry.RunLog
     # Serial runs exist to measure what running independent steps at once saves.
     parallel: bool = True
     # Called before each step: raises to keep it from starting (deadline, lost lease).
@@ -152,18 +154,16 @@ class Timeline:
                 outcome, detail = "succeeded", step.action()
             except Exception as error:  # a failed step is recorded; the others go on
                 outcome, detail = "failed", f"{type(error).__name__}: {error}"
-        seconds = self.clock.monotonic() - began
-        self.entries.append(
-            {
-                "step": step.name,
-                "startedAt": started,
-                "endedAt": self._now(),
-                "seconds": round(seconds, 3),
-                "outcome": outcome,
-                "detail": detail,
-            }
-        )
-        telemetry.step_metric(self.action, step.name, seconds, outcome, self.clock.now())
+        entry = {
+            "step": step.name,
+            "startedAt": started,
+            "endedAt": self._now(),
+            "seconds": round(self.clock.monotonic() - began, 3),
+            "outcome": outcome,
+            "detail": detail,
+        }
+        self.entries.append(entry)
+        self.log.step_metric(self.action, entry, self.clock.now())
 
     def run_parallel(self, batch: list[Step]) -> None:
         """Independent steps at once; each records itself when it ends."""
@@ -187,6 +187,8 @@ LEASE_SECONDS = 120.0
 DEADLINE_MARGIN_SECONDS = 60.0
 FAILING, HEALTHY, UNKNOWN = "failing", "healthy", "unknown"
 PLANNED = "planned-failover"
+# A failed run pages through its SNS notice too; in the logs it is the record to alarm on.
+FINISHED_LEVEL = {"SUCCEEDED": logging.INFO, "FAILED": logging.ERROR, "SUPERSEDED": logging.WARNING}
 # How often a failover run retries fencing an old writer it cannot reach yet.
 FENCE_RETRY_SECONDS = 5.0
 
@@ -214,14 +216,12 @@ class Runner:
         self.store = StateStore(clients.dynamodb, env.state_table)
         # Lambda's request id, so the state record leads to the run's logs.
         self.run_id = f"{command.action}-{invocation_id or uuid.uuid4().hex[:12]}"
+        self.logger = telemetry.RunLog(command.correlation_id, runId=self.run_id)
         self.pace = steps.Pace(clock, self.guard)
         self._holding = False
         self._renewed = 0.0
         # When the old writer's fence took effect: replication is judged from then on.
         self._fenced_at = clock.now()
-
-    def log(self, message: str, **fields: Any) -> None:
-        telemetry.log("INFO", message, self.command.correlation_id, runId=self.run_id, **fields)
 
     def report(self, outcome: str, timeline: Timeline | None = None, **extra: Any) -> dict:
         return {
@@ -263,7 +263,11 @@ class Runner:
         if previous is not None:
             self._holding, self._renewed = True, self.clock.monotonic()
             if previous.name == new:
-                self.log("took over an expired lease", previousRun=previous.run_id)
+                self.logger.event(
+                    "took over an expired lease",
+                    logging.WARNING,
+                    previousRun=previous.run_id,
+                )
         return previous
 
     def guard(self) -> None:
@@ -283,15 +287,15 @@ class Runner:
         previous = self._take((STANDBY, FAILED), FAILING_OVER)
         if previous is None:
             current = self.store.read()
-            self.log("failover not started", state=current.name)
+            self.logger.event("failover not started", state=current.name)
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
-        self.log(
+        self.logger.event(
             "failover started",
             reason=self.command.reason,
             planned=self.command.planned,
             resumes=previous.name,
         )
-        timeline = Timeline("failover", self.clock, self.parallel, self.guard)
+        timeline = Timeline("failover", self.clock, self.logger, self.parallel, self.guard)
         if self.command.planned:
             self._planned_failover(timeline)
         else:
@@ -513,19 +517,19 @@ class Runner:
         if refusal is None and not self.command.abandon_dr_writes:
             refusal = self._dr_writes_cannot_reach_primary()
         if refusal:
-            self.log("failback refused", why=refusal)
+            self.logger.event("failback refused", logging.WARNING, why=refusal)
             return self.report("refused", detail=refusal)
         if self._take((ACTIVE_IN_DR, FAILED), FAILING_BACK) is None:
             current = self.store.read()
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
-        self.log(
+        self.logger.event(
             "failback started",
             forced=self.command.force,
             abandonDrWrites=self.command.abandon_dr_writes,
             reason=self.command.reason,
         )
         env, c = self.env, self.clients
-        timeline = Timeline("failback", self.clock, self.parallel, self.guard)
+        timeline = Timeline("failback", self.clock, self.logger, self.parallel, self.guard)
         promote_after: tuple[str, ...] = ()
         if env.db_engine == "postgres":
             # dr stops taking writes first, and the primary must hold all of them.
@@ -651,7 +655,12 @@ class Runner:
             outcome, timeline, reason=self.command.reason, forced=self.command.force
         )
         self._notify(f"{self.command.action} {outcome}", report)
-        self.log(f"{self.command.action} finished", outcome=outcome, failedSteps=timeline.failed)
+        self.logger.event(
+            f"{self.command.action} finished",
+            FINISHED_LEVEL[outcome],
+            outcome=outcome,
+            failedSteps=timeline.failed,
+        )
         return report
 
     def _notify(self, subject: str, body: dict) -> None:
@@ -730,7 +739,7 @@ class Runner:
             self.store.reset_probe_failures()
             return self.report("ok" if verdict == HEALTHY else "unknown", signals=signals)
         count = self.store.count_probe_failure()
-        self.log("primary failing", consecutive=count, signals=signals)
+        self.logger.event("primary failing", logging.WARNING, consecutive=count, signals=signals)
         threshold = self.env.probe_failure_threshold
         if count < threshold:
             return self.report(

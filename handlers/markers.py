@@ -25,6 +25,7 @@ that tier the database is recorded as not measured, never as acknowledged.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import time
@@ -35,6 +36,8 @@ from typing import Any, Protocol
 from boto3.session import Session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.telemetry import RunLog
 
 STORES = ("database", "table", "bucket")
 MEASURED = "measured"
@@ -99,22 +102,96 @@ def object_key(run: str, region: str, seq: int) -> str:
     return f"markers/{run}/{region}/{seq:06d}"
 
 
+class SettingsError(RuntimeError):
+    """The writer's environment lacks a variable or holds a value it cannot use."""
+
+
+ENGINES = ("postgres", AURORA)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,511}$")
+_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
+_NAME_RULE = "a name of letters, digits and _.:/=+@- (at most 512)"
+# Each variable but the engine: its pattern, what that allows, and whether it may be "" (unset).
+_RULES: dict[str, tuple[re.Pattern[str], str, bool]] = {
+    ENV_REGION: (_REGION, "an AWS region such as us-west-2", False),
+    ENV_TABLE: (_NAME, _NAME_RULE, False),
+    ENV_BUCKET: (_NAME, _NAME_RULE, False),
+    ENV_DB_CLUSTER_ARN: (_ARN, "a DB cluster ARN", True),
+    ENV_DB_SECRET_NAME: (_NAME, _NAME_RULE, True),
+    ENV_DB_NAME: (_NAME, _NAME_RULE, False),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
+    """The writer's environment, defined once: the component writes it (`encode`, `to_env`)
+    and the handler reads it (`from_environment`), through the same checks."""
+
     region: str
     table_name: str
     bucket_name: str
     db_engine: str
+    # Aurora only: the cluster the Data API writes to and its master credentials' secret.
     db_cluster_arn: str = ""
     db_secret_name: str = ""
     db_name: str = "trading"
+
+    def __post_init__(self) -> None:
+        for name, value in self._variables().items():
+            self.encode(name, value)
+        aurora = self.db_engine == AURORA
+        database = (self.db_cluster_arn, self.db_secret_name)
+        if (aurora and not all(database)) or (not aurora and any(database)):
+            raise SettingsError(
+                f"marker writer: {ENV_DB_ENGINE}={self.db_engine!r} with "
+                f"{ENV_DB_CLUSTER_ARN}={self.db_cluster_arn!r} and "
+                f"{ENV_DB_SECRET_NAME}={self.db_secret_name!r}: {AURORA} needs both, "
+                "postgres neither (it has no Data API)"
+            )
+
+    def _variables(self) -> dict[str, str]:
+        return {
+            ENV_REGION: self.region,
+            ENV_TABLE: self.table_name,
+            ENV_BUCKET: self.bucket_name,
+            ENV_DB_ENGINE: self.db_engine,
+            ENV_DB_CLUSTER_ARN: self.db_cluster_arn,
+            ENV_DB_SECRET_NAME: self.db_secret_name,
+            ENV_DB_NAME: self.db_name,
+        }
+
+    def to_env(self) -> dict[str, str]:
+        """The variables the component sets; the Aurora-only ones only on Aurora."""
+        return {name: value for name, value in self._variables().items() if value}
+
+    @staticmethod
+    def encode(name: str, value: str) -> str:
+        """Variable `name` holding `value`, checked as the handler checks it."""
+        if name == ENV_DB_ENGINE:
+            if value not in ENGINES:
+                raise SettingsError(
+                    f"marker writer: {name}={value!r} is not one of {', '.join(ENGINES)}"
+                )
+            return value
+        if name not in _RULES:
+            raise SettingsError(f"marker writer: {name!r} is not one of its variables")
+        pattern, allowed, optional = _RULES[name]
+        if optional and value == "":
+            return value
+        if not (isinstance(value, str) and pattern.match(value)):
+            unset = ' or "" (unset)' if optional else ""
+            raise SettingsError(
+                f"marker writer: {name}={value!r} is malformed: expected {allowed}{unset}"
+            )
+        return value
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> Settings:
         missing = [name for name in REQUIRED_ENV if not env.get(name)]
         if missing:
-            raise RuntimeError(f"marker writer: environment variable(s) {', '.join(missing)} unset")
-        settings = cls(
+            raise SettingsError(
+                f"marker writer: environment variable(s) {', '.join(missing)} unset"
+            )
+        return cls(
             region=env[ENV_REGION],
             table_name=env[ENV_TABLE],
             bucket_name=env[ENV_BUCKET],
@@ -123,14 +200,6 @@ class Settings:
             db_secret_name=env.get(ENV_DB_SECRET_NAME, ""),
             db_name=env.get(ENV_DB_NAME) or "trading",
         )
-        if settings.db_engine == AURORA and not (
-            settings.db_cluster_arn and settings.db_secret_name
-        ):
-            raise RuntimeError(
-                f"marker writer: {ENV_DB_ENGINE}={AURORA} needs {ENV_DB_CLUSTER_ARN} and "
-                f"{ENV_DB_SECRET_NAME}"
-            )
-        return settings
 
     def store_status(self) -> dict[str, str]:
         database = MEASURED if self.db_engine == AURORA else NOT_MEASURED_NO_DATA_API
@@ -410,19 +479,49 @@ def run(
     clock: Clock = SYSTEM,
     deadline: float | None = None,
 ) -> dict[str, Any]:
-    """Parse first: a malformed event touches no AWS API (not even the environment)."""
+    """Parse first: a malformed event touches no AWS API (not even the environment). The
+    drill's run id is the correlation id of every record, as it is of the markers."""
     try:
         command = parse_event(event, clock.time())
     except EventError as error:
+        run = event.get("run") if isinstance(event, Mapping) else None
+        log = RunLog(run if isinstance(run, str) else "unparsed")
+        log.event("marker event rejected", logging.WARNING, why=str(error))
         return {"outcome": "REJECTED", "error": str(error)}
     settings = settings_source()
+    log = RunLog(command.run, region=settings.region)
     stores = Stores(settings, clients_for(settings.region))
     if isinstance(command, WriteCommand):
-        return {"outcome": "DONE", **write_markers(settings, command, stores, clock, deadline)}
+        written = write_markers(settings, command, stores, clock, deadline)
+        log.event("markers written", **_acknowledged(written["markers"]))
+        return {"outcome": "DONE", **written}
     try:
-        return {"outcome": "DONE", **inventory(settings, command, stores)}
+        held = inventory(settings, command, stores)
     except (ClientError, BotoCoreError) as error:
+        log.event("inventory failed", logging.ERROR, why=_error(error))
         return {"outcome": "FAILED", "error": _error(error), "region": settings.region}
+    log.event(
+        "inventory taken",
+        held={
+            store: sum(len(seqs) for seqs in by_region.values())
+            for store, by_region in held["held"].items()
+        },
+    )
+    return {"outcome": "DONE", **held}
+
+
+def _acknowledged(markers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per store, how many markers it acknowledged and which errors it answered."""
+    acks: dict[str, int] = {}
+    errors: dict[str, dict[str, int]] = {}
+    for marker in markers:
+        for store, answer in marker["stores"].items():
+            if "ackAt" in answer:
+                acks[store] = acks.get(store, 0) + 1
+            else:
+                by_code = errors.setdefault(store, {})
+                by_code[answer["error"]] = by_code.get(answer["error"], 0) + 1
+    return {"markers": len(markers), "acknowledged": acks, "errors": errors}
 
 
 @functools.cache

@@ -72,7 +72,7 @@ def test_exceeding_the_rto_objective_fails_the_drill_and_the_exit_code(
             stacks, output_overrides={"objectives": {"rtoSeconds": 0, "rpoSeconds": 300}}, **kwargs
         )
 
-    monkeypatch.setattr(cli, "deploy_offline", lambda: emulated.from_mocks(lambda _: None))
+    monkeypatch.setattr(cli, "deploy_offline", lambda display: emulated.from_mocks(display.message))
     monkeypatch.setattr(emulated, "build", impatient)
     assert cli.main(["emulate", "--out", str(tmp_path)]) == 1
     report = json.loads((tmp_path / "drill-report.json").read_text())

@@ -82,7 +82,7 @@ def program_copy(destination: Path) -> Path:
     destination.mkdir()
     for path in [*ROOT.glob("Pulumi*.yaml"), *ROOT.glob("*.py")]:
         shutil.copy(path, destination / path.name)
-    for folder in ("components", "handlers"):
+    for folder in ("components", "handlers", "settings"):
         shutil.copytree(
             ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -123,7 +123,7 @@ def test_demo_redeploys_nothing_then_drills_through_the_automation_api(
 ) -> None:
     """The demo's own `pulumi up` of each stack is the second `up`: it must change nothing
     (an input that changes on every run would show here), with the pack enforced."""
-    monkeypatch.setattr(cli, "Offline", functools.partial(Offline, base=deployed.base))
+    monkeypatch.setattr("tools.offline.Offline", functools.partial(Offline, base=deployed.base))
     assert cli.main(["emulate", "--failback", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr()
     deployments = [line for line in printed.err.splitlines() if line.startswith("[demo]   done")]

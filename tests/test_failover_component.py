@@ -19,11 +19,12 @@ from components.failover import (
     FailoverAutomationArgs,
     FunctionNetwork,
     handler_policy,
-    routing_control_endpoints_environment,
-    routing_controls_environment,
+    routing_controls,
 )
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
 from components.kms import Account
+from components.lambdas import FAILOVER_SOURCES
+from handlers.contract import Environment
 from policypacks.trading_guard.policies.iam import is_mutating
 from tests.conftest import PRIMARY_REFERENCE, StackGraph, listed, postgres
 from tests.test_policies import MANDATORY, judged
@@ -283,6 +284,28 @@ def test_only_dr_grants_failover_access_and_keeps_the_hpa_bounds_it_sets(
     assert primary_hpa.ignore_changes == []
 
 
+# -- code and logs -----------------------------------------------------------------------------
+
+
+def test_the_function_logs_json_to_its_encrypted_group_from_the_listed_sources(
+    deployed: Deployed,
+) -> None:
+    """Lambda's native JSON records (handlers/telemetry.py) into the group the component keeps
+    KMS-encrypted with the stack's retention; the code is the explicit file list only."""
+    group = deployed.stack.one("aws:cloudwatch/logGroup:LogGroup", "dr-logs")
+    assert group.inputs["name"] == "/aws/lambda/trading-dr-failover"
+    assert function(deployed.stack).inputs["loggingConfig"] == {
+        "logFormat": "JSON",
+        "applicationLogLevel": "INFO",
+        "systemLogLevel": "INFO",
+        "logGroup": group.inputs["name"],
+    }
+    logs_key = deployed.stack.one("aws:kms/key:Key", "trading-dr-logs").outputs["arn"]
+    assert group.inputs["kmsKeyId"] == logs_key
+    assert group.inputs["retentionInDays"] == stack_config("dr")["trading:logRetentionDays"]
+    assert sorted(function(deployed.stack).inputs["code"].assets) == sorted(FAILOVER_SOURCES)
+
+
 # -- the role ----------------------------------------------------------------------------------
 
 
@@ -392,9 +415,12 @@ def test_the_handler_parses_what_the_stack_gives_it(
 
 def test_malformed_routing_controls_are_named() -> None:
     with pytest.raises(ValueError, match="must name exactly primary and dr"):
-        routing_controls_environment({"primary": "arn:aws:route53-recovery-control::1:x"})
-    with pytest.raises(ValueError, match="routing_control_endpoints is empty"):
-        routing_control_endpoints_environment([])
+        routing_controls({"primary": "arn:aws:route53-recovery-control::1:x"}, [])
+    arn = f"arn:aws:route53-recovery-control::{ACCOUNT}:controlpanel/p/routingcontrol/r"
+    with pytest.raises(ValueError, match=r"ROUTING_CONTROL_ENDPOINTS=.*at least one endpoint"):
+        Environment.encode(
+            Environment.ROUTING_CONTROL_ENDPOINTS, routing_controls({"primary": arn, "dr": arn}, [])
+        )
 
 
 @pytest.mark.parametrize(

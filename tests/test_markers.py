@@ -8,6 +8,7 @@ not an emulation of Aurora."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +18,17 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from components.kms import Account
+from components.lambdas import MARKERS_SOURCES
 from components.markers import marker_policy
 from handlers import markers
-from tests.conftest import listed
+from handlers.telemetry import LOGGER
+from tests.conftest import StackGraph, listed
+from tests.test_lambda_packaging import as_the_runtime_writes
+from tools.harness import stack_config
 
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+KEY = "aws:kms/key:Key"
 REGION = "us-east-1"
 TABLE = "trading-orders"
 BUCKET = "trading-primary-records"
@@ -225,3 +233,60 @@ def test_on_the_postgres_tier_the_role_has_no_data_api_or_secret() -> None:
     policy = writer_policy(None, None)
     actions = json.dumps(policy)
     assert "rds-data" not in actions and "secretsmanager" not in actions
+
+
+# -- logs and code ------------------------------------------------------------------------------
+
+
+def test_each_invocation_logs_one_record_correlated_by_the_drill_run(
+    aws: markers.Clients, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER.name)
+    write(POSTGRES, aws)
+    markers.run(
+        {"action": "inventory", "run": "r1", "markers": {REGION: [0, 9]}},
+        lambda: POSTGRES,
+        lambda _: aws,
+    )
+    markers.run({"action": "delete", "run": "r1"}, lambda: POSTGRES, lambda _: aws)
+    written, taken, rejected = [as_the_runtime_writes(r) for r in caplog.records]
+    assert {r["correlationId"] for r in (written, taken, rejected)} == {"r1"}
+    assert written["message"] == "markers written" and written["region"] == REGION
+    assert (written["markers"], written["acknowledged"]) == (5, {"table": 5, "bucket": 5})
+    assert written["errors"] == {}
+    assert (taken["message"], taken["held"]) == ("inventory taken", {"table": 1, "bucket": 1})
+    assert (rejected["level"], rejected["why"]) == (
+        "WARNING",
+        "action='delete': write or inventory are allowed",
+    )
+
+
+def test_store_errors_are_counted_by_code_in_the_record(
+    aws: markers.Clients, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER.name)
+    stubber = Stubber(aws.rds_data)
+    for _ in range(2):
+        stubber.add_client_error("execute_statement", "BadRequestException", http_status_code=400)
+    with stubber:
+        write(AURORA, aws, stopAt=FakeClock().now + 2)
+    (written,) = [as_the_runtime_writes(r) for r in caplog.records]
+    assert written["errors"] == {"database": {"BadRequestException": 2}}
+    assert written["acknowledged"] == {"table": 2, "bucket": 2}
+
+
+def test_the_writer_logs_json_to_its_encrypted_group_from_the_listed_sources(
+    stack: StackGraph,
+) -> None:
+    (function,) = [f for f in stack.of_type(FUNCTION) if f.name.endswith("-markers")]
+    prefix = function.name.removesuffix("-markers")
+    group = stack.one(LOG_GROUP, f"{prefix}-markers-logs")
+    assert function.inputs["loggingConfig"] == {
+        "logFormat": "JSON",
+        "applicationLogLevel": "INFO",
+        "systemLogLevel": "INFO",
+        "logGroup": group.inputs["name"],
+    }
+    assert group.inputs["kmsKeyId"] == stack.one(KEY, f"trading-{prefix}-logs").outputs["arn"]
+    assert group.inputs["retentionInDays"] == stack_config(prefix)["trading:logRetentionDays"]
+    assert sorted(function.inputs["code"].assets) == sorted(MARKERS_SOURCES)

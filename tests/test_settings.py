@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import settings
-from settings import SettingsError, parse
+from settings import SettingsError, parse, reference
 from tests.conftest import STACKS, raw_settings
 from tools.harness import ROOT, run_program
 
@@ -20,12 +20,12 @@ def with_change(
     stack: str, path: str, value: Any, base: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The stack's raw settings (or `base`) with one dotted path set (or removed when value is
-    DELETE)."""
+    DELETE), creating absent parents."""
     raw = copy.deepcopy(base if base is not None else raw_settings(stack))
     *parents, leaf = path.split(".")
     node = raw
     for part in parents:
-        node = node[part]
+        node = node.setdefault(part, {})
     if value is DELETE:
         del node[leaf]
     else:
@@ -254,3 +254,103 @@ def test_both_stack_files_switch_traffic_the_same_way() -> None:
     stack files must agree."""
     primary, dr = (parse(raw_settings(stack)).dns.traffic_control for stack in STACKS)
     assert primary == dr == settings.ROUTING_CONTROL
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            "capacity.profiles.full.gateway.replicas",
+            30,
+            "trading:capacity.profiles.full.gateway = {'replicas': 30, 'maxReplicas': 24} is not "
+            "valid; allowed: replicas <= maxReplicas",
+        ),
+        (
+            "capacity.profiles.pilot-light.gateway.maxReplicas",
+            25,
+            "trading:capacity.profiles.pilot-light.gateway.maxReplicas = 25 is not valid; "
+            "allowed: at most the full profile's maxReplicas (24): a pilot light is never larger "
+            "than full capacity",
+        ),
+        (
+            "capacity.profiles.full.nodeGroups.system.maxSize",
+            0,
+            "trading:capacity.profiles.full.nodeGroups.system = {'minSize': 2, 'desiredSize': 3, "
+            "'maxSize': 0} is not valid; allowed: minSize <= desiredSize <= maxSize",
+        ),
+        (
+            "network.azCount",
+            3.5,
+            "trading:network.azCount = 3.5 is not valid; allowed: a whole number from 2 to 6",
+        ),
+        (
+            "eks.deployerInsideVpc",
+            "yes",
+            "trading:eks.deployerInsideVpc = 'yes' is not valid; allowed: true or false",
+        ),
+        (
+            "tags.owner",
+            "x" * 257,
+            f"trading:tags.owner = {'x' * 257!r} is not valid; allowed: a string of at most 256 "
+            "characters",
+        ),
+        (
+            "capacity.profiles.full.addons.memory",
+            "1G",
+            "trading:capacity.profiles.full.addons.memory = '1G' is not valid; allowed: a "
+            'Kubernetes memory quantity like "512Mi" or "2Gi"',
+        ),
+        (
+            "records.archiveAfterDays",
+            10,
+            "trading:records.archiveAfterDays = 10 is not valid; allowed: a whole number from 30 "
+            "to 3650",
+        ),
+        (
+            "security.cloudtrail",
+            "no",
+            "trading:security.cloudtrail = 'no' is not valid; allowed: true | false",
+        ),
+    ],
+)
+def test_more_rules_name_key_value_and_what_is_allowed(
+    path: str, value: Any, expected: str
+) -> None:
+    assert problems_of(with_change("dr", path, value)) == [expected]
+
+
+def test_a_cross_key_rule_is_silent_while_a_key_it_reads_is_invalid() -> None:
+    """The az count is judged against the region's zones only once the region is valid: the one
+    problem is the region's own."""
+    raw = with_change("dr", "region", "mars-north-1")
+    raw["network"] = {**raw["network"], "azCount": 6}
+    assert problems_of(raw) == [
+        "trading:region = 'mars-north-1' is not valid; allowed: " + " | ".join(settings.REGION_AZS)
+    ]
+
+
+def test_load_reads_every_key_the_models_declare() -> None:
+    assert set(settings.STRING_KEYS) | set(settings.STRUCTURED_KEYS) == set(settings.CONFIG_KEYS)
+    assert not set(settings.STRING_KEYS) & set(settings.STRUCTURED_KEYS)
+
+
+def test_the_generated_key_reference_matches_the_models() -> None:
+    """Pulumi.yaml from `config:` on and the README's key reference are written from the models;
+    `python -m settings.reference --write` regenerates them after a model changes."""
+    for path, render in (
+        (ROOT / "Pulumi.yaml", reference.with_pulumi_section),
+        (ROOT / "README.md", reference.with_readme_section),
+    ):
+        text = path.read_text()
+        assert render(text) == text, f"{path.name} is stale: python -m settings.reference --write"
+    readme = (ROOT / "README.md").read_text()
+    for key in settings.CONFIG_KEYS:
+        assert f"| `trading:{key}` |" in readme
+
+
+def test_the_key_reference_follows_a_changed_description(monkeypatch: pytest.MonkeyPatch) -> None:
+    field = settings.Settings.model_fields["log_retention_days"]
+    monkeypatch.setattr(field, "description", "kept for auditors")
+    text = (ROOT / "Pulumi.yaml").read_text()
+    assert reference.with_pulumi_section(text) != text
+    assert 'description: "kept for auditors; allowed: 1, 3, 5' in reference.pulumi_config_section()

@@ -28,8 +28,9 @@ from botocore.awsrequest import AWSResponse
 from moto.rds.models import rds_backends
 from moto.server import ThreadedMotoServer
 
+from handlers.contract import Environment
 from handlers.failover import Clients, make_clients
-from handlers.model import Environment, parse_environment
+from outputs import StackOutput
 
 MOCK_ACCOUNT = "123456789012"
 
@@ -42,7 +43,7 @@ def lambda_environment(graph: Any, function_name: str = "dr-handler") -> dict[st
 
 def handler_environment(variables: Mapping[str, str], region: str) -> Environment:
     """What the Lambda parses at cold start; AWS_REGION is the one Lambda sets itself."""
-    return parse_environment({**variables, "AWS_REGION": region})
+    return Environment.from_env({**variables, Environment.REGION: region})
 
 
 def clients(env: Environment, **overrides: Any) -> Clients:
@@ -313,8 +314,8 @@ def build(variables: Mapping[str, str], region: str, with_health_checks: bool = 
         env = handler_environment(
             {
                 **variables,
-                "PRIMARY_HEALTH_CHECK_ID": primary_check,
-                "DR_HEALTH_CHECK_ID": dr_check,
+                Environment.PRIMARY_HEALTH_CHECK_ID: primary_check,
+                Environment.DR_HEALTH_CHECK_ID: dr_check,
             },
             region,
         )
@@ -351,11 +352,11 @@ def data_stores(primary: dict[str, Any], dr: dict[str, Any]) -> None:
     """The stores the RPO markers go to, named by the stacks' exports: the orders table in both
     regions (a global table's replica keeps the name) and each region's records bucket."""
     for region, bucket in (
-        (primary["region"], primary["recordsBucketName"]),
-        (dr["region"], dr["recordsBucketName"]),
+        (primary[StackOutput.REGION], primary[StackOutput.RECORDS_BUCKET_NAME]),
+        (dr[StackOutput.REGION], dr[StackOutput.RECORDS_BUCKET_NAME]),
     ):
         boto3.client("dynamodb", region_name=region).create_table(
-            TableName=primary["tableNames"]["orders"],
+            TableName=primary[StackOutput.TABLE_NAMES]["orders"],
             KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",

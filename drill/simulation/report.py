@@ -1,18 +1,26 @@
-"""The simulation's reports: Markdown (one scenario, or the table of many) and a PNG timeline.
-Every figure is modeled: it comes from the physics table, not from AWS."""
+"""The simulation's reports: Markdown (one scenario, or the table of many, each with its
+timeline as a Mermaid Gantt chart) and a PNG timeline. Every figure is modeled: it comes from
+the physics table, not from AWS."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
 
+from drill.report import Bar, gantt
 from drill.simulation.run import Result
 
 PHASE_COLOUR = (70, 110, 170)
-RUN_COLOURS = {"SUCCEEDED": (46, 139, 87), "FAILED": (200, 40, 40), "died": (120, 0, 0)}
+RUN_COLOURS = {"passed": (46, 139, 87), "failed": (200, 40, 40), "died": (120, 0, 0)}
+# Simulated second 0 on the Gantt chart's clock: its axis then reads elapsed simulated time.
+CHART_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+# A run's outcome as a bar's status (drill/report.py colours it on the chart).
+RUN_STATUS = {"SUCCEEDED": "passed", "FAILED": "failed", "died": "died"}
+FAULTS = "faults"
 
 
 def _seconds(value: float | None) -> str:
@@ -44,6 +52,12 @@ def markdown(result: Result) -> str:
         f"{data['split_brain_writes']} |",
         f"| final state | {data['final_state'].get('state')} |",
         f"| lock stuck | {'yes' if data['lock_stuck'] else 'no'} |",
+        "",
+        "## Timeline (modeled, simulated time from the start)",
+        "",
+        gantt(f"{scenario.name} (modeled)", timeline(result)),
+        "",
+        f"![the modeled timeline]({scenario.name}.png)",
         "",
         "## Phases (modeled, simulated seconds from the start)",
         "",
@@ -83,6 +97,47 @@ def markdown(result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _at(seconds: float) -> datetime:
+    return CHART_ORIGIN + timedelta(seconds=seconds)
+
+
+def _seconds_at(moment: datetime) -> float:
+    return (moment - CHART_ORIGIN).total_seconds()
+
+
+def timeline(result: Result) -> list[tuple[str, list[Bar]]]:
+    """The PNG's bars as Gantt sections: one per phase reached, the failover and failback
+    invocations (and any that died), and each fault as a milestone."""
+    duration = result.scenario.duration
+    sections: list[tuple[str, list[Bar]]] = []
+    for name, phase in result.phases.items():
+        if phase["start"] is not None:
+            reached = phase["end"] is not None
+            end = phase["end"] if phase["end"] is not None else duration
+            label = name if reached else f"{name} (not reached)"
+            sections.append((name, [Bar(label, _at(phase["start"]), _at(end))]))
+    runs = [
+        Bar(
+            f"{run.action or 'run'} {run.name} [{run.outcome}]",
+            _at(run.started),
+            _at(run.ended if run.ended is not None else duration),
+            RUN_STATUS.get(run.outcome, "other"),
+        )
+        for run in result.runs
+        if run.action in ("failover", "failback") or run.outcome == "died"
+    ]
+    if runs:
+        sections.append(("Lambda invocations", runs))
+    faults = [
+        Bar(event, _at(t), _at(t), milestone=True)
+        for t, event in result.events
+        if event.startswith("fault")
+    ]
+    if faults:
+        sections.append((FAULTS, faults))
+    return sections
+
+
 def _cell(value: Any) -> str:
     return "" if value is None else f"{value:.1f}"
 
@@ -107,25 +162,17 @@ def table(results: list[Result]) -> str:
 def png(result: Result, path: Path) -> None:
     """Phases, then the failover and failback invocations, on the simulated time axis, with a
     tick for each fault."""
-    bars: list[tuple[str, float, float, tuple[int, int, int]]] = []
-    for name, phase in result.phases.items():
-        if phase["start"] is not None:
-            end = phase["end"] if phase["end"] is not None else result.scenario.duration
-            bars.append(
-                (
-                    f"{name}{'' if phase['end'] is not None else ' (not reached)'}",
-                    phase["start"],
-                    end,
-                    PHASE_COLOUR,
-                )
-            )
-    for run in result.runs:
-        if run.action in ("failover", "failback") or run.outcome == "died":
-            end = run.ended if run.ended is not None else result.scenario.duration
-            colour = RUN_COLOURS.get(run.outcome, (90, 90, 90))
-            bars.append(
-                (f"{run.action or 'run'} {run.name} [{run.outcome}]", run.started, end, colour)
-            )
+    bars = [
+        (
+            bar.name,
+            _seconds_at(bar.start),
+            _seconds_at(bar.end),
+            RUN_COLOURS.get(bar.status, (90, 90, 90)) if bar.status else PHASE_COLOUR,
+        )
+        for section, section_bars in timeline(result)
+        if section != FAULTS
+        for bar in section_bars
+    ]
     span = result.scenario.duration
     label_width, chart_width, row, margin = 330, 640, 22, 36
     height = margin * 2 + row * max(1, len(bars))

@@ -27,8 +27,9 @@ from drill.simulation.physics import Physics
 from drill.simulation.scenario import Action, Fault, Scenario
 from drill.simulation.topology import Topology
 from drill.simulation.world import World
+from handlers.contract import Environment
 from handlers.failover import Runner, make_clients
-from handlers.model import parse_environment, parse_event
+from handlers.model import parse_event
 from handlers.state import FAILING_BACK, FAILING_OVER, KEY
 
 # Every write attempt in a window this long reached dr: traffic has moved.
@@ -103,8 +104,8 @@ class Simulation:
         self._commands: dict[str, Callable[[], str]] = {}
         self._run_ids: dict[str, str] = {}
         self._capacity_at: float | None = None
-        variables = {**topology.lambda_variables, "FAILOVER_MODE": scenario.mode}
-        self.env = parse_environment({**variables, "AWS_REGION": topology.dr.name})
+        variables = {**topology.lambda_variables, Environment.FAILOVER_MODE: scenario.mode}
+        self.env = Environment.from_env({**variables, Environment.REGION: topology.dr.name})
         self.kube = KubeApi(self.world, self.clock, self.env.gateway)
 
     # -- the agenda ---------------------------------------------------------------------------

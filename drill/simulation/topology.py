@@ -12,7 +12,8 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from handlers.model import NodeGroupSize, RoutingControls, parse_environment
+from handlers.contract import Environment, NodeGroupSize, RoutingControls
+from outputs import StackOutput
 from tools.harness import reference_name, run_program, stack_config
 
 # The node group the order gateway's pods are pinned to (components/gateway.py).
@@ -108,18 +109,18 @@ def _region(
             int(found.inputs["failureThreshold"]),
         )
     budget = _one(resources, "kubernetes:policy/v1:PodDisruptionBudget", stack).inputs
-    profile = exports["capacityProfiles"][exports["activeCapacityProfile"]]
+    profile = exports[StackOutput.CAPACITY_PROFILES][exports[StackOutput.ACTIVE_CAPACITY_PROFILE]]
     (metric,) = hpa["spec"]["metrics"]
     return Region(
-        name=exports["region"],
-        cluster_name=exports["clusterName"],
-        node_groups=dict(exports["nodeGroupNames"]),
+        name=exports[StackOutput.REGION],
+        cluster_name=exports[StackOutput.CLUSTER_NAME],
+        node_groups=dict(exports[StackOutput.NODE_GROUP_NAMES]),
         sizes=_sizes(profile),
         gateway_min=int(hpa["spec"]["minReplicas"]),
         gateway_max=int(hpa["spec"]["maxReplicas"]),
         gateway_target_utilization=metric["resource"]["target"]["averageUtilization"] / 100,
         gateway_max_unavailable=int(budget["spec"]["maxUnavailable"]),
-        db_identifier=exports["databaseIdentifier"],
+        db_identifier=exports[StackOutput.DATABASE_IDENTIFIER],
         health_check=check,
     )
 
@@ -142,12 +143,14 @@ def build(
             r
             for r in dr_resources
             if r.type == "aws:lambda/function:Function"
-            and "NODE_GROUPS" in r.inputs.get("environment", {}).get("variables", {})
+            and Environment.NODE_GROUPS in r.inputs.get("environment", {}).get("variables", {})
         ),
         None,
     )
     if function is None:
-        raise TopologyError("stack dr: no failover Lambda (a function with NODE_GROUPS)")
+        raise TopologyError(
+            f"stack dr: no failover Lambda (a function with {Environment.NODE_GROUPS})"
+        )
     variables = {k: str(v) for k, v in function.inputs["environment"]["variables"].items()}
     retries = _one(
         [r for r in dr_resources if r.inputs.get("functionName") == function.inputs.get("name")],
@@ -160,20 +163,20 @@ def build(
         if r.type == "aws:cloudwatch/eventRule:EventRule" and r.inputs.get("scheduleExpression")
     ]
     schedule = _one(schedules, "aws:cloudwatch/eventRule:EventRule", "dr").inputs
-    full = dr_exports["capacityProfiles"]["full"]
-    env = parse_environment({**variables, "AWS_REGION": dr_exports["region"]})
+    full = dr_exports[StackOutput.CAPACITY_PROFILES]["full"]
+    env = Environment.from_env({**variables, Environment.REGION: dr_exports[StackOutput.REGION]})
     return Topology(
         primary=_region("primary", primary_exports, primary_resources, env.primary_health_check_id),
         dr=_region("dr", dr_exports, dr_resources, env.dr_health_check_id),
-        engine=variables["DB_ENGINE"],
-        global_cluster=variables.get("GLOBAL_CLUSTER_IDENTIFIER", ""),
+        engine=env.db_engine,
+        global_cluster=env.global_cluster_identifier,
         full_gateway_replicas=int(full["gateway"]["replicas"]),
         lambda_variables=variables,
         lambda_timeout_seconds=float(function.inputs["timeout"]),
         lambda_retry_attempts=int(retries.get("maximumRetryAttempts", 2)),
         probe_interval_seconds=_rate_seconds(schedule["scheduleExpression"]),
-        rto_seconds=float(dr_exports["objectives"]["rtoSeconds"]),
-        rpo_seconds=float(dr_exports["objectives"]["rpoSeconds"]),
+        rto_seconds=float(dr_exports[StackOutput.OBJECTIVES]["rtoSeconds"]),
+        rpo_seconds=float(dr_exports[StackOutput.OBJECTIVES]["rpoSeconds"]),
         routing_controls=env.routing_controls,
     )
 
