@@ -2,7 +2,7 @@
 tier's and the routing controls' `exports`), and every reader looks them up by them: the dr
 stack reading the primary (components/data.py `PrimaryReference`, components/connectivity.py),
 the primary reading dr when replication is reversed (components/data.py `PrimaryData`), and the
-drill (drill/model.py, drill/emulated.py, drill/simulation/topology.py, tools/emulation.py).
+drill (drill/model.py, drill/emulated.py, drill/simulation/topology.py, testing/emulation.py).
 
 Standard library only: the drill imports it without the program's provider SDKs.
 """
@@ -114,7 +114,7 @@ DRILL_NEEDS_FROM_DR = (
     StackOutput.OBJECTIVES,
 )
 # Everything the drill reads, its simulation and emulation included (drill/model.py Target,
-# drill/simulation/topology.py, drill/emulated.py marker_settings, tools/emulation.py).
+# drill/simulation/topology.py, drill/emulated.py marker_settings, testing/emulation.py).
 DRILL_READS_FROM_PRIMARY = (
     *DRILL_NEEDS_FROM_PRIMARY,
     StackOutput.TRAFFIC_CONTROL,

@@ -55,7 +55,7 @@ WHAT_IS_REAL = """\
 [demo]       reaches a cloud."""
 # Modules requirements-dev.txt installs, by import name: what to tell a user who lacks one.
 DEV_PACKAGES = {"moto": "moto", "PIL": "pillow", "yaml": "pyyaml", "flask": "moto[server]"}
-FIRST_PARTY = {"drill", "tools", "handlers", "settings", "components"}
+FIRST_PARTY = {"drill", "testing", "handlers", "settings", "components"}
 STATUS_STYLES = {PASSED: "green", FAILED: "bold red"}
 
 
@@ -196,7 +196,7 @@ def deploy_offline(display: Display) -> emulated.Stacks:
     """`pulumi up` of primary then dr into the offline backend, with the policy pack enforced,
     then both stacks as the Automation API reads them."""
     from drill import emulated  # noqa: PLC0415 - emulate only: moto and the mock harness
-    from tools.offline import Offline  # noqa: PLC0415 - emulate only
+    from testing.offline import Offline  # noqa: PLC0415 - emulate only
 
     display.message(WHAT_IS_REAL)
     offline = Offline()
@@ -290,8 +290,8 @@ def emulate(args: argparse.Namespace, display: Display) -> tuple[Report, emulate
     """The demo: both stacks up on the offline engine, then the drill against moto."""
     with dev_dependencies("emulate"):
         from drill import emulated  # noqa: PLC0415 - emulate only: moto and the mock harness
-        from tools import emulation  # noqa: PLC0415 - emulate only
-        from tools.offline import PulumiError  # noqa: PLC0415 - emulate only
+        from testing import emulation  # noqa: PLC0415 - emulate only
+        from testing.offline import PulumiError  # noqa: PLC0415 - emulate only
     try:
         stacks = deploy_offline(display)
         with emulation.moto_server():

@@ -28,9 +28,9 @@ from handlers import markers
 from handlers.failover import Runner
 from handlers.model import parse_event
 from outputs import StackOutput
-from tools import emulation
-from tools.harness import reference_name, run_program
-from tools.offline import BIN, Offline
+from testing import emulation
+from testing.harness import reference_name, run_program
+from testing.offline import BIN, Offline
 
 NOT_EMULATED = {
     "handler-deployed": "moto cannot run Lambda code; the handler runs in-process with the "

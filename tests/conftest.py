@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tools.harness import Graph, Resource, run_program, stack_config
+from testing.harness import Graph, Resource, run_program, stack_config
 
 STACKS = ("primary", "dr")
 

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from components.addons import CHART_REPOSITORIES, chart_version
+from testing.harness import Resource
 from tests.conftest import StackGraph
-from tools.harness import Resource
 
 
 def release(stack: StackGraph, chart: str) -> Resource:

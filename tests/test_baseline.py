@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from testing.harness import Resource
 from tests.conftest import StackGraph, listed
-from tools.harness import Resource
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 CONFIG = "config.amazonaws.com"

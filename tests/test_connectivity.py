@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from settings import SettingsError, parse
+from testing.harness import Graph, run_program
 from tests.conftest import PRIMARY_REFERENCE, StackGraph, raw_settings
-from tools.harness import Graph, run_program
 
 HUB = {"transitGateway": True, "peering": True}
 VPN = {"customerGatewayIp": "198.51.100.7", "bgpAsn": 65010, "onPremCidrs": ["172.16.0.0/16"]}

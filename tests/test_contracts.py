@@ -1,7 +1,7 @@
 """The values that cross a boundary, each defined once: the failover Lambda's environment
 (handlers/contract.py), the marker writer's (handlers/markers.py `Settings`), and the stack
 outputs one stack or the drill reads from another (outputs.py). The environments are taken
-from the synthesized programs (tools/harness.py), the outputs from their recorded exports."""
+from the synthesized programs (testing/harness.py), the outputs from their recorded exports."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ from outputs import (
     StackOutput,
     database_source,
 )
+from testing import emulation
+from testing.harness import Graph, run_program, stack_config
 from tests.conftest import PRIMARY_REFERENCE, StackGraph, raw_settings
-from tools import emulation
-from tools.harness import Graph, run_program, stack_config
 
 FUNCTION = "aws:lambda/function:Function"
 DR_REGION = "us-west-2"

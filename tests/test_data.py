@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from settings import SettingsError, parse
+from testing.harness import ROOT, SECRET, Graph, Resource, run_program
 from tests.conftest import StackGraph, postgres, raw_settings
-from tools.harness import ROOT, SECRET, Graph, Resource, run_program
 
 MUTATING_S3 = ("s3:Replicate", "s3:Put", "s3:Delete")
 
@@ -390,7 +390,7 @@ _MISSING_OUTPUT_RUN = """
 import json
 import os
 from components.references import MissingStackOutputError
-from tools.harness import Graph, reference_name, run_program
+from testing.harness import Graph, reference_name, run_program
 
 primary = run_program("primary")
 incomplete = {k: v for k, v in primary.exports.items() if k != "tableArns"}

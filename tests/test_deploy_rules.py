@@ -6,9 +6,9 @@ import pytest
 
 from naming import NODE_GROUPS, PHYSICAL_NAMES
 from settings import SettingsError, parse
+from testing.harness import run_program
+from testing.invented import ACCOUNT
 from tests.conftest import StackGraph, raw_settings
-from tools.harness import run_program
-from tools.invented import ACCOUNT
 
 METHOD = "aws:apigateway/method:Method"
 

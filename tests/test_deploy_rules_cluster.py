@@ -18,8 +18,8 @@ from components.addons import (
     autoscaler_release,
 )
 from components.irsa import ROLE_ARN_ANNOTATION
+from testing.harness import Resource
 from tests.conftest import StackGraph, raw_settings
-from tools.harness import Resource
 
 # Where IAM puts every service-linked role: role/aws-service-role/<service principal>/<name>.
 _SERVICE_LINKED_ROLE = re.compile(r"^arn:[\w-]+:iam::\d{12}:role/aws-service-role/([^/]+)/")

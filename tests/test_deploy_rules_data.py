@@ -15,8 +15,8 @@ import pytest
 
 import settings
 from components.data import replication_policy
+from testing.harness import SECRET, Graph, Resource, run_program
 from tests.conftest import StackGraph, postgres, raw_settings
-from tools.harness import SECRET, Graph, Resource, run_program
 
 DATABASE_TYPES = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
 REVERSED = {"trading:replication": {"direction": "dr-to-primary"}}

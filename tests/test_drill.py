@@ -15,8 +15,8 @@ import drill.__main__ as cli
 from drill import emulated
 from drill.core import DrillOptions
 from drill.model import FAILED, DrillInputError, Target
+from testing import emulation
 from tests.conftest import StackGraph
-from tools import emulation
 
 FAST = DrillOptions(
     failback=True,

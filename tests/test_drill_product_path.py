@@ -42,7 +42,7 @@ PRODUCT_MODULES = (
     "drill.report",
 )
 # What only requirements-dev.txt installs, and the tooling that must stay test-side.
-DEV_ONLY = ("moto", "PIL", "flask", "tools")
+DEV_ONLY = ("moto", "PIL", "flask", "testing", "tools")
 PIP = [sys.executable, "-m", "pip"]
 
 

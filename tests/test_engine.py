@@ -1,5 +1,5 @@
 """Both stacks on the real Pulumi engine: the CLI built by scripts/setup, a local backend, the
-policy pack as its own process, and STAND-IN providers (tools/standins) in place of the real
+policy pack as its own process, and STAND-IN providers (testing/standins) in place of the real
 plugins. What the engine decides (project loading, config, diffs, policy enforcement, stack
 references, the Automation API) is real; what AWS would do is not tested here.
 
@@ -21,8 +21,8 @@ from pulumi import automation as auto
 import drill.__main__ as cli
 from drill import automation
 from drill.model import NOT_EMULATED, PASSED, DrillInputError, Target
-from tools.harness import ROOT, reference_name
-from tools.offline import BIN, Offline
+from testing.harness import ROOT, reference_name
+from testing.offline import BIN, Offline
 
 # One xdist worker holds the deployed stacks; the unit tests fill the other core.
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
@@ -123,7 +123,7 @@ def test_demo_redeploys_nothing_then_drills_through_the_automation_api(
 ) -> None:
     """The demo's own `pulumi up` of each stack is the second `up`: it must change nothing
     (an input that changes on every run would show here), with the pack enforced."""
-    monkeypatch.setattr("tools.offline.Offline", functools.partial(Offline, base=deployed.base))
+    monkeypatch.setattr("testing.offline.Offline", functools.partial(Offline, base=deployed.base))
     assert cli.main(["emulate", "--failback", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr()
     deployments = [line for line in printed.err.splitlines() if line.startswith("[demo]   done")]

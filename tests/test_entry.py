@@ -9,8 +9,8 @@ import pytest
 
 from components.lb_controller import CHART_VERSION
 from settings import SettingsError, parse
+from testing.harness import Resource
 from tests.conftest import StackGraph, raw_settings
-from tools.harness import Resource
 
 
 def health_check(stack: StackGraph, kind: str = "HTTPS") -> Resource:

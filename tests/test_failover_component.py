@@ -1,6 +1,6 @@
 """The failover Lambda's deployment in dr: its network, its access to the dr cluster, its role,
 its environment and the triggers an operator uses. The program runs for the dr stack's real
-config against the session's primary graph (tools/harness.py)."""
+config against the session's primary graph (testing/harness.py)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ from components.kms import Account
 from components.lambdas import FAILOVER_SOURCES
 from handlers.contract import Environment
 from policypacks.trading_guard.policies.iam import is_mutating
+from testing.harness import Resource, run_program, stack_config
+from testing.invented import ACCOUNT
 from tests.conftest import PRIMARY_REFERENCE, StackGraph, listed, postgres
 from tests.test_policies import MANDATORY, judged
-from tools.harness import Resource, run_program, stack_config
-from tools.invented import ACCOUNT
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

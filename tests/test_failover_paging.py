@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from settings import SettingsError, parse
+from testing.harness import run_program
 from tests.conftest import raw_settings
-from tools.harness import run_program
 
 
 def failover_settings(**changes: object) -> dict:

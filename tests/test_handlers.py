@@ -28,8 +28,8 @@ from handlers.model import (
     parse_environment,
     parse_event,
 )
+from testing import emulation
 from tests.conftest import StackGraph, listed
-from tools import emulation
 
 REGION = "us-west-2"
 

@@ -28,8 +28,8 @@ import pytest
 
 from components.lambdas import FAILOVER_SOURCES, MARKERS_SOURCES, ROOT, code_archive
 from handlers.telemetry import LOGGER, RunLog
+from testing import emulation
 from tests import test_handlers
-from tools import emulation
 
 # The failover runs below use the dr world of tests/test_handlers.py, named by the dr program's
 # own Lambda environment; `world` asks for `variables` by name, so both are fixtures here too.

@@ -22,9 +22,9 @@ from components.lambdas import MARKERS_SOURCES
 from components.markers import marker_policy
 from handlers import markers
 from handlers.telemetry import LOGGER
+from testing.harness import stack_config
 from tests.conftest import StackGraph, listed
 from tests.test_lambda_packaging import as_the_runtime_writes
-from tools.harness import stack_config
 
 FUNCTION = "aws:lambda/function:Function"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"

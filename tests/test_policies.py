@@ -32,8 +32,8 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policypacks.trading_guard.policies import AREAS, POLICIES
+from testing.harness import ROOT, Graph, Resource, project_name
 from tests.conftest import StackGraph
-from tools.harness import ROOT, Graph, Resource, project_name
 
 PACK_DIR = ROOT / "policypacks" / "trading_guard"
 POLICY_CONFIG = json.loads((PACK_DIR / "policy-config.json").read_text())

@@ -10,9 +10,9 @@ import pytest
 
 from naming import PHYSICAL_NAMES
 from policypacks.trading_guard.policies.deployability import NAME_LIMITS
+from testing.harness import Graph
 from tests.conftest import StackGraph
 from tests.test_policies import UNKNOWN, Case, R, case, check, edited, judged
-from tools.harness import Graph
 
 INSTANCE = "aws:rds/instance:Instance"
 CLUSTER = "aws:rds/cluster:Cluster"

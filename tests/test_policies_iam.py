@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from testing.harness import Graph
 from tests.conftest import StackGraph
 from tests.test_policies import UNKNOWN, Case, R, case, check, judged, refreshed
-from tools.harness import Graph
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"

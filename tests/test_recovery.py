@@ -18,9 +18,9 @@ import yaml
 
 from components.recovery import RoutingControls
 from components.references import MissingStackOutputError
+from testing.offline import Offline
 from tests.conftest import StackGraph
 from tests.test_engine import program_copy
-from tools.offline import Offline
 
 STACKS = ("primary", "dr")
 ARC = "aws:route53recoverycontrol"

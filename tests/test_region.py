@@ -10,8 +10,8 @@ import pytest
 
 from components.network import INTERFACE_ENDPOINT_SERVICES, SubnetPlan
 from settings import CLUSTER_LOG_TYPES
+from testing.harness import Graph
 from tests.conftest import StackGraph, raw_settings
-from tools.harness import Graph
 
 
 def test_both_stacks_build_with_their_own_region_and_role(stack: StackGraph) -> None:

@@ -10,8 +10,8 @@ import yaml
 
 import settings
 from settings import SettingsError, parse, reference
+from testing.harness import ROOT, run_program
 from tests.conftest import STACKS, raw_settings
-from tools.harness import ROOT, run_program
 
 DELETE = object()
 

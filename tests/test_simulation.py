@@ -28,7 +28,7 @@ from drill.simulation.scenario import Scenario, ScenarioError, load, parse
 from drill.simulation.world import World
 from handlers.failover import LEASE_SECONDS
 from handlers.steps import LAG_FAILING_SECONDS
-from tools.harness import ROOT
+from testing.harness import ROOT
 
 REGIONS = ("us-east-1", "us-west-2")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from tools.offline import Offline
+from testing.offline import Offline
 
 STACKS = ("primary", "dr")
 

@@ -14,7 +14,7 @@ from pulumi.runtime import rpc
 
 from handlers.contract import Environment, NodeGroupSize, RoutingControls
 from outputs import StackOutput
-from tools.harness import reference_name, run_program, stack_config
+from testing.harness import reference_name, run_program, stack_config
 
 # The node group the order gateway's pods are pinned to (components/gateway.py).
 GATEWAY_NODE_GROUP = "trading"
@@ -182,7 +182,7 @@ def build(
 
 
 def from_graphs(primary: Any, dr: Any) -> Topology:
-    """From the recorded graphs of a mocked run (tools/harness.py)."""
+    """From the recorded graphs of a mocked run (testing/harness.py)."""
 
     def resources(graph: Any) -> list[Resource]:
         return [Resource(r.type, r.name, r.inputs) for r in graph.resources]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from tools.standins import schema
-from tools.standins.install import install
-from tools.standins.provider import UNREACHABLE_REGIONS
+from testing.standins import schema
+from testing.standins.install import install
+from testing.standins.provider import UNREACHABLE_REGIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.prefix) / "bin"

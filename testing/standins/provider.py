@@ -1,4 +1,4 @@
-"""One STAND-IN provider plugin process: `python -m tools.standins.provider PACKAGE ENGINE`.
+"""One STAND-IN provider plugin process: `python -m testing.standins.provider PACKAGE ENGINE`.
 
 It serves the provider protocol through `pulumi.provider.experimental`, so the engine drives it
 exactly as it drives the real plugin: Check, Diff, Create, Read, Update, Delete, Invoke and, for
@@ -46,8 +46,8 @@ from pulumi.provider.experimental.provider import (
 )
 from pulumi.runtime import proto, rpc
 
-from tools.invented import ACCOUNT, invented_outputs, region_of_endpoint
-from tools.standins import schema
+from testing.invented import ACCOUNT, invented_outputs, region_of_endpoint
+from testing.standins import schema
 
 UNREACHABLE_REGIONS = "STANDIN_UNREACHABLE_REGIONS"
 # Services whose API is in one region whatever region the provider or resource names: IAM and
