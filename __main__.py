@@ -69,35 +69,22 @@ region = TradingRegion(
     ),
 )
 
+context = region.context
 data_args = DataArgs(
-    prefix=config.resource_prefix,
+    context=context,
     name_prefix=config.name_prefix,
-    region=config.region,
     peer_region=config.peer_region,
     database=config.database,
     records=config.records,
     vpc_id=region.vpc_id,
     data_subnet_ids=region.data_subnet_ids,
     client_security_group_id=region.node_security_group_id,
-    logs_key_arn=region.logs_key_arn,
-    alerts_topic_arn=region.alerts_topic_arn,
-    log_retention_days=config.log_retention_days,
     replica_lag_alarm_seconds=config.replica_lag_alarm_seconds,
-    account=region.account,
     peer_stack=config.replication.peer_stack,
 )
-in_region = pulumi.ResourceOptions(providers=[region.provider])
+in_region = context.in_region()
 SecurityBaseline(
-    config.role,
-    SecurityBaselineArgs(
-        prefix=config.resource_prefix,
-        region=config.region,
-        settings=config.security,
-        logs_key_arn=region.logs_key_arn,
-        log_retention_days=config.log_retention_days,
-        account=region.account,
-    ),
-    in_region,
+    config.role, SecurityBaselineArgs(context=context, settings=config.security), in_region
 )
 hub = region.transit_gateway
 if hub is not None:
@@ -107,7 +94,7 @@ if hub is not None:
         TransitGatewayPeering(
             config.role,
             TransitGatewayPeeringArgs(
-                prefix=config.resource_prefix,
+                context=context,
                 transit_gateway_id=hub.transit_gateway_id,
                 route_table_id=hub.route_table_id,
                 vpc_cidr=config.network.vpc_cidr,
@@ -129,8 +116,7 @@ else:
     automation = FailoverAutomation(
         config.role,
         FailoverAutomationArgs(
-            prefix=config.resource_prefix,
-            region=config.region,
+            context=context,
             primary_region=config.peer_region,
             cluster_name=config.cluster_name,
             node_group_names=region.node_group_names,
@@ -142,10 +128,6 @@ else:
             global_cluster_identifier=data.global_cluster_identifier,
             settings=config.failover,
             data_key_arn=data.data_key_arn,
-            logs_key_arn=region.logs_key_arn,
-            alerts_topic_arn=region.alerts_topic_arn,
-            log_retention_days=config.log_retention_days,
-            account=region.account,
             # With routing controls the handler moves traffic on ARC's data plane and must not
             # touch Route 53 health checks: no primary check to invert. dr's HTTPS check still
             # exists (its alarm pages on dr's /health) and stays the handler's advisory
@@ -163,6 +145,10 @@ else:
             vpc_id=region.vpc_id,
             private_subnet_ids=region.private_subnet_ids,
             cluster_security_group_id=region.node_security_group_id,
+            records_bucket_name=data.exports[StackOutput.RECORDS_BUCKET_NAME],
+            primary_records_bucket_name=data.exports[StackOutput.PRIMARY_RECORDS_BUCKET_NAME],
+            batch_replication_role_arn=data.batch_replication.role_arn,
+            batch_replication_report_prefix=data.batch_replication.report_prefix,
         ),
         in_region,
     )
@@ -181,9 +167,7 @@ table_arns = data.exports[
 markers = MarkerWriter(
     config.role,
     MarkerWriterArgs(
-        prefix=config.resource_prefix,
-        region=config.region,
-        account=region.account,
+        context=context,
         table_name=pulumi.Output.from_input(data.exports[StackOutput.TABLE_NAMES]).apply(
             lambda names: str(names["orders"])
         ),
@@ -193,8 +177,6 @@ markers = MarkerWriter(
             lambda name: f"arn:aws:s3:::{name}"
         ),
         data_key_arn=data.exports[StackOutput.DATA_KEY_ARN],
-        logs_key_arn=region.logs_key_arn,
-        log_retention_days=config.log_retention_days,
         db_engine=config.database.engine,
         db_cluster_arn=data.database.arn if config.database.is_aurora else None,
         db_secret_name=data.exports[StackOutput.MASTER_SECRET_NAME]
@@ -215,7 +197,7 @@ pulumi.export(StackOutput.CLUSTER_NAME, region.cluster_name)
 pulumi.export(StackOutput.NODE_GROUP_NAMES, region.node_group_names)
 pulumi.export(StackOutput.KUBECONFIG, region.kubeconfig)
 pulumi.export(StackOutput.KEY_ARNS, region.key_arns)
-pulumi.export(StackOutput.ALERTS_TOPIC_ARN, region.alerts_topic_arn)
+pulumi.export(StackOutput.ALERTS_TOPIC_ARN, context.alerts_topic_arn)
 pulumi.export(StackOutput.REGIONAL_ENDPOINT, region.regional_hostname)
 pulumi.export(StackOutput.HEALTH_CHECK_ID, region.health_check_id)
 pulumi.export(StackOutput.RECORD_NAME, config.dns.record_name)

@@ -7,7 +7,6 @@ light stays small."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,17 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.addon_policies import (
+    autoscaler_policy,
+    ebs_key_usage,
+    publish_policy,
+    read_metrics_policy,
+)
 from components.cluster import NODE_GROUP_LABELS, EksCluster
+from components.context import RegionalContext
 from components.irsa import OidcProvider, ServiceAccountRole, service_account_role
-from components.kms import Account, customer_key, key_policy
+from components.kms import customer_key, key_policy
+from components.prometheus import STORAGE_CLASS, kube_prometheus_stack_values
 from settings import AddonRequests, Observability
 
 AUTOSCALER = "cluster-autoscaler"
@@ -77,105 +84,15 @@ EKS_ADDON_SERVICE_ACCOUNTS: Mapping[str, tuple[str, str]] = {
     "aws-ebs-csi-driver": ("kube-system", "ebs-csi-controller-sa"),
     "amazon-cloudwatch-observability": ("amazon-cloudwatch", "cloudwatch-agent"),
 }
-STORAGE_CLASS = "gp3-encrypted"
 MONITORING = "monitoring"
 EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 CONTAINER_INSIGHTS_LOGS = ("application", "dataplane", "host", "performance")
 DASHBOARDS = Path(__file__).resolve().parent / "dashboards"
 
-AUTOSCALER_READ = (
-    "autoscaling:DescribeAutoScalingGroups",
-    "autoscaling:DescribeAutoScalingInstances",
-    "autoscaling:DescribeLaunchConfigurations",
-    "autoscaling:DescribeScalingActivities",
-    "autoscaling:DescribeTags",
-    "ec2:DescribeImages",
-    "ec2:DescribeInstanceTypes",
-    "ec2:DescribeLaunchTemplateVersions",
-    "ec2:GetInstanceTypesFromInstanceRequirements",
-    "eks:DescribeNodegroup",
-)
-
-
-def autoscaler_policy(cluster_name: str) -> str:
-    """Scaling only Auto Scaling groups tagged as this cluster's (EKS tags the groups of its
-    managed node groups so); the tag condition is what scopes the `*` resource."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "Discover",
-                    "Effect": "Allow",
-                    "Action": list(AUTOSCALER_READ),
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "ScaleThisClustersNodeGroups",
-                    "Effect": "Allow",
-                    "Action": [
-                        "autoscaling:SetDesiredCapacity",
-                        "autoscaling:TerminateInstanceInAutoScalingGroup",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {
-                            f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"
-                        }
-                    },
-                },
-            ],
-        }
-    )
-
-
-def _publish(topic_arn: str, key_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "PageOnCall",
-                    "Effect": "Allow",
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                },
-                {
-                    "Sid": "EncryptedTopic",
-                    "Effect": "Allow",
-                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                    "Resource": key_arn,
-                },
-            ],
-        }
-    )
-
-
-def _read_metrics() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadCloudWatchMetrics",
-                    "Effect": "Allow",
-                    "Action": [
-                        "cloudwatch:DescribeAlarms",
-                        "cloudwatch:GetMetricData",
-                        "cloudwatch:GetMetricStatistics",
-                        "cloudwatch:ListMetrics",
-                    ],
-                    "Resource": "*",
-                }
-            ],
-        }
-    )
-
 
 @dataclass
 class ClusterAddonsArgs:
-    cluster_name: str
-    region: str
+    context: RegionalContext
     cluster: EksCluster
     # Everything whose pods need a node (Helm releases, EKS add-ons) waits for these.
     node_groups: Sequence[pulumi.Resource]
@@ -183,11 +100,8 @@ class ClusterAddonsArgs:
     kubernetes: k8s.Provider
     requests: AddonRequests
     observability: Observability
-    alerts_topic_arn: pulumi.Input[str]
+    # The key of the context's alerts topic: Alertmanager publishes through it.
     alerts_key_arn: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
-    account: pulumi.Output[Account]
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -239,7 +153,7 @@ class ClusterAddons(pulumi.ComponentResource):
         groups, it waits for a node, times out and is left DEGRADED."""
         return aws.eks.Addon(
             f"{self._name}-{label}",
-            cluster_name=self._args.cluster_name,
+            cluster_name=self._args.context.cluster_name,
             addon_name=addon,
             service_account_role_arn=role.arn,
             resolve_conflicts_on_create="OVERWRITE",
@@ -270,10 +184,10 @@ class ClusterAddons(pulumi.ComponentResource):
             f"{self._name}-ebs-csi", role=role.name, policy_arn=EBS_CSI_POLICY, opts=self._aws
         )
         key = customer_key(
-            f"{args.cluster_name}-ebs",
-            f"Encryption of {args.cluster_name}'s persistent volumes",
-            pulumi.Output.all(args.account, role.arn).apply(
-                lambda v: key_policy(v[0], _ebs_key_usage(v[1]))
+            f"{args.context.cluster_name}-ebs",
+            f"Encryption of {args.context.cluster_name}'s persistent volumes",
+            pulumi.Output.all(args.context.account, role.arn).apply(
+                lambda v: key_policy(v[0], ebs_key_usage(v[1]))
             ),
             self._aws,
         )
@@ -300,7 +214,7 @@ class ClusterAddons(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{self._name}-{AUTOSCALER}",
             role=account.role.id,
-            policy=autoscaler_policy(args.cluster_name),
+            policy=autoscaler_policy(args.context.cluster_name),
             opts=self._aws,
         )
         self._release(
@@ -308,8 +222,8 @@ class ClusterAddons(pulumi.ComponentResource):
             account.namespace,
             {
                 "cloudProvider": "aws",
-                "awsRegion": args.region,
-                "autoDiscovery": {"clusterName": args.cluster_name},
+                "awsRegion": args.context.region,
+                "autoDiscovery": {"clusterName": args.context.cluster_name},
                 # The chart's default image is its own appVersion; pinned here beside the chart
                 # so that the pair always comes from the same row.
                 "image": {"tag": autoscaler_release(args.cluster.kubernetes_version).image_tag},
@@ -349,14 +263,17 @@ class ClusterAddons(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{self._name}-alertmanager",
             role=alertmanager.role.id,
-            policy=pulumi.Output.all(args.alerts_topic_arn, args.alerts_key_arn).apply(
-                lambda v: _publish(v[0], v[1])
+            policy=pulumi.Output.all(args.context.alerts_topic_arn, args.alerts_key_arn).apply(
+                lambda v: publish_policy(v[0], v[1])
             ),
             opts=self._aws,
         )
         grafana = self._irsa("grafana", MONITORING, "grafana")
         aws.iam.RolePolicy(
-            f"{self._name}-grafana", role=grafana.role.id, policy=_read_metrics(), opts=self._aws
+            f"{self._name}-grafana",
+            role=grafana.role.id,
+            policy=read_metrics_policy(),
+            opts=self._aws,
         )
         dashboards = [
             k8s.core.v1.ConfigMap(
@@ -371,84 +288,16 @@ class ClusterAddons(pulumi.ComponentResource):
             )
             for path in sorted(DASHBOARDS.glob("*.json"))
         ]
-        resources = self._resources()
-        storage = f"{args.observability.prometheus_storage_gb}Gi"
-        # Alertmanager's own template syntax, not Python's.
-        subject = f"[{args.cluster_name}] {{{{ .CommonLabels.alertname }}}}"
         self._release(
             "kube-prometheus-stack",
             MONITORING,
-            {
-                "prometheus": {
-                    "prometheusSpec": {
-                        "retention": args.observability.prometheus_retention,
-                        "resources": resources,
-                        "nodeSelector": dict(NODE_GROUP_LABELS["system"]),
-                        "storageSpec": {
-                            "volumeClaimTemplate": {
-                                "spec": {
-                                    "storageClassName": STORAGE_CLASS,
-                                    "accessModes": ["ReadWriteOnce"],
-                                    "resources": {"requests": {"storage": storage}},
-                                }
-                            }
-                        },
-                    }
-                },
-                "alertmanager": {
-                    "serviceAccount": alertmanager.helm_values(),
-                    "alertmanagerSpec": {"resources": resources},
-                    # Helm merges maps but replaces lists: the chart's default route holds a
-                    # `routes` list sending Watchdog to a `null` receiver, which survives a
-                    # `route` map of ours unless ours sets `routes` too; without `null` among
-                    # our receivers Alertmanager then refuses the whole configuration.
-                    "config": {
-                        "route": {
-                            "receiver": "sns",
-                            "group_by": ["alertname", "namespace"],
-                            # Watchdog always fires (a heartbeat for an external dead man's
-                            # switch): paging it through SNS would page every minute.
-                            "routes": [
-                                {"receiver": "null", "matchers": ['alertname = "Watchdog"']}
-                            ],
-                        },
-                        "receivers": [
-                            {"name": "null"},
-                            {
-                                "name": "sns",
-                                "sns_configs": [
-                                    {
-                                        "topic_arn": args.alerts_topic_arn,
-                                        "sigv4": {"region": args.region},
-                                        "subject": subject,
-                                    }
-                                ],
-                            },
-                        ],
-                    },
-                },
-                "grafana": {
-                    # The password lives only in the Kubernetes secret, never in these values.
-                    "admin": {
-                        "existingSecret": "grafana-admin",
-                        "userKey": "admin-user",
-                        "passwordKey": "admin-password",
-                    },
-                    "service": {"type": "ClusterIP"},
-                    # Unnamed, the grafana subchart would name it after the release's full name
-                    # (kube-prometheus-stack-grafana), not the account the role trusts.
-                    "serviceAccount": grafana.helm_values(),
-                    "resources": resources,
-                    "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}},
-                    "additionalDataSources": [
-                        {
-                            "name": "CloudWatch",
-                            "type": "cloudwatch",
-                            "jsonData": {"authType": "default", "defaultRegion": args.region},
-                        }
-                    ],
-                },
-            },
+            kube_prometheus_stack_values(
+                args.context,
+                args.observability,
+                self._resources(),
+                alertmanager.helm_values(),
+                grafana.helm_values(),
+            ),
             depends_on=[storage_class, admin, *dashboards],
         )
 
@@ -459,9 +308,9 @@ class ClusterAddons(pulumi.ComponentResource):
         groups = [
             aws.cloudwatch.LogGroup(
                 f"{self._name}-insights-{kind}",
-                name=f"/aws/containerinsights/{args.cluster_name}/{kind}",
-                kms_key_id=args.logs_key_arn,
-                retention_in_days=args.log_retention_days,
+                name=f"/aws/containerinsights/{args.context.cluster_name}/{kind}",
+                kms_key_id=args.context.logs_key_arn,
+                retention_in_days=args.context.log_retention_days,
                 opts=self._aws,
             )
             for kind in CONTAINER_INSIGHTS_LOGS
@@ -474,30 +323,3 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=self._aws,
         )
         self._eks_addon("container-insights", "amazon-cloudwatch-observability", role, groups)
-
-
-def _ebs_key_usage(role_arn: str) -> list[dict[str, Any]]:
-    """The EBS CSI driver's role may encrypt volumes with the key, and let EC2 hold grants."""
-    return [
-        {
-            "Sid": "EbsCsiDriverEncryptsVolumes",
-            "Effect": "Allow",
-            "Principal": {"AWS": role_arn},
-            "Action": [
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:DescribeKey",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Sid": "EbsCsiDriverGrantsToEc2",
-            "Effect": "Allow",
-            "Principal": {"AWS": role_arn},
-            "Action": "kms:CreateGrant",
-            "Resource": "*",
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        },
-    ]

@@ -9,7 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.kms import Account, customer_key, key_policy
+from components.account import Account
+from components.kms import customer_key, key_policy
 
 # AWS services that publish to the topic: CloudWatch alarms, S3 replication event
 # notifications and EventBridge rules.

@@ -14,8 +14,17 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.account import Account
+from components.baseline_policies import (
+    config_bucket_statements,
+    config_key_usage,
+    config_role_delivery_statements,
+    trail_bucket_statements,
+    trail_key_usage,
+)
+from components.context import RegionalContext
 from components.iam import log_writer_role, service_role
-from components.kms import Account, customer_key, key_policy
+from components.kms import customer_key, key_policy
 from components.storage import Lifecycle, SecureBucket, SecureBucketArgs, account_scoped_name
 from settings import SecurityBaseline as SecuritySettings
 
@@ -26,155 +35,8 @@ AUDIT_RETENTION_DAYS = 2557
 
 @dataclass
 class SecurityBaselineArgs:
-    prefix: str
-    region: str
+    context: RegionalContext
     settings: SecuritySettings
-    logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
-    account: pulumi.Output[Account]
-
-
-def trail_bucket_statements(bucket: str, trail_arn: str, account_id: str) -> list[dict[str, Any]]:
-    condition = {"StringEquals": {"aws:SourceArn": trail_arn}}
-    return [
-        {
-            "Sid": "CloudTrailReadsAcl",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "s3:GetBucketAcl",
-            "Resource": f"arn:aws:s3:::{bucket}",
-            "Condition": condition,
-        },
-        {
-            "Sid": "CloudTrailWritesLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account_id}/*",
-            "Condition": {
-                "StringEquals": {
-                    "aws:SourceArn": trail_arn,
-                    "s3:x-amz-acl": "bucket-owner-full-control",
-                }
-            },
-        },
-    ]
-
-
-def config_bucket_statements(bucket: str, account_id: str) -> list[dict[str, Any]]:
-    source = {"StringEquals": {"aws:SourceAccount": account_id}}
-    return [
-        {
-            "Sid": "ConfigReadsAcl",
-            "Effect": "Allow",
-            "Principal": {"Service": "config.amazonaws.com"},
-            "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
-            "Resource": f"arn:aws:s3:::{bucket}",
-            "Condition": source,
-        },
-        {
-            "Sid": "ConfigWritesSnapshots",
-            "Effect": "Allow",
-            "Principal": {"Service": "config.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": f"arn:aws:s3:::{bucket}/AWSLogs/{account_id}/Config/*",
-            "Condition": {
-                "StringEquals": {
-                    "aws:SourceAccount": account_id,
-                    "s3:x-amz-acl": "bucket-owner-full-control",
-                }
-            },
-        },
-    ]
-
-
-def _trail_key_usage(account: Account, trail_arn: str) -> list[dict[str, Any]]:
-    """CloudTrail's three key-policy grants (CloudTrail User Guide, "Configure AWS KMS key
-    policies for CloudTrail"), each pinned to our trail by `aws:SourceArn`. Only encryption
-    carries the CloudTrail encryption context: CloudTrail calls DescribeKey without it, and the
-    Decrypt it needs because the trail bucket uses an S3 Bucket Key (every KMS `SecureBucket`
-    does) unwraps S3's bucket-level key, whose context is S3's, not CloudTrail's."""
-    this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
-    cloudtrail = {"Service": "cloudtrail.amazonaws.com"}
-    return [
-        {
-            "Sid": "CloudTrailEncryptsLogs",
-            "Effect": "Allow",
-            "Principal": cloudtrail,
-            "Action": "kms:GenerateDataKey*",
-            "Resource": "*",
-            "Condition": {
-                **this_trail,
-                "StringLike": {
-                    "kms:EncryptionContext:aws:cloudtrail:arn": (
-                        f"arn:{account.partition}:cloudtrail:*:{account.account_id}:trail/*"
-                    )
-                },
-            },
-        },
-        {
-            "Sid": "CloudTrailDescribesKey",
-            "Effect": "Allow",
-            "Principal": cloudtrail,
-            "Action": "kms:DescribeKey",
-            "Resource": "*",
-            "Condition": this_trail,
-        },
-        {
-            "Sid": "CloudTrailDecryptsBucketKey",
-            "Effect": "Allow",
-            "Principal": cloudtrail,
-            "Action": "kms:Decrypt",
-            "Resource": "*",
-            "Condition": this_trail,
-        },
-    ]
-
-
-def config_role_delivery_statements(
-    bucket_arn: str, account_id: str, key_arn: str
-) -> list[dict[str, Any]]:
-    """What the recorder's own role needs to deliver into its bucket (AWS Config Developer
-    Guide, "Permissions for the IAM Role Assigned to AWS Config"): same-account delivery is made
-    as this role, and `AWS_ConfigRole` grants neither the bucket nor its key."""
-    return [
-        {
-            "Sid": "ConfigRoleWritesSnapshots",
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
-            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-        },
-        {
-            # ListBucket answers Config's HeadBucket location check; without it delivery still
-            # works but CloudTrail records an AccessDenied for the check.
-            "Sid": "ConfigRoleChecksBucket",
-            "Effect": "Allow",
-            "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
-            "Resource": bucket_arn,
-        },
-        {
-            "Sid": "ConfigRoleUsesBucketKey",
-            "Effect": "Allow",
-            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-            "Resource": key_arn,
-        },
-    ]
-
-
-def _config_key_usage(account: Account) -> list[dict[str, Any]]:
-    """When delivery as the recorder's role fails, Config retries as its service principal
-    (AWS Config Developer Guide, "Permissions for the KMS Key"); so does the bucket policy."""
-    return [
-        {
-            "Sid": "ConfigEncryptsSnapshots",
-            "Effect": "Allow",
-            "Principal": {"Service": "config.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}},
-        }
-    ]
 
 
 class SecurityBaseline(pulumi.ComponentResource):
@@ -196,7 +58,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             )
             aws.securityhub.StandardsSubscription(
                 f"{name}-fsbp",
-                standards_arn=f"arn:aws:securityhub:{args.region}::{FSBP}",
+                standards_arn=f"arn:aws:securityhub:{args.context.region}::{FSBP}",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[hub]),
             )
         if flags.config_recorder:
@@ -204,7 +66,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         if flags.access_analyzer:
             aws.accessanalyzer.Analyzer(
                 f"{name}-access-analyzer",
-                analyzer_name=f"{args.prefix}-account",
+                analyzer_name=f"{args.context.prefix}-account",
                 type="ACCOUNT",
                 opts=self._child,
             )
@@ -218,14 +80,16 @@ class SecurityBaseline(pulumi.ComponentResource):
     ) -> SecureBucket:
         """An audit bucket `<prefix>-<label>-<account>`; `statements(name, account)` lets the
         AWS service that fills it write there."""
-        name = account_scoped_name(self._args.account, f"{self._args.prefix}-{label}")
+        name = account_scoped_name(
+            self._args.context.account, f"{self._args.context.prefix}-{label}"
+        )
         return SecureBucket(
             f"{self._name}-{label}",
             SecureBucketArgs(
                 bucket_name=name,
                 kms_key_arn=key,
                 lifecycle=Lifecycle(90, 365, AUDIT_RETENTION_DAYS),
-                service_statements=pulumi.Output.all(name, self._args.account).apply(
+                service_statements=pulumi.Output.all(name, self._args.context.account).apply(
                     lambda v: statements(v[0], v[1])
                 ),
             ),
@@ -234,7 +98,7 @@ class SecurityBaseline(pulumi.ComponentResource):
 
     def _cloudtrail(self) -> None:
         args, name = self._args, self._name
-        trail_name = f"{args.prefix}-trail"
+        trail_name = f"{args.context.prefix}-trail"
 
         def trail_arn(account: Account) -> str:
             return account.arn("cloudtrail", f"trail/{trail_name}")
@@ -242,7 +106,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         key = customer_key(
             trail_name,
             f"Encryption of the {trail_name} audit logs",
-            args.account.apply(lambda a: key_policy(a, _trail_key_usage(a, trail_arn(a)))),
+            args.context.account.apply(lambda a: key_policy(a, trail_key_usage(a, trail_arn(a)))),
             self._child,
         )
         bucket = self._bucket(
@@ -254,9 +118,9 @@ class SecurityBaseline(pulumi.ComponentResource):
         )
         logs = aws.cloudwatch.LogGroup(
             f"{name}-trail-logs",
-            name=f"/trading/{args.prefix}/cloudtrail",
-            kms_key_id=args.logs_key_arn,
-            retention_in_days=args.log_retention_days,
+            name=f"/trading/{args.context.prefix}/cloudtrail",
+            kms_key_id=args.context.logs_key_arn,
+            retention_in_days=args.context.log_retention_days,
             opts=self._child,
         )
         role = log_writer_role(f"{name}-trail-logs", "cloudtrail.amazonaws.com", logs, self._child)
@@ -303,9 +167,9 @@ class SecurityBaseline(pulumi.ComponentResource):
     def _config_recorder(self) -> None:
         args, name = self._args, self._name
         key = customer_key(
-            f"{args.prefix}-config",
-            f"Encryption of the {args.prefix} AWS Config snapshots",
-            args.account.apply(lambda a: key_policy(a, _config_key_usage(a))),
+            f"{args.context.prefix}-config",
+            f"Encryption of the {args.context.prefix} AWS Config snapshots",
+            args.context.account.apply(lambda a: key_policy(a, config_key_usage(a))),
             self._child,
         )
         bucket = self._bucket(
@@ -325,7 +189,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         delivery = aws.iam.RolePolicy(
             f"{name}-config-delivery",
             role=role.id,
-            policy=pulumi.Output.all(bucket.arn, args.account, key.arn).apply(
+            policy=pulumi.Output.all(bucket.arn, args.context.account, key.arn).apply(
                 lambda v: json.dumps(
                     {
                         "Version": "2012-10-17",
@@ -337,7 +201,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         )
         recorder = aws.cfg.Recorder(
             f"{name}-config",
-            name=f"{args.prefix}-recorder",
+            name=f"{args.context.prefix}-recorder",
             role_arn=role.arn,
             recording_group=aws.cfg.RecorderRecordingGroupArgs(
                 all_supported=True, include_global_resource_types=False
@@ -346,7 +210,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         )
         channel = aws.cfg.DeliveryChannel(
             f"{name}-config",
-            name=f"{args.prefix}-delivery",
+            name=f"{args.context.prefix}-delivery",
             s3_bucket_name=bucket.bucket_name,
             # PutDeliveryChannel refuses a bucket Config cannot write to.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[recorder, bucket, delivery]),

@@ -12,15 +12,14 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.context import RegionalContext
 from components.iam import assume_role_policy
 from components.irsa import OidcProvider
-from components.kms import Account, customer_key, key_policy
+from components.kms import customer_key, key_policy
+from components.nodes import launch_template, node_volume_key
 from settings import CLUSTER_LOG_TYPES, LATENCY_NODE_GROUP, LowLatency, NodeGroupSize
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-# EC2 Auto Scaling launches the managed nodes, as this account-wide service-linked role.
-AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
-AUTOSCALING_SERVICE_ROLE = "AWSServiceRoleForAutoScaling"
 NODE_POLICIES = (
     aws.iam.ManagedPolicy.AMAZON_EKS_WORKER_NODE_POLICY,
     aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_REGISTRY_READ_ONLY,
@@ -35,7 +34,6 @@ NODE_GROUP_LABELS: Mapping[str, Mapping[str, str]] = {
     "trading": {"trading.example/node-group": "trading"},
     LATENCY_NODE_GROUP: {"trading.example/node-group": LATENCY_NODE_GROUP},
 }
-ROOT_VOLUME_GB = 50
 NODE_GROUP_TAINTS: Mapping[str, Sequence[aws.eks.NodeGroupTaintArgs]] = {
     "system": (),
     "trading": (
@@ -45,12 +43,6 @@ NODE_GROUP_TAINTS: Mapping[str, Sequence[aws.eks.NodeGroupTaintArgs]] = {
         aws.eks.NodeGroupTaintArgs(key="dedicated", value="trading", effect="NO_SCHEDULE"),
     ),
 }
-
-
-def service_linked_role_arn(partition: str, account_id: str, service: str, role: str) -> str:
-    """Where IAM puts a service's service-linked role (IAM User Guide, "Using service-linked
-    roles"): always under the `aws-service-role/<service>/` path."""
-    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/{service}/{role}"
 
 
 class EksCluster(eks.Cluster):
@@ -102,7 +94,7 @@ def keep_failover_sizes(
 
 @dataclass
 class TradingClusterArgs:
-    cluster_name: str
+    context: RegionalContext
     version: str
     vpc_id: pulumi.Input[str]
     private_subnet_ids: Sequence[pulumi.Input[str]]
@@ -112,9 +104,6 @@ class TradingClusterArgs:
     # like the request itself, so a preview needs the same access as the deployment.
     deploy_role_arns: Sequence[str]
     node_groups: Mapping[str, NodeGroupSize]
-    logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
-    account: pulumi.Output[Account]
     availability_zones: tuple[str, ...]
     low_latency: LowLatency | None = None
     # The failover handler resizes these groups (dr): `pulumi up` must keep the whole scaling
@@ -149,7 +138,7 @@ class TradingCluster(pulumi.ComponentResource):
         self.node_groups = []
         self.node_group_names = self._node_groups(node_role)
 
-        self.cluster_name = pulumi.Output.from_input(args.cluster_name)
+        self.cluster_name = pulumi.Output.from_input(args.context.cluster_name)
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
         self.oidc = OidcProvider(self.cluster.oidc_provider_arn, self.cluster.oidc_provider_url)
         self.secrets_key_arn = secrets_key.arn
@@ -175,12 +164,12 @@ class TradingCluster(pulumi.ComponentResource):
         role = self._role(
             "cluster", "eks.amazonaws.com", [aws.iam.ManagedPolicy.AMAZON_EKS_CLUSTER_POLICY]
         )
-        policy = pulumi.Output.all(self._args.account, role.arn).apply(
+        policy = pulumi.Output.all(self._args.context.account, role.arn).apply(
             lambda pair: key_policy(pair[0], _secrets_key_usage(pair[1]))
         )
         key = customer_key(
-            f"{self._args.cluster_name}-eks-secrets",
-            f"Envelope encryption of Kubernetes secrets in {self._args.cluster_name}",
+            f"{self._args.context.cluster_name}-eks-secrets",
+            f"Envelope encryption of Kubernetes secrets in {self._args.context.cluster_name}",
             policy,
             self._child,
         )
@@ -191,9 +180,9 @@ class TradingCluster(pulumi.ComponentResource):
         # control-plane logs our key and a retention instead of an unencrypted, endless group.
         return aws.cloudwatch.LogGroup(
             f"{self._name}-control-plane-logs",
-            name=f"/aws/eks/{self._args.cluster_name}/cluster",
-            kms_key_id=self._args.logs_key_arn,
-            retention_in_days=self._args.log_retention_days,
+            name=f"/aws/eks/{self._args.context.cluster_name}/cluster",
+            kms_key_id=self._args.context.logs_key_arn,
+            retention_in_days=self._args.context.log_retention_days,
             opts=self._child,
         )
 
@@ -238,7 +227,7 @@ class TradingCluster(pulumi.ComponentResource):
             f"{self._name}-eks",
             args.version,
             pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
-            name=args.cluster_name,
+            name=args.context.cluster_name,
             vpc_id=args.vpc_id,
             private_subnet_ids=list(args.private_subnet_ids),
             endpoint_private_access=True,
@@ -257,17 +246,25 @@ class TradingCluster(pulumi.ComponentResource):
         )
 
     def _node_groups(self, node_role: aws.iam.Role) -> dict[str, str]:
-        key = self._node_volume_key()
+        key = node_volume_key(self._name, self._args.context, self)
         names: dict[str, str] = {}
         for group, size in self._args.node_groups.items():
-            node_group_name = f"{self._args.cluster_name}-{group}"
+            node_group_name = f"{self._args.context.cluster_name}-{group}"
             latency = group == LATENCY_NODE_GROUP and self._args.low_latency is not None
             subnets = (
                 [self._subnet_in(self._args.low_latency.availability_zone)]
                 if latency and self._args.low_latency
                 else list(self._args.private_subnet_ids)
             )
-            template = self._launch_template(group, key, latency)
+            template = launch_template(
+                self._name,
+                self._args.context,
+                group,
+                key=key,
+                low_latency=self._args.low_latency if latency else None,
+                cluster_security_group_id=self.cluster.cluster_security_group_id,
+                parent=self,
+            )
             node_group = eks.ManagedNodeGroup(
                 f"{self._name}-{group}-ng",
                 cluster=self.cluster,
@@ -301,123 +298,3 @@ class TradingCluster(pulumi.ComponentResource):
 
     def _subnet_in(self, zone: str) -> pulumi.Input[str]:
         return self._args.private_subnet_ids[self._args.availability_zones.index(zone)]
-
-    def _autoscaling_service_role(self) -> aws.iam.ServiceLinkedRole:
-        """EC2 Auto Scaling's service-linked role, declared so that the node volume key can be
-        ordered after it: KMS rejects a key policy naming a principal that does not exist (KMS
-        API Reference, CreateKey), and IAM creates this role on its own only with an account's
-        first Auto Scaling group, which comes after the key."""
-        # The role is account-wide and IAM creates it once: where it already exists (any earlier
-        # Auto Scaling group, or the other region's stack in the same account), adopt it into
-        # this stack once before `pulumi up`. The provider's import id is the role ARN; the
-        # URNs of the parent component and of the region's provider come from
-        # `pulumi stack --show-urns`:
-        #
-        #   ROLE=aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling
-        #   pulumi import aws:iam/serviceLinkedRole:ServiceLinkedRole \
-        #       <stack>-autoscaling-service-role "arn:aws:iam::$ACCOUNT_ID:role/$ROLE" \
-        #       --parent "cluster=$TRADING_CLUSTER_URN" --provider "aws=$AWS_PROVIDER_URN"
-        #
-        # An import rather than a config switch that skips the declaration: whether the role
-        # exists is a fact of the account's history, which the import records once in state; a
-        # switch would be a second source of truth that goes stale when a stack moves account,
-        # and when off it would leave the key nothing to be ordered after. Retained on delete:
-        # destroying one stack must not take the role from the account's other groups.
-        return aws.iam.ServiceLinkedRole(
-            f"{self._name}-autoscaling-service-role",
-            aws_service_name=AUTOSCALING_SERVICE,
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-        )
-
-    def _node_volume_key(self) -> aws.kms.Key:
-        """Root volumes are encrypted with our key; EC2 Auto Scaling launches the instances,
-        so its service-linked role must be able to use it (EC2 Auto Scaling User Guide,
-        "Required AWS KMS key policy for use with encrypted volumes")."""
-        autoscaling = self._autoscaling_service_role()
-        policy = self._args.account.apply(
-            lambda a: key_policy(
-                a,
-                [
-                    {
-                        "Sid": "AutoScalingLaunchesEncryptedNodes",
-                        "Effect": "Allow",
-                        "Principal": {
-                            "AWS": service_linked_role_arn(
-                                a.partition,
-                                a.account_id,
-                                AUTOSCALING_SERVICE,
-                                AUTOSCALING_SERVICE_ROLE,
-                            )
-                        },
-                        "Action": [
-                            "kms:Encrypt",
-                            "kms:Decrypt",
-                            "kms:ReEncrypt*",
-                            "kms:GenerateDataKey*",
-                            "kms:DescribeKey",
-                            "kms:CreateGrant",
-                        ],
-                        "Resource": "*",
-                    }
-                ],
-            )
-        )
-        return customer_key(
-            f"{self._args.cluster_name}-nodes",
-            f"Root volumes of {self._args.cluster_name}'s nodes",
-            policy,
-            pulumi.ResourceOptions(parent=self, depends_on=[autoscaling]),
-        )
-
-    def _launch_template(
-        self, group: str, key: aws.kms.Key, latency: bool
-    ) -> aws.ec2.LaunchTemplate:
-        """IMDSv2 only, with a hop limit of 2 so pods that need instance metadata reach it;
-        encrypted gp3 root volumes; for the latency group, a cluster placement group."""
-        placement = None
-        interfaces = None
-        if latency and self._args.low_latency:
-            group_ = aws.ec2.PlacementGroup(
-                f"{self._name}-{group}-placement",
-                name=f"{self._args.cluster_name}-{group}",
-                strategy="cluster",
-                opts=self._child,
-            )
-            placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=group_.name)
-            if self._args.low_latency.ena_express:
-                interfaces = [
-                    aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                        device_index=0,
-                        security_groups=[self.cluster.cluster_security_group_id],
-                        ena_srd_specification=aws.ec2.LaunchTemplateNetworkInterfaceEnaSrdSpecificationArgs(
-                            ena_srd_enabled=True,
-                            ena_srd_udp_specification=aws.ec2.LaunchTemplateNetworkInterfaceEnaSrdSpecificationEnaSrdUdpSpecificationArgs(
-                                ena_srd_udp_enabled=True
-                            ),
-                        ),
-                    )
-                ]
-        return aws.ec2.LaunchTemplate(
-            f"{self._name}-{group}-template",
-            name=f"{self._args.cluster_name}-{group}",
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",
-                http_put_response_hop_limit=2,
-            ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=ROOT_VOLUME_GB,
-                        volume_type="gp3",
-                        encrypted="true",
-                        kms_key_id=key.arn,
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            placement=placement,
-            network_interfaces=interfaces,
-            opts=self._child,
-        )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.context import RegionalContext
 from components.references import stack_outputs
 from outputs import PEERING_NEEDS_FROM_PRIMARY, StackOutput
 from settings import Connectivity, Vpn
@@ -25,14 +26,12 @@ TUNNELS = ("tunnel1", "tunnel2")
 
 @dataclass
 class TransitGatewayHubArgs:
-    prefix: str
+    context: RegionalContext
     settings: Connectivity
     vpc_id: pulumi.Input[str]
     attachment_subnet_ids: Sequence[pulumi.Input[str]]
     route_table_ids: Sequence[pulumi.Input[str]]
     peer_vpc_cidr: str
-    logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
 
 
 class TransitGatewayHub(pulumi.ComponentResource):
@@ -48,7 +47,7 @@ class TransitGatewayHub(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         gateway = aws.ec2transitgateway.TransitGateway(
             f"{name}-tgw",
-            description=f"{args.prefix} hub",
+            description=f"{args.context.prefix} hub",
             amazon_side_asn=args.settings.amazon_side_asn,
             # Associations default to the main route table; propagations are declared one by
             # one below, so what reaches the table is visible in the program.
@@ -56,7 +55,7 @@ class TransitGatewayHub(pulumi.ComponentResource):
             default_route_table_propagation="disable",
             auto_accept_shared_attachments="disable",
             dns_support="enable",
-            tags={"Name": f"{args.prefix}-tgw"},
+            tags={"Name": f"{args.context.prefix}-tgw"},
             opts=self._child,
         )
         self.transit_gateway_id = gateway.id
@@ -67,7 +66,7 @@ class TransitGatewayHub(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             subnet_ids=list(args.attachment_subnet_ids),
             dns_support="enable",
-            tags={"Name": f"{args.prefix}-vpc"},
+            tags={"Name": f"{args.context.prefix}-vpc"},
             opts=self._child,
         )
         self._propagate("vpc", attachment.id)
@@ -103,14 +102,14 @@ class TransitGatewayHub(pulumi.ComponentResource):
             bgp_asn=str(vpn.bgp_asn),
             ip_address=vpn.customer_gateway_ip,
             type="ipsec.1",
-            tags={"Name": f"{self._args.prefix}-on-prem"},
+            tags={"Name": f"{self._args.context.prefix}-on-prem"},
             opts=self._child,
         )
         logs = aws.cloudwatch.LogGroup(
             f"{name}-vpn-logs",
-            name=f"/trading/{self._args.prefix}/vpn",
-            kms_key_id=self._args.logs_key_arn,
-            retention_in_days=self._args.log_retention_days,
+            name=f"/trading/{self._args.context.prefix}/vpn",
+            kms_key_id=self._args.context.logs_key_arn,
+            retention_in_days=self._args.context.log_retention_days,
             opts=self._child,
         )
         tunnel = {
@@ -150,7 +149,7 @@ class TransitGatewayHub(pulumi.ComponentResource):
             type="ipsec.1",
             # BGP: on-prem routes propagate into the Transit Gateway's route table.
             static_routes_only=False,
-            tags={"Name": f"{self._args.prefix}-vpn"},
+            tags={"Name": f"{self._args.context.prefix}-vpn"},
             opts=self._child,
             **tunnel,  # type: ignore[arg-type]
         )
@@ -159,7 +158,7 @@ class TransitGatewayHub(pulumi.ComponentResource):
 
 @dataclass
 class TransitGatewayPeeringArgs:
-    prefix: str
+    context: RegionalContext
     transit_gateway_id: pulumi.Input[str]
     route_table_id: pulumi.Input[str]
     vpc_cidr: str
@@ -190,7 +189,7 @@ class TransitGatewayPeering(pulumi.ComponentResource):
             transit_gateway_id=args.transit_gateway_id,
             peer_transit_gateway_id=peer.apply(lambda o: str(o[StackOutput.TRANSIT_GATEWAY_ID])),
             peer_region=args.peer_region,
-            tags={"Name": f"{args.prefix}-peering"},
+            tags={"Name": f"{args.context.prefix}-peering"},
             opts=child,
         )
         # Accepted in the peer's region from this stack, so one `pulumi up` completes it.
@@ -198,7 +197,7 @@ class TransitGatewayPeering(pulumi.ComponentResource):
             f"{name}-peering-accepter",
             region=args.peer_region,
             transit_gateway_attachment_id=peering.id,
-            tags={"Name": f"{args.prefix}-peering"},
+            tags={"Name": f"{args.context.prefix}-peering"},
             opts=child,
         )
         after_acceptance = pulumi.ResourceOptions(parent=self, depends_on=[accepter])

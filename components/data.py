@@ -16,9 +16,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import Evaluation, Metric, metric_alarm
+from components.batch_replication import BatchReplicationRole, BatchReplicationRoleArgs
+from components.context import RegionalContext
 from components.database import Database, DatabaseArgs
 from components.iam import service_role
-from components.kms import Account, customer_key, key_policy
+from components.kms import customer_key, key_policy
 from components.recovery import RoutingControls
 from components.references import qualified, stack_outputs
 from components.storage import (
@@ -45,20 +48,15 @@ S3_RTC_MINUTES = 15
 class DataArgs:
     """What both data components need from the region they live in."""
 
-    prefix: str
+    context: RegionalContext
     name_prefix: str
-    region: str
     peer_region: str
     database: DatabaseSettings
     records: Records
     vpc_id: pulumi.Input[str]
     data_subnet_ids: Sequence[pulumi.Input[str]]
     client_security_group_id: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    alerts_topic_arn: pulumi.Input[str]
-    log_retention_days: int
     replica_lag_alarm_seconds: int
-    account: pulumi.Output[Account]
     # The stack whose outputs this one reads ("" when it reads none).
     peer_stack: str = ""
 
@@ -67,8 +65,8 @@ def records_buckets(
     name: str, args: DataArgs, key_arn: pulumi.Input[str], parent: pulumi.Resource
 ) -> SecureBucket:
     """The records bucket and its access-log bucket; returns the records bucket."""
-    records_name = account_scoped_name(args.account, f"{args.prefix}-records")
-    log_name = account_scoped_name(args.account, f"{args.prefix}-access-logs")
+    records_name = account_scoped_name(args.context.account, f"{args.context.prefix}-records")
+    log_name = account_scoped_name(args.context.account, f"{args.context.prefix}-access-logs")
     records_arn = records_name.apply(lambda n: f"arn:aws:s3:::{n}")
     access_logs = SecureBucket(
         f"{name}-access-logs",
@@ -76,7 +74,10 @@ def records_buckets(
             bucket_name=log_name,
             kms_key_arn=None,
             lifecycle=Lifecycle(None, 30, args.records.access_log_expiry_days),
-            receives_access_logs_from=(records_arn, args.account.apply(lambda a: a.account_id)),
+            receives_access_logs_from=(
+                records_arn,
+                args.context.account.apply(lambda a: a.account_id),
+            ),
         ),
         pulumi.ResourceOptions(parent=parent),
     )
@@ -96,9 +97,9 @@ def records_buckets(
 
 def _data_key(args: DataArgs, parent: pulumi.Resource) -> aws.kms.Key:
     return customer_key(
-        f"{args.prefix}-data",
-        f"Data at rest in {args.prefix}: database, tables, records, database secrets",
-        args.account.apply(lambda a: key_policy(a, [])),
+        f"{args.context.prefix}-data",
+        f"Data at rest in {args.context.prefix}: database, tables, records, database secrets",
+        args.context.account.apply(lambda a: key_policy(a, [])),
         pulumi.ResourceOptions(parent=parent),
     )
 
@@ -113,18 +114,18 @@ def _database_args(
     credentials_replica_region: str | None = None,
 ) -> DatabaseArgs:
     return DatabaseArgs(
-        identifier=f"{args.prefix}-db",
+        identifier=f"{args.context.prefix}-db",
         settings=args.database,
         instance_class=instance_class,
         replicate_from=replicate_from,
         multi_az=multi_az,
         kms_key_arn=key_arn,
-        logs_key_arn=args.logs_key_arn,
-        log_retention_days=args.log_retention_days,
+        logs_key_arn=args.context.logs_key_arn,
+        log_retention_days=args.context.log_retention_days,
         vpc_id=args.vpc_id,
         subnet_ids=args.data_subnet_ids,
         client_security_group_id=args.client_security_group_id,
-        alerts_topic_arn=args.alerts_topic_arn,
+        alerts_topic_arn=args.context.alerts_topic_arn,
         replica_lag_alarm_seconds=args.replica_lag_alarm_seconds,
         global_cluster_identifier=f"{args.name_prefix}-global",
         credentials_replica_region=credentials_replica_region,
@@ -287,6 +288,7 @@ class DataReplication(pulumi.ComponentResource):
     primary_endpoint: pulumi.Output[str]
     global_cluster_identifier: pulumi.Output[str] | None
     data_key_arn: pulumi.Output[str]
+    batch_replication: BatchReplicationRole
     exports: dict[str, Any]
 
     def __init__(
@@ -331,6 +333,10 @@ class DataReplication(pulumi.ComponentResource):
             for table in TABLES
         }
         records = records_buckets(name, args, key.arn, self)
+        # What failback's Batch Replication runs as (README, failback runbook).
+        self.batch_replication = BatchReplicationRole(
+            name, BatchReplicationRoleArgs(args.context.account, records.arn, key.arn), child
+        )
 
         primary_key_arn = source.apply(lambda o: str(o["dataKeyArn"]))
         primary_bucket = _Bucket(
@@ -346,8 +352,8 @@ class DataReplication(pulumi.ComponentResource):
             records.bucket_name,
             records.arn,
             key.arn,
-            args.region,
-            args.alerts_topic_arn,
+            args.context.region,
+            args.context.alerts_topic_arn,
             records.bucket_key_enabled,
         )
         origin, target = (
@@ -461,20 +467,21 @@ class DataReplication(pulumi.ComponentResource):
         alarms live there and page that region's alerts topic."""
         name = self._name
 
-        def alarm(label: str, description: str, **metric: Any) -> None:
-            aws.cloudwatch.MetricAlarm(
+        three_of_five = Evaluation(
+            period_seconds=60, periods=5, missing_data="notBreaching", datapoints_to_alarm=3
+        )
+
+        def alarm(label: str, description: str, metric: Metric, threshold: float) -> None:
+            metric_alarm(
                 f"{name}-{label}",
+                description=description,
+                metric=metric,
+                threshold=threshold,
+                comparison="GreaterThanThreshold",
+                evaluation=three_of_five,
+                topic_arn=origin.alerts_topic_arn,
                 region=origin.region,
-                alarm_description=description,
-                period=60,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[origin.alerts_topic_arn],
-                ok_actions=[origin.alerts_topic_arn],
                 opts=pulumi.ResourceOptions(parent=self),
-                **metric,
             )
 
         rpo_ms = self._args.replica_lag_alarm_seconds * 1000
@@ -483,14 +490,16 @@ class DataReplication(pulumi.ComponentResource):
                 f"{table}-replication-latency",
                 f"{table} takes more than {self._args.replica_lag_alarm_seconds} s to reach "
                 f"{target.region} (half the RPO objective)",
-                namespace="AWS/DynamoDB",
-                metric_name="ReplicationLatency",
-                dimensions={
-                    "TableName": source.apply(lambda o, t=table: str(o["tableNames"][t])),
-                    "ReceivingRegion": target.region,
-                },
-                statistic="Maximum",
-                threshold=rpo_ms,
+                Metric(
+                    "AWS/DynamoDB",
+                    "ReplicationLatency",
+                    {
+                        "TableName": source.apply(lambda o, t=table: str(o["tableNames"][t])),
+                        "ReceivingRegion": target.region,
+                    },
+                    "Maximum",
+                ),
+                rpo_ms,
             )
         s3_dimensions = {
             "SourceBucket": origin.name,
@@ -500,20 +509,14 @@ class DataReplication(pulumi.ComponentResource):
         alarm(
             "s3-replication-failures",
             "Objects of the records bucket failed to replicate to the peer region",
-            namespace="AWS/S3",
-            metric_name="OperationsFailedReplication",
-            dimensions=s3_dimensions,
-            statistic="Sum",
-            threshold=0,
+            Metric("AWS/S3", "OperationsFailedReplication", s3_dimensions, "Sum"),
+            0,
         )
         alarm(
             "s3-replication-latency",
             f"Records replication exceeds the {S3_RTC_MINUTES}-minute Replication Time Control",
-            namespace="AWS/S3",
-            metric_name="ReplicationLatency",
-            dimensions=s3_dimensions,
-            statistic="Maximum",
-            threshold=S3_RTC_MINUTES * 60,
+            Metric("AWS/S3", "ReplicationLatency", s3_dimensions, "Maximum"),
+            S3_RTC_MINUTES * 60,
         )
 
 

@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.alarms import Evaluation, Metric, metric_alarm
 from components.iam import service_role
 from settings import AUTO_MINOR_VERSION_UPGRADE
 from settings import Database as DatabaseSettings
@@ -152,25 +153,20 @@ class Database(pulumi.ComponentResource):
         return f"aurora-postgresql{major}" if self._args.settings.is_aurora else f"postgres{major}"
 
     def _lag_alarm(self, metric: str, dimensions: dict[str, pulumi.Input[str]], scale: int) -> None:
-        aws.cloudwatch.MetricAlarm(
+        metric_alarm(
             f"{self._name}-replica-lag",
-            alarm_description=(
+            description=(
                 f"{self._args.identifier} lags its writer by more than "
                 f"{self._args.replica_lag_alarm_seconds} s (half the RPO objective)"
             ),
-            namespace="AWS/RDS",
-            metric_name=metric,
-            dimensions=dimensions,
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
+            metric=Metric("AWS/RDS", metric, dimensions, "Maximum"),
             threshold=self._args.replica_lag_alarm_seconds * scale,
-            comparison_operator="GreaterThanThreshold",
+            comparison="GreaterThanThreshold",
             # No lag datapoints means replication itself has stopped reporting.
-            treat_missing_data="breaching",
-            alarm_actions=[self._args.alerts_topic_arn],
-            ok_actions=[self._args.alerts_topic_arn],
+            evaluation=Evaluation(
+                period_seconds=60, periods=3, missing_data="breaching", datapoints_to_alarm=2
+            ),
+            topic_arn=self._args.alerts_topic_arn,
             opts=self._child,
         )
 
@@ -262,20 +258,14 @@ class Database(pulumi.ComponentResource):
         *,
         statistic: str = "Average",
     ) -> None:
-        aws.cloudwatch.MetricAlarm(
+        metric_alarm(
             f"{self._name}-{label}",
-            alarm_description=f"{self._args.identifier}: {metric} crossed {threshold}",
-            namespace="AWS/RDS",
-            metric_name=metric,
-            dimensions=dimensions,
-            statistic=statistic,
-            period=300,
-            evaluation_periods=3,
+            description=f"{self._args.identifier}: {metric} crossed {threshold}",
+            metric=Metric("AWS/RDS", metric, dimensions, statistic),
             threshold=threshold,
-            comparison_operator=comparison,
-            treat_missing_data="notBreaching",
-            alarm_actions=[self._args.alerts_topic_arn],
-            ok_actions=[self._args.alerts_topic_arn],
+            comparison=comparison,
+            evaluation=Evaluation(period_seconds=300, periods=3, missing_data="notBreaching"),
+            topic_arn=self._args.alerts_topic_arn,
             opts=self._child,
         )
 

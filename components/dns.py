@@ -20,14 +20,14 @@ while us-east-1 is down; an unchanged resource in another region is only diffed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import Evaluation, Metric, metric_alarm
 from components.alerts import Alerts, AlertsArgs
-from components.kms import Account
+from components.context import RegionalContext
 from settings import Dns
 
 ROUTE53_METRICS_REGION = "us-east-1"
@@ -36,14 +36,12 @@ FAILOVER_TYPES = ("PRIMARY", "SECONDARY")
 
 @dataclass
 class DnsFailoverArgs:
-    prefix: str
+    context: RegionalContext
     failover_type: str
     dns: Dns
     regional_hostname: str
     public_domain: aws.apigateway.DomainName
     regional_domain: aws.apigateway.DomainName
-    tags: Mapping[str, str]
-    account: pulumi.Output[Account]
     # The ARC routing control this region's failover record follows (trafficControl
     # routing-control); None: the record follows the HTTPS check, which failover inverts.
     routing_control_arn: pulumi.Input[str] | None = None
@@ -73,7 +71,7 @@ class DnsFailover(pulumi.ComponentResource):
             failure_threshold=args.dns.health_check_failure_threshold,
             enable_sni=True,
             measure_latency=True,
-            tags={"Name": f"{args.prefix}-health"},
+            tags={"Name": f"{args.context.prefix}-health"},
             # With health-check-inversion, the failover Lambda inverts the primary's check to pin
             # traffic to dr, and only a failback restores it: `pulumi up` after a refresh must
             # not move traffic back. Kept with routing controls too, so that switching
@@ -107,7 +105,7 @@ class DnsFailover(pulumi.ComponentResource):
             zone_id=args.dns.zone_id,
             name=args.dns.record_name,
             type="A",
-            set_identifier=f"{args.prefix}-{args.failover_type.lower()}",
+            set_identifier=f"{args.context.prefix}-{args.failover_type.lower()}",
             failover_routing_policies=[
                 aws.route53.RecordFailoverRoutingPolicyArgs(type=args.failover_type)
             ],
@@ -143,33 +141,29 @@ class DnsFailover(pulumi.ComponentResource):
             f"{name}-routing-control",
             type="RECOVERY_CONTROL",
             routing_control_arn=routing_control_arn,
-            tags={"Name": f"{args.prefix}-routing-control"},
+            tags={"Name": f"{args.context.prefix}-routing-control"},
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _alarm(self, name: str, args: DnsFailoverArgs, check: aws.route53.HealthCheck) -> None:
-        account = args.account.apply(
+        account = args.context.account.apply(
             lambda a: dataclasses.replace(a, region=ROUTE53_METRICS_REGION)
         )
         topic = Alerts(
             f"{name}-health",
-            AlertsArgs(f"{args.prefix}-health", account, region=ROUTE53_METRICS_REGION),
+            AlertsArgs(f"{args.context.prefix}-health", account, region=ROUTE53_METRICS_REGION),
             pulumi.ResourceOptions(parent=self),
         )
-        aws.cloudwatch.MetricAlarm(
+        metric_alarm(
             f"{name}-health",
-            alarm_description=f"{args.regional_hostname}/health fails Route 53's checks",
-            namespace="AWS/Route53",
-            metric_name="HealthCheckStatus",
-            dimensions={"HealthCheckId": check.id},
-            statistic="Minimum",
-            period=60,
-            evaluation_periods=1,
+            description=f"{args.regional_hostname}/health fails Route 53's checks",
+            metric=Metric(
+                "AWS/Route53", "HealthCheckStatus", {"HealthCheckId": check.id}, "Minimum"
+            ),
             threshold=1,
-            comparison_operator="LessThanThreshold",
-            treat_missing_data="breaching",
-            alarm_actions=[topic.topic_arn],
-            ok_actions=[topic.topic_arn],
+            comparison="LessThanThreshold",
+            evaluation=Evaluation(period_seconds=60, periods=1, missing_data="breaching"),
+            topic_arn=topic.topic_arn,
             region=ROUTE53_METRICS_REGION,
             opts=pulumi.ResourceOptions(parent=self),
         )

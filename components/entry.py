@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.context import RegionalContext
+from components.edge import custom_domain, firewall, validated_certificate
 from components.gateway import HEALTH_PATH
 from components.iam import service_role
 from settings import Dns, Gateway
@@ -33,27 +35,17 @@ ACCESS_LOG_FORMAT = json.dumps(
         "wafStatus": "$context.waf.status",
     }
 )
-MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
 
 
 @dataclass
 class RegionalEntryArgs:
-    prefix: str
-    region: str
+    context: RegionalContext
     dns: Dns
     gateway: Gateway
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     private_subnet_ids: Sequence[pulumi.Input[str]]
     node_security_group_id: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
-
-
-def _visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
-    return aws.wafv2.WebAclRuleVisibilityConfigArgs(
-        cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
-    )
 
 
 class RegionalEntry(pulumi.ComponentResource):
@@ -70,14 +62,28 @@ class RegionalEntry(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
-        self.hostname = args.dns.regional_name(args.region)
+        self.hostname = args.dns.regional_name(args.context.region)
 
         balancer, self.target_group_arn = self._load_balancer()
         stage = self._api(balancer)
-        certificate_arn = self._certificate()
-        self.domain = self._domain("public", args.dns.record_name, certificate_arn, stage)
-        self.regional_domain = self._domain("regional", self.hostname, certificate_arn, stage)
-        self._firewall(stage)
+        certificate_arn = validated_certificate(name, args.dns, self.hostname, self)
+        self.domain = custom_domain(
+            name,
+            "public",
+            args.dns.record_name,
+            certificate_arn=certificate_arn,
+            stage=stage,
+            parent=self,
+        )
+        self.regional_domain = custom_domain(
+            name,
+            "regional",
+            self.hostname,
+            certificate_arn=certificate_arn,
+            stage=stage,
+            parent=self,
+        )
+        firewall(name, args.context, stage, self)
         self.register_outputs({"hostname": self.hostname, "targetGroupArn": self.target_group_arn})
 
     def _load_balancer(self) -> tuple[aws.lb.LoadBalancer, pulumi.Output[str]]:
@@ -120,7 +126,7 @@ class RegionalEntry(pulumi.ComponentResource):
         )
         balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
-            name=f"{args.prefix}-gateway",
+            name=f"{args.context.prefix}-gateway",
             internal=True,
             load_balancer_type="network",
             subnets=list(args.private_subnet_ids),
@@ -132,7 +138,7 @@ class RegionalEntry(pulumi.ComponentResource):
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-gateway",
-            name=f"{args.prefix}-gateway",
+            name=f"{args.context.prefix}-gateway",
             port=args.gateway.port,
             protocol="TCP",
             target_type="ip",
@@ -159,7 +165,7 @@ class RegionalEntry(pulumi.ComponentResource):
         args, name = self._args, self._name
         api = aws.apigateway.RestApi(
             f"{name}-api",
-            name=f"{args.prefix}-gateway",
+            name=f"{args.context.prefix}-gateway",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"
             ),
@@ -170,7 +176,7 @@ class RegionalEntry(pulumi.ComponentResource):
         self.api_name = api.name
         link = aws.apigateway.VpcLink(
             f"{name}-vpc-link",
-            name=f"{args.prefix}-gateway",
+            name=f"{args.context.prefix}-gateway",
             target_arn=balancer.arn,
             opts=self._child,
         )
@@ -216,9 +222,9 @@ class RegionalEntry(pulumi.ComponentResource):
         logging_account = self._logging_role()
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/trading/{args.prefix}/api-access",
-            kms_key_id=args.logs_key_arn,
-            retention_in_days=args.log_retention_days,
+            name=f"/trading/{args.context.prefix}/api-access",
+            kms_key_id=args.context.logs_key_arn,
+            retention_in_days=args.context.log_retention_days,
             opts=self._child,
         )
         stage = aws.apigateway.Stage(
@@ -312,116 +318,4 @@ class RegionalEntry(pulumi.ComponentResource):
         )
         return aws.apigateway.Account(
             f"{self._name}-api-logging", cloudwatch_role_arn=role.arn, opts=self._child
-        )
-
-    def _certificate(self) -> pulumi.Output[str]:
-        """One certificate for the failover name and the region's own name, DNS-validated in
-        the zone. Both regions hold a certificate for the failover name: either may serve it."""
-        args, name = self._args, self._name
-        names = [args.dns.record_name, self.hostname]
-        certificate = aws.acm.Certificate(
-            f"{name}-certificate",
-            domain_name=names[0],
-            subject_alternative_names=names[1:],
-            validation_method="DNS",
-            opts=self._child,
-        )
-        records = []
-        for label, domain in zip(("public", "regional"), names, strict=True):
-            option = certificate.domain_validation_options.apply(
-                lambda options, d=domain: next(o for o in options if o.domain_name == d)
-            )
-            records.append(
-                aws.route53.Record(
-                    f"{name}-{label}-validation",
-                    zone_id=args.dns.zone_id,
-                    name=option.apply(lambda o: o.resource_record_name or ""),
-                    type=option.apply(lambda o: o.resource_record_type or "CNAME"),
-                    records=[option.apply(lambda o: o.resource_record_value or "")],
-                    ttl=300,
-                    # Both stacks validate the shared failover name with the same record (ACM
-                    # gives one validation CNAME per domain name); the regional names are each
-                    # stack's own.
-                    allow_overwrite=label == "public",
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        # Destroying one stack must not delete the record the other stack's
-                        # certificate renews with: ACM renews a DNS-validated certificate only
-                        # while its CNAME stays in DNS (ACM User Guide, "Renewal for domains
-                        # validated by DNS").
-                        retain_on_delete=label == "public",
-                    ),
-                )
-            )
-        validation = aws.acm.CertificateValidation(
-            f"{name}-certificate",
-            certificate_arn=certificate.arn,
-            validation_record_fqdns=[r.fqdn for r in records],
-            opts=self._child,
-        )
-        return validation.certificate_arn
-
-    def _domain(
-        self,
-        label: str,
-        hostname: str,
-        certificate_arn: pulumi.Output[str],
-        stage: aws.apigateway.Stage,
-    ) -> aws.apigateway.DomainName:
-        domain = aws.apigateway.DomainName(
-            f"{self._name}-{label}-domain",
-            domain_name=hostname,
-            regional_certificate_arn=certificate_arn,
-            endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(
-                types="REGIONAL"
-            ),
-            security_policy="TLS_1_2",
-            opts=self._child,
-        )
-        aws.apigateway.BasePathMapping(
-            f"{self._name}-{label}-mapping",
-            rest_api=stage.rest_api,
-            stage_name=stage.stage_name,
-            domain_name=domain.domain_name,
-            opts=self._child,
-        )
-        return domain
-
-    def _firewall(self, stage: aws.apigateway.Stage) -> None:
-        managed = [
-            aws.wafv2.WebAclRuleArgs(
-                name=group,
-                priority=index,
-                override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
-                    none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
-                ),
-                statement=aws.wafv2.WebAclRuleStatementArgs(
-                    managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                        name=group, vendor_name="AWS"
-                    )
-                ),
-                visibility_config=_visibility(group),
-            )
-            for index, group in enumerate(MANAGED_RULE_GROUPS)
-        ]
-        acl = aws.wafv2.WebAcl(
-            f"{self._name}-waf",
-            name=f"{self._args.prefix}-gateway",
-            scope="REGIONAL",
-            default_action=aws.wafv2.WebAclDefaultActionArgs(
-                allow=aws.wafv2.WebAclDefaultActionAllowArgs()
-            ),
-            rules=managed,
-            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
-                cloudwatch_metrics_enabled=True,
-                metric_name=f"{self._args.prefix}-gateway",
-                sampled_requests_enabled=True,
-            ),
-            opts=self._child,
-        )
-        aws.wafv2.WebAclAssociation(
-            f"{self._name}-waf",
-            resource_arn=stage.arn,
-            web_acl_arn=acl.arn,
-            opts=self._child,
         )

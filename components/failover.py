@@ -17,10 +17,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.account import Account
+from components.alarms import Evaluation, Metric, metric_alarm
 from components.alerts import Alerts, AlertsArgs
+from components.batch_replication import SERVICE as BATCH_OPERATIONS_SERVICE
+from components.context import RegionalContext
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
 from components.iam import no_retries_failures_queued, service_role
-from components.kms import Account, customer_key, key_policy
+from components.kms import customer_key, key_policy
 from components.lambdas import FAILOVER_SOURCES, code_archive, json_logging
 from handlers.contract import (
     HEALTH_CHECK_INVERSION,
@@ -45,8 +49,7 @@ HTTPS_PORT = 443
 
 @dataclass
 class FailoverAutomationArgs:
-    prefix: str
-    region: str
+    context: RegionalContext
     primary_region: str
     cluster_name: str
     node_group_names: Mapping[str, str]
@@ -58,10 +61,6 @@ class FailoverAutomationArgs:
     global_cluster_identifier: pulumi.Input[str] | None
     settings: Failover
     data_key_arn: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    alerts_topic_arn: pulumi.Input[str]
-    log_retention_days: int
-    account: pulumi.Output[Account]
     primary_health_check_id: pulumi.Input[str] = ""
     dr_health_check_id: pulumi.Input[str] = ""
     primary_endpoint: pulumi.Input[str] = ""
@@ -77,6 +76,13 @@ class FailoverAutomationArgs:
     vpc_id: pulumi.Input[str] | None = None
     private_subnet_ids: Sequence[pulumi.Input[str]] = ()
     cluster_security_group_id: pulumi.Input[str] | None = None
+    # Failback's S3 Batch Replication (components/batch_replication.py): dr's records bucket,
+    # the primary's, the role the job runs as, and the key prefix of its manifest and report.
+    # Until the role is given the handler has no such step to take.
+    records_bucket_name: pulumi.Input[str] = ""
+    primary_records_bucket_name: pulumi.Input[str] = ""
+    batch_replication_role_arn: pulumi.Input[str] | None = None
+    batch_replication_report_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,8 @@ def handler_policy(
     traffic_control: str = HEALTH_CHECK_INVERSION,
     routing_control_arns: Sequence[str] = (),
     network: FunctionNetwork | None = None,
+    records_bucket: str = "",
+    batch_replication_role_arn: str = "",
 ) -> str:
     """Every statement names the exact resources the handler acts on; nothing mutating is
     granted on `*`. Resource types and condition keys per action are those of the Service
@@ -208,7 +216,50 @@ def handler_policy(
     )
     if network is not None:
         statements += _network_statements(account, network)
+    if batch_replication_role_arn:
+        statements += _batch_replication_statements(
+            account, records_bucket, batch_replication_role_arn
+        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _batch_replication_statements(
+    account: Account, records_bucket: str, role_arn: str
+) -> list[dict[str, Any]]:
+    """Failback's Batch Replication job on dr's records bucket. CreateJob and ListJobs have no
+    resource type, so they take `*` only; DescribeJob takes the `job` resource type
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
+    The creator passes the job's role to S3 Batch Operations
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html),
+    that role only, to that service only (iam:PassedToService,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html)."""
+    return [
+        {
+            "Sid": "DrBucketReplicationRules",
+            "Effect": "Allow",
+            "Action": "s3:GetReplicationConfiguration",
+            "Resource": f"arn:{account.partition}:s3:::{records_bucket}",
+        },
+        {
+            "Sid": "StartBatchReplication",
+            "Effect": "Allow",
+            "Action": ["s3:CreateJob", "s3:ListJobs"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "WatchBatchReplication",
+            "Effect": "Allow",
+            "Action": "s3:DescribeJob",
+            "Resource": account.arn("s3", "job/*"),
+        },
+        {
+            "Sid": "PassBatchReplicationRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": BATCH_OPERATIONS_SERVICE}},
+        },
+    ]
 
 
 def _database_statements(
@@ -442,11 +493,11 @@ class FailoverAutomation(pulumi.ComponentResource):
         super().__init__("trading:failover:FailoverAutomation", name, None, opts)
         _check(args)
         child = pulumi.ResourceOptions(parent=self)
-        function_name = f"{args.prefix}-failover"
+        function_name = f"{args.context.prefix}-failover"
 
         table = aws.dynamodb.Table(
             f"{name}-state",
-            name=f"{args.prefix}-failover-state",
+            name=f"{args.context.prefix}-failover-state",
             billing_mode="PAY_PER_REQUEST",
             hash_key="pk",
             attributes=[aws.dynamodb.TableAttributeArgs(name="pk", type="S")],
@@ -460,17 +511,17 @@ class FailoverAutomation(pulumi.ComponentResource):
         notifications = Alerts(
             f"{name}-failover",
             AlertsArgs(
-                f"{args.prefix}-failover",
-                args.account,
+                f"{args.context.prefix}-failover",
+                args.context.account,
                 args.settings.notify_emails,
                 https_endpoints=args.settings.notify_https_endpoints,
             ),
             child,
         )
         queue_key = customer_key(
-            f"{args.prefix}-failover-dlq",
+            f"{args.context.prefix}-failover-dlq",
             f"Encryption of {function_name}'s on-failure queue",
-            args.account.apply(lambda a: key_policy(a, [])),
+            args.context.account.apply(lambda a: key_policy(a, [])),
             child,
         )
         on_failure = aws.sqs.Queue(
@@ -483,14 +534,14 @@ class FailoverAutomation(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/aws/lambda/{function_name}",
-            kms_key_id=args.logs_key_arn,
-            retention_in_days=args.log_retention_days,
+            kms_key_id=args.context.logs_key_arn,
+            retention_in_days=args.context.log_retention_days,
             opts=child,
         )
         security_group = self._network(name, args, child)
         role = service_role(f"{name}-role", "lambda.amazonaws.com", child)
         policy = pulumi.Output.all(
-            account=args.account,
+            account=args.context.account,
             db_identifier=args.db_identifier,
             primary_db_identifier=args.primary_db_identifier,
             global_cluster_identifier=args.global_cluster_identifier,
@@ -502,6 +553,8 @@ class FailoverAutomation(pulumi.ComponentResource):
             health_check_ids=[args.primary_health_check_id, args.dr_health_check_id],
             routing_controls=args.routing_control_arns,
             network=self._function_network(args, security_group),
+            records_bucket=args.records_bucket_name,
+            batch_replication_role_arn=args.batch_replication_role_arn or "",
         ).apply(lambda values: self._policy(args, dict(values)))
         role_policy = aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=policy, opts=child)
         self._cluster_access(name, args, role, child)
@@ -539,19 +592,15 @@ class FailoverAutomation(pulumi.ComponentResource):
         no_retries_failures_queued(f"{name}-invoke", function, on_failure.arn, child)
         self._schedule(name, args, function, child)
         commands_topic, commands_rule = self._commands(name, args, function, child)
-        aws.cloudwatch.MetricAlarm(
+        metric_alarm(
             f"{name}-errors",
-            alarm_description=f"{function_name} raised an error (a crash, not a failed step)",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": function.name},
-            statistic="Sum",
-            period=60,
-            evaluation_periods=1,
+            description=f"{function_name} raised an error (a crash, not a failed step)",
+            metric=Metric("AWS/Lambda", "Errors", {"FunctionName": function.name}, "Sum"),
             threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[args.alerts_topic_arn],
+            comparison="GreaterThanThreshold",
+            evaluation=Evaluation(period_seconds=60, periods=1, missing_data="notBreaching"),
+            topic_arn=args.context.alerts_topic_arn,
+            page_on_ok=False,
             opts=child,
         )
 
@@ -619,6 +668,13 @@ class FailoverAutomation(pulumi.ComponentResource):
             Environment.FAILOVER_MODE: args.settings.mode,
             Environment.PROBE_FAILURE_THRESHOLD: args.settings.probe_failure_threshold,
         }
+        if args.batch_replication_role_arn is not None:
+            values[Environment.RECORDS_BUCKET] = args.records_bucket_name
+            values[Environment.PRIMARY_RECORDS_BUCKET] = args.primary_records_bucket_name
+            values[Environment.BATCH_REPLICATION_ROLE_ARN] = args.batch_replication_role_arn
+            values[Environment.BATCH_REPLICATION_REPORT_PREFIX] = (
+                args.batch_replication_report_prefix
+            )
         if args.traffic_control == ROUTING_CONTROL:
             controls = pulumi.Output.all(
                 args.routing_control_arns, args.routing_control_endpoints
@@ -651,7 +707,7 @@ class FailoverAutomation(pulumi.ComponentResource):
             f"{name}-handler-sg",
             vpc_id=args.vpc_id,
             description="The failover Lambda: HTTPS out, nothing in",
-            tags={"Name": f"{args.prefix}-failover"},
+            tags={"Name": f"{args.context.prefix}-failover"},
             opts=opts,
         )
         # The provider removes the allow-all egress rule AWS puts on a new group
@@ -743,7 +799,7 @@ class FailoverAutomation(pulumi.ComponentResource):
         asynchronously, through a resource-based permission limited to its own source
         (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html;
         https://docs.aws.amazon.com/sns/latest/dg/sns-lambda-as-subscriber.html)."""
-        commands = f"{args.prefix}-failover-commands"
+        commands = f"{args.context.prefix}-failover-commands"
         # Events from another account (forwarded to this bus by a rule there) carry that
         # account in `account`: only this account's own commands match.
         rule = aws.cloudwatch.EventRule(
@@ -751,7 +807,7 @@ class FailoverAutomation(pulumi.ComponentResource):
             name=commands,
             description=f"Operator commands for the failover automation ({COMMAND_DETAIL_TYPE})",
             event_bus_name=COMMAND_EVENT_BUS,
-            event_pattern=args.account.apply(
+            event_pattern=args.context.account.apply(
                 lambda a: json.dumps(
                     {"detail-type": [COMMAND_DETAIL_TYPE], "account": [a.account_id]}
                 )
@@ -772,7 +828,7 @@ class FailoverAutomation(pulumi.ComponentResource):
         key = customer_key(
             commands,
             f"Encryption of the {commands} topic",
-            args.account.apply(lambda a: key_policy(a, [])),
+            args.context.account.apply(lambda a: key_policy(a, [])),
             opts,
         )
         topic = aws.sns.Topic(
@@ -781,7 +837,7 @@ class FailoverAutomation(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-commands",
             arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, args.account).apply(
+            policy=pulumi.Output.all(topic.arn, args.context.account).apply(
                 lambda pair: _commands_topic_policy(pair[0], pair[1])
             ),
             opts=opts,

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.account import Account
+
 # Seven days is KMS's minimum pending window; thirty leaves time to notice a mistaken delete.
 DELETION_WINDOW_DAYS = 30
 ROTATION_PERIOD_DAYS = 365
-
-
-@dataclass(frozen=True)
-class Account:
-    """Identity facts a key policy needs, resolved once per region."""
-
-    account_id: str
-    partition: str
-    region: str
-
-    def arn(self, service: str, resource: str) -> str:
-        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
-
-
-def current_account(region: str, provider: aws.Provider) -> pulumi.Output[Account]:
-    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
-    return identity.apply(
-        lambda i: Account(account_id=i.account_id, partition=i.arn.split(":")[1], region=region)
-    )
 
 
 def key_policy(account: Account, usage: list[dict[str, Any]]) -> str:

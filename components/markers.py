@@ -14,8 +14,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.account import Account
+from components.context import RegionalContext
 from components.iam import no_retries_failures_queued, service_role
-from components.kms import Account
 from components.lambdas import MARKERS_SOURCES, code_archive, json_logging
 from handlers import markers
 
@@ -26,17 +27,13 @@ TIMEOUT_SECONDS = 900
 
 @dataclass
 class MarkerWriterArgs:
-    prefix: str
-    region: str
-    account: pulumi.Output[Account]
+    context: RegionalContext
     table_name: pulumi.Input[str]
     table_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     # The key of the table, the bucket and the primary's secret (the stack's data key).
     data_key_arn: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    log_retention_days: int
     db_engine: str
     # Aurora only: the cluster in this region (its ARN is what the Data API takes) and the
     # name of the master credentials' secret (the same name in both regions).
@@ -125,7 +122,7 @@ class MarkerWriter(pulumi.ComponentResource):
     ) -> None:
         super().__init__("trading:markers:MarkerWriter", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        function_name = f"{args.prefix}-drill-markers"
+        function_name = f"{args.context.prefix}-drill-markers"
         aurora = args.db_engine == markers.AURORA
         if aurora and (args.db_cluster_arn is None or args.db_secret_name is None):
             raise ValueError(
@@ -135,8 +132,8 @@ class MarkerWriter(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-markers-logs",
             name=f"/aws/lambda/{function_name}",
-            kms_key_id=args.logs_key_arn,
-            retention_in_days=args.log_retention_days,
+            kms_key_id=args.context.logs_key_arn,
+            retention_in_days=args.context.log_retention_days,
             opts=child,
         )
         # An invocation that crashes is kept for a person, encrypted with the data key.
@@ -150,7 +147,7 @@ class MarkerWriter(pulumi.ComponentResource):
         role = service_role(f"{name}-markers-role", "lambda.amazonaws.com", child)
         policy = pulumi.Output.all(
             queue_arn=on_failure.arn,
-            account=args.account,
+            account=args.context.account,
             table_arn=args.table_arn,
             bucket_arn=args.bucket_arn,
             key_arns=[args.data_key_arn],
@@ -161,7 +158,7 @@ class MarkerWriter(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-markers-role", role=role.id, policy=policy, opts=child)
 
         values: dict[str, pulumi.Input[str]] = {
-            markers.ENV_REGION: args.region,
+            markers.ENV_REGION: args.context.region,
             markers.ENV_TABLE: args.table_name,
             markers.ENV_BUCKET: args.bucket_name,
             markers.ENV_DB_ENGINE: args.db_engine,

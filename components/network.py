@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.context import RegionalContext
 from components.iam import log_writer_role
 
 # Interface endpoints that let nodes in private subnets pull images, assume IRSA roles, ship
@@ -42,14 +43,11 @@ class SubnetPlan:
 
 @dataclass
 class NetworkArgs:
+    # Subnets are tagged for the context's cluster, so load balancers find them.
+    context: RegionalContext
     vpc_cidr: str
     availability_zones: tuple[str, ...]
     nat_gateway_per_az: bool
-    region: str
-    flow_log_key_arn: pulumi.Input[str]
-    log_retention_days: int
-    # Subnets tagged for this cluster, so load balancers find them.
-    cluster_name: str
 
 
 class Network(pulumi.ComponentResource):
@@ -107,7 +105,7 @@ class Network(pulumi.ComponentResource):
         )
 
     def _public_tier(self, plan: SubnetPlan) -> None:
-        cluster_tag = {f"kubernetes.io/cluster/{self._args.cluster_name}": "shared"}
+        cluster_tag = {f"kubernetes.io/cluster/{self._args.context.cluster_name}": "shared"}
         subnets = [
             self._subnet("public", i, cidr, {"kubernetes.io/role/elb": "1", **cluster_tag})
             for i, cidr in enumerate(plan.public)
@@ -162,7 +160,7 @@ class Network(pulumi.ComponentResource):
             self._nat_gateway_ids.append(nat.id)
 
     def _private_tier(self, plan: SubnetPlan) -> None:
-        cluster_tag = {f"kubernetes.io/cluster/{self._args.cluster_name}": "shared"}
+        cluster_tag = {f"kubernetes.io/cluster/{self._args.context.cluster_name}": "shared"}
         self.private_subnet_ids = []
         self.private_route_table_ids = []
         for i, cidr in enumerate(plan.private):
@@ -221,7 +219,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.VpcEndpoint(
                 f"{self._name}-{service}-endpoint",
                 vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{self._args.region}.{service}",
+                service_name=f"com.amazonaws.{self._args.context.region}.{service}",
                 vpc_endpoint_type="Gateway",
                 route_table_ids=[*self.private_route_table_ids, self.data_route_table_id],
                 tags={"Name": f"{self._name}-{service}-endpoint"},
@@ -251,7 +249,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.VpcEndpoint(
                 f"{self._name}-{label}-endpoint",
                 vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{self._args.region}.{service}",
+                service_name=f"com.amazonaws.{self._args.context.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=self.private_subnet_ids,
@@ -263,9 +261,9 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self) -> None:
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-flow-logs",
-            name=f"/trading/{self._args.cluster_name}/vpc-flow-logs",
-            kms_key_id=self._args.flow_log_key_arn,
-            retention_in_days=self._args.log_retention_days,
+            name=f"/trading/{self._args.context.cluster_name}/vpc-flow-logs",
+            kms_key_id=self._args.context.logs_key_arn,
+            retention_in_days=self._args.context.log_retention_days,
             opts=self._child,
         )
         role = log_writer_role(

@@ -10,6 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import Evaluation, Metric, metric_alarm
+from components.context import RegionalContext
 from components.entry import STAGE
 
 # Alarm when the API's p99 latency passes this for five minutes in a row.
@@ -20,11 +22,8 @@ ERROR_RATE = 0.01
 
 @dataclass
 class RegionMonitoringArgs:
-    prefix: str
-    region: str
-    cluster_name: str
+    context: RegionalContext
     api_name: pulumi.Input[str]
-    alerts_topic_arn: pulumi.Input[str]
 
 
 class RegionMonitoring(pulumi.ComponentResource):
@@ -33,55 +32,50 @@ class RegionMonitoring(pulumi.ComponentResource):
     ) -> None:
         super().__init__("trading:observability:RegionMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        context = args.context
         api = {"ApiName": args.api_name, "Stage": STAGE}
+        five_minutes = Evaluation(
+            period_seconds=60, periods=5, missing_data="notBreaching", datapoints_to_alarm=5
+        )
 
-        def alarm(label: str, description: str, **metric: Any) -> None:
-            aws.cloudwatch.MetricAlarm(
+        def alarm(label: str, description: str, metric: Metric, threshold: float) -> None:
+            metric_alarm(
                 f"{name}-{label}",
-                alarm_description=description,
-                period=60,
-                evaluation_periods=5,
-                datapoints_to_alarm=5,
-                treat_missing_data="notBreaching",
-                alarm_actions=[args.alerts_topic_arn],
-                ok_actions=[args.alerts_topic_arn],
+                description=description,
+                metric=metric,
+                threshold=threshold,
+                comparison="GreaterThanThreshold",
+                evaluation=five_minutes,
+                topic_arn=context.alerts_topic_arn,
                 opts=child,
-                **metric,
             )
 
         alarm(
             "failed-nodes",
-            f"{args.cluster_name} has nodes that are not Ready (Container Insights)",
-            namespace="ContainerInsights",
-            metric_name="cluster_failed_node_count",
-            dimensions={"ClusterName": args.cluster_name},
-            statistic="Maximum",
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
+            f"{context.cluster_name} has nodes that are not Ready (Container Insights)",
+            Metric(
+                "ContainerInsights",
+                "cluster_failed_node_count",
+                {"ClusterName": context.cluster_name},
+                "Maximum",
+            ),
+            0,
         )
         alarm(
             "api-5xx",
             f"More than {ERROR_RATE:.0%} of the gateway API's requests fail with 5xx",
-            namespace="AWS/ApiGateway",
-            metric_name="5XXError",
-            dimensions=api,
-            statistic="Average",
-            threshold=ERROR_RATE,
-            comparison_operator="GreaterThanThreshold",
+            Metric("AWS/ApiGateway", "5XXError", api, "Average"),
+            ERROR_RATE,
         )
         alarm(
             "api-latency",
             f"The gateway API's p99 latency exceeds {LATENCY_P99_MS} ms",
-            namespace="AWS/ApiGateway",
-            metric_name="Latency",
-            dimensions=api,
-            extended_statistic="p99",
-            threshold=LATENCY_P99_MS,
-            comparison_operator="GreaterThanThreshold",
+            Metric("AWS/ApiGateway", "Latency", api, extended_statistic="p99"),
+            LATENCY_P99_MS,
         )
         aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=args.prefix,
+            dashboard_name=context.prefix,
             dashboard_body=pulumi.Output.from_input(args.api_name).apply(
                 lambda api_name: _dashboard(args, api_name)
             ),
@@ -100,7 +94,7 @@ def _dashboard(args: RegionMonitoringArgs, api_name: str) -> str:
             "height": 6,
             "properties": {
                 "title": title,
-                "region": args.region,
+                "region": args.context.region,
                 "metrics": metrics,
                 "view": "timeSeries",
             },
@@ -141,13 +135,13 @@ def _dashboard(args: RegionMonitoringArgs, api_name: str) -> str:
                             "ContainerInsights",
                             "cluster_node_count",
                             "ClusterName",
-                            args.cluster_name,
+                            args.context.cluster_name,
                         ],
                         [
                             "ContainerInsights",
                             "cluster_failed_node_count",
                             "ClusterName",
-                            args.cluster_name,
+                            args.context.cluster_name,
                         ],
                     ],
                     0,

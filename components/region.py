@@ -8,14 +8,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.account import current_account
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import TradingCluster, TradingClusterArgs
 from components.connectivity import TransitGatewayHub, TransitGatewayHubArgs
+from components.context import RegionalContext
 from components.dns import DnsFailover, DnsFailoverArgs
 from components.entry import RegionalEntry, RegionalEntryArgs
 from components.gateway import OrderGateway, OrderGatewayArgs
-from components.kms import Account, current_account, customer_key, key_policy, logs_usage
+from components.kms import customer_key, key_policy, logs_usage
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.network import Network, NetworkArgs
 from components.observability import RegionMonitoring, RegionMonitoringArgs
@@ -55,6 +57,8 @@ class TradingRegionArgs:
 
 
 class TradingRegion(pulumi.ComponentResource):
+    # What the region's components, and the stack's other regional ones, build on.
+    context: RegionalContext
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
@@ -64,9 +68,6 @@ class TradingRegion(pulumi.ComponentResource):
     node_group_names: dict[str, str]
     node_security_group_id: pulumi.Output[str]
     key_arns: dict[str, pulumi.Output[str]]
-    logs_key_arn: pulumi.Output[str]
-    alerts_topic_arn: pulumi.Output[str]
-    account: pulumi.Output[Account]
     regional_hostname: str
     health_check_id: pulumi.Output[str]
     transit_gateway: TransitGatewayHub | None
@@ -77,39 +78,51 @@ class TradingRegion(pulumi.ComponentResource):
         super().__init__("trading:index:TradingRegion", name, None, opts)
         # One explicit provider per region: pulumi-eks needs it, and its default tags put the
         # configured tags on every taggable resource below.
-        self.provider = aws.Provider(
+        provider = aws.Provider(
             f"{name}-aws",
             region=args.region,
             default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.tags)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._in_region = pulumi.ResourceOptions(parent=self, providers=[self.provider])
-        account = current_account(args.region, self.provider)
-        self.account = account
-
+        in_region = pulumi.ResourceOptions(parent=self, providers=[provider])
+        account = current_account(args.region, provider)
         logs_key = customer_key(
             f"{args.cluster_name}-logs",
             f"CloudWatch Logs encryption for {args.cluster_name} (flow logs, EKS control plane)",
             account.apply(lambda a: key_policy(a, logs_usage(a))),
-            self._in_region,
+            in_region,
         )
+        alerts = Alerts(
+            name,
+            AlertsArgs(args.cluster_name, account, args.observability.alert_emails),
+            in_region,
+        )
+        context = RegionalContext(
+            region=args.region,
+            prefix=args.cluster_name,
+            cluster_name=args.cluster_name,
+            provider=provider,
+            account=account,
+            logs_key_arn=logs_key.arn,
+            log_retention_days=args.log_retention_days,
+            alerts_topic_arn=alerts.topic_arn,
+        )
+        self.context = context
+
         network = Network(
             name,
             NetworkArgs(
+                context=context,
                 vpc_cidr=args.network.vpc_cidr,
                 availability_zones=args.network.availability_zones,
                 nat_gateway_per_az=args.capacity.nat_gateway_per_az,
-                region=args.region,
-                flow_log_key_arn=logs_key.arn,
-                log_retention_days=args.log_retention_days,
-                cluster_name=args.cluster_name,
             ),
-            self._in_region,
+            in_region,
         )
         cluster = TradingCluster(
             name,
             TradingClusterArgs(
-                cluster_name=args.cluster_name,
+                context=context,
                 version=args.eks.version,
                 vpc_id=network.vpc_id,
                 private_subnet_ids=network.private_subnet_ids,
@@ -118,14 +131,43 @@ class TradingRegion(pulumi.ComponentResource):
                 deploy_role_arns=args.eks.deploy_role_arns,
                 scaled_by_failover=args.node_groups_scaled_by_failover,
                 node_groups=args.capacity.node_groups,
-                logs_key_arn=logs_key.arn,
-                log_retention_days=args.log_retention_days,
-                account=account,
                 availability_zones=args.network.availability_zones,
                 low_latency=args.low_latency,
             ),
-            self._in_region,
+            in_region,
         )
+        ClusterAddons(
+            name,
+            ClusterAddonsArgs(
+                context=context,
+                cluster=cluster.cluster,
+                node_groups=cluster.node_groups,
+                oidc=cluster.oidc,
+                kubernetes=cluster.kubernetes,
+                requests=args.capacity.addons,
+                observability=args.observability,
+                alerts_key_arn=alerts.key_arn,
+            ),
+            in_region,
+        )
+        entry = self._serve(name, args, network, cluster)
+        self.transit_gateway = (
+            TransitGatewayHub(
+                name,
+                TransitGatewayHubArgs(
+                    context=context,
+                    settings=args.connectivity,
+                    vpc_id=network.vpc_id,
+                    attachment_subnet_ids=network.private_subnet_ids,
+                    route_table_ids=[*network.private_route_table_ids, network.data_route_table_id],
+                    peer_vpc_cidr=args.network.peer_vpc_cidr,
+                ),
+                in_region,
+            )
+            if args.connectivity.transit_gateway
+            else None
+        )
+        RegionMonitoring(name, RegionMonitoringArgs(context, entry.api_name), in_region)
 
         self.vpc_id = network.vpc_id
         self.public_subnet_ids = network.public_subnet_ids
@@ -133,65 +175,8 @@ class TradingRegion(pulumi.ComponentResource):
         self.data_subnet_ids = network.data_subnet_ids
         self.cluster_name = cluster.cluster_name
         self.kubeconfig = cluster.kubeconfig
-        alerts = Alerts(
-            name,
-            AlertsArgs(args.cluster_name, account, args.observability.alert_emails),
-            self._in_region,
-        )
-        ClusterAddons(
-            name,
-            ClusterAddonsArgs(
-                cluster_name=args.cluster_name,
-                region=args.region,
-                cluster=cluster.cluster,
-                node_groups=cluster.node_groups,
-                oidc=cluster.oidc,
-                kubernetes=cluster.kubernetes,
-                requests=args.capacity.addons,
-                observability=args.observability,
-                alerts_topic_arn=alerts.topic_arn,
-                alerts_key_arn=alerts.key_arn,
-                logs_key_arn=logs_key.arn,
-                log_retention_days=args.log_retention_days,
-                account=account,
-            ),
-            self._in_region,
-        )
-        entry = self._serve(name, args, network, cluster, logs_key.arn)
-        self.transit_gateway = (
-            TransitGatewayHub(
-                name,
-                TransitGatewayHubArgs(
-                    prefix=args.cluster_name,
-                    settings=args.connectivity,
-                    vpc_id=network.vpc_id,
-                    attachment_subnet_ids=network.private_subnet_ids,
-                    route_table_ids=[*network.private_route_table_ids, network.data_route_table_id],
-                    peer_vpc_cidr=args.network.peer_vpc_cidr,
-                    logs_key_arn=logs_key.arn,
-                    log_retention_days=args.log_retention_days,
-                ),
-                self._in_region,
-            )
-            if args.connectivity.transit_gateway
-            else None
-        )
-        RegionMonitoring(
-            name,
-            RegionMonitoringArgs(
-                prefix=args.cluster_name,
-                region=args.region,
-                cluster_name=args.cluster_name,
-                api_name=entry.api_name,
-                alerts_topic_arn=alerts.topic_arn,
-            ),
-            self._in_region,
-        )
-
         self.node_group_names = cluster.node_group_names
         self.node_security_group_id = cluster.node_security_group_id
-        self.logs_key_arn = logs_key.arn
-        self.alerts_topic_arn = alerts.topic_arn
         self.key_arns = {
             "logs": logs_key.arn,
             "eksSecrets": cluster.secrets_key_arn,
@@ -205,47 +190,41 @@ class TradingRegion(pulumi.ComponentResource):
                 "clusterName": self.cluster_name,
                 "nodeGroupNames": self.node_group_names,
                 "keyArns": self.key_arns,
-                "alertsTopicArn": self.alerts_topic_arn,
+                "alertsTopicArn": context.alerts_topic_arn,
             }
         )
 
     def _serve(
-        self,
-        name: str,
-        args: TradingRegionArgs,
-        network: Network,
-        cluster: TradingCluster,
-        logs_key_arn: pulumi.Output[str],
+        self, name: str, args: TradingRegionArgs, network: Network, cluster: TradingCluster
     ) -> RegionalEntry:
         """The order gateway, the public entry in front of it, and this region's DNS side."""
+        context = self.context
+        in_region = context.in_region(parent=self)
         entry = RegionalEntry(
             name,
             RegionalEntryArgs(
-                prefix=args.cluster_name,
-                region=args.region,
+                context=context,
                 dns=args.dns,
                 gateway=args.gateway,
                 vpc_id=network.vpc_id,
                 vpc_cidr=args.network.vpc_cidr,
                 private_subnet_ids=network.private_subnet_ids,
                 node_security_group_id=cluster.node_security_group_id,
-                logs_key_arn=logs_key_arn,
-                log_retention_days=args.log_retention_days,
             ),
-            self._in_region,
+            in_region,
         )
         controller = LoadBalancerController(
             name,
             LoadBalancerControllerArgs(
-                cluster_name=args.cluster_name,
-                region=args.region,
+                cluster_name=context.cluster_name,
+                region=context.region,
                 vpc_id=network.vpc_id,
                 oidc=cluster.oidc,
                 target_group_arn=entry.target_group_arn,
                 kubernetes=cluster.kubernetes,
                 node_groups=cluster.node_groups,
             ),
-            self._in_region,
+            in_region,
         )
         OrderGateway(
             name,
@@ -262,17 +241,15 @@ class TradingRegion(pulumi.ComponentResource):
         dns = DnsFailover(
             name,
             DnsFailoverArgs(
-                prefix=args.cluster_name,
+                context=context,
                 failover_type=args.failover_type,
                 dns=args.dns,
                 regional_hostname=entry.hostname,
                 public_domain=entry.domain,
                 regional_domain=entry.regional_domain,
-                tags=args.tags,
-                account=self.account,
                 routing_control_arn=args.routing_control_arn,
             ),
-            self._in_region,
+            in_region,
         )
         self.regional_hostname = entry.hostname
         self.health_check_id = dns.health_check_id

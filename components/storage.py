@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.kms import Account
+from components.account import Account
 
 
 def account_scoped_name(account: pulumi.Output[Account], name: str) -> pulumi.Output[str]:

@@ -55,7 +55,7 @@ WHAT_IS_REAL = """\
 [demo]       reaches a cloud."""
 # Modules requirements-dev.txt installs, by import name: what to tell a user who lacks one.
 DEV_PACKAGES = {"moto": "moto", "PIL": "pillow", "yaml": "pyyaml", "flask": "moto[server]"}
-FIRST_PARTY = {"drill", "testing", "handlers", "settings", "components"}
+FIRST_PARTY = {"drill", "testing", "handlers", "settings", "components", "outputs", "naming"}
 STATUS_STYLES = {PASSED: "green", FAILED: "bold red"}
 
 

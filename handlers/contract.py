@@ -29,11 +29,20 @@ ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 HTTPS_URL_PATTERN = re.compile(r"^https://[^\s/]+(/\S*)?$")
 WHOLE_NUMBER_PATTERN = re.compile(r"^[0-9]{1,9}$")
+# General purpose bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and
+# ending with a letter or digit
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+KEY_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 _NAME_RULE = "a name of letters, digits and _.:/=+- (at most 255)"
 _ARN_RULE = "an ARN (arn:aws:<service>:<region>:<12-digit account>:<resource>)"
 _REGION_RULE = "an AWS region such as us-west-2"
 _HTTPS_RULE = "an https:// URL"
+_BUCKET_RULE = "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)"
+_ROLE_ARN_RULE = "an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"
+_KEY_PREFIX_RULE = "a key prefix of letters, digits and _.- segments joined by /"
 _SIZES_SHAPE = "{group: {minSize, desiredSize, maxSize}}"
 _GATEWAY_SHAPE = (
     '{"namespace", "deployment", "hpa", "full": {"replicas", "maxReplicas"}, '
@@ -148,6 +157,12 @@ class Environment:
     TRAFFIC_CONTROL: ClassVar[str] = "TRAFFIC_CONTROL"
     ROUTING_CONTROLS: ClassVar[str] = "ROUTING_CONTROLS"
     ROUTING_CONTROL_ENDPOINTS: ClassVar[str] = "ROUTING_CONTROL_ENDPOINTS"
+    # Failback's S3 Batch Replication of the objects dr wrote (handlers/steps.py,
+    # replicate_dr_objects): set all four, or none.
+    RECORDS_BUCKET: ClassVar[str] = "RECORDS_BUCKET"
+    PRIMARY_RECORDS_BUCKET: ClassVar[str] = "PRIMARY_RECORDS_BUCKET"
+    BATCH_REPLICATION_ROLE_ARN: ClassVar[str] = "BATCH_REPLICATION_ROLE_ARN"
+    BATCH_REPLICATION_REPORT_PREFIX: ClassVar[str] = "BATCH_REPLICATION_REPORT_PREFIX"
 
     region: str
     cluster_name: str
@@ -173,6 +188,12 @@ class Environment:
     # With traffic control routing-control only.
     routing_controls: RoutingControls | None = None
     gateway: GatewayControl | None = None
+    # dr's records bucket, the primary's, the role S3 Batch Operations assumes, and where in
+    # dr's bucket the job's manifest and completion report go; "" where not deployed.
+    records_bucket: str = ""
+    primary_records_bucket: str = ""
+    batch_replication_role_arn: str = ""
+    batch_replication_report_prefix: str = ""
 
     def __post_init__(self) -> None:
         for name, value in self._variables().items():
@@ -204,7 +225,20 @@ class Environment:
             self.TRAFFIC_CONTROL: self.traffic_control,
             self.ROUTING_CONTROLS: self.routing_controls,
             self.ROUTING_CONTROL_ENDPOINTS: self.routing_controls,
+            self.RECORDS_BUCKET: self.records_bucket,
+            self.PRIMARY_RECORDS_BUCKET: self.primary_records_bucket,
+            self.BATCH_REPLICATION_ROLE_ARN: self.batch_replication_role_arn,
+            self.BATCH_REPLICATION_REPORT_PREFIX: self.batch_replication_report_prefix,
         }
+
+    @property
+    def object_replication_names(self) -> tuple[str, ...]:
+        return (
+            self.RECORDS_BUCKET,
+            self.PRIMARY_RECORDS_BUCKET,
+            self.BATCH_REPLICATION_ROLE_ARN,
+            self.BATCH_REPLICATION_REPORT_PREFIX,
+        )
 
     def _check_together(self) -> None:
         if set(self.full) != set(self.node_groups) or set(self.pilot_light) != set(
@@ -228,6 +262,14 @@ class Environment:
                 f"environment variables {self.ROUTING_CONTROLS} and "
                 f"{self.ROUTING_CONTROL_ENDPOINTS} are set exactly when "
                 f"{self.TRAFFIC_CONTROL} is {ROUTING_CONTROL}; it is {self.traffic_control!r}"
+            )
+        values = self._variables()
+        given = [name for name in self.object_replication_names if values[name]]
+        if given and len(given) != len(self.object_replication_names):
+            missing = [n for n in self.object_replication_names if n not in given]
+            raise InvalidEnvironmentError(
+                f"environment variables {', '.join(self.object_replication_names)} are set "
+                f"together or not at all; {', '.join(given)} set, {', '.join(missing)} empty"
             )
 
     def to_env(self) -> dict[str, str]:
@@ -284,6 +326,10 @@ class Environment:
             # Read with routing controls only: with health check inversion they steer nothing.
             routing_controls=_routing_controls(env) if traffic == ROUTING_CONTROL else None,
             gateway=_gateway(env, cls.GATEWAY) if cls.GATEWAY in env else None,
+            records_bucket=env.get(cls.RECORDS_BUCKET, ""),
+            primary_records_bucket=env.get(cls.PRIMARY_RECORDS_BUCKET, ""),
+            batch_replication_role_arn=env.get(cls.BATCH_REPLICATION_ROLE_ARN, ""),
+            batch_replication_report_prefix=env.get(cls.BATCH_REPLICATION_REPORT_PREFIX, ""),
         )
 
 
@@ -466,6 +512,14 @@ _CHECKS: dict[str, Check] = {
     Environment.TRAFFIC_CONTROL: _choice(TRAFFIC_CONTROLS),
     Environment.ROUTING_CONTROLS: _check_routing_controls,
     Environment.ROUTING_CONTROL_ENDPOINTS: _check_endpoints,
+    Environment.RECORDS_BUCKET: _pattern(BUCKET_PATTERN, _BUCKET_RULE, optional=True),
+    Environment.PRIMARY_RECORDS_BUCKET: _pattern(BUCKET_PATTERN, _BUCKET_RULE, optional=True),
+    Environment.BATCH_REPLICATION_ROLE_ARN: _pattern(
+        ROLE_ARN_PATTERN, _ROLE_ARN_RULE, optional=True
+    ),
+    Environment.BATCH_REPLICATION_REPORT_PREFIX: _pattern(
+        KEY_PREFIX_PATTERN, _KEY_PREFIX_RULE, optional=True
+    ),
 }
 
 # -- writing -------------------------------------------------------------------------------

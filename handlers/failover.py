@@ -10,7 +10,9 @@ call `Runner`, whose work is plain Python testable without Lambda. Actions:
   promote, scale and wait ready, and only then pin traffic;
 - failback: guarded (primary serving, replication back in place) unless forced with a reason;
   fences dr, waits until the primary holds dr's writes (or `abandonDrWrites`, recorded),
-  promotes the primary and verifies it, releases traffic, returns dr to the pilot light;
+  promotes the primary and verifies it while S3 Batch Replication copies the objects dr's
+  records bucket holds but the primary's does not, releases traffic once both are done,
+  returns dr to the pilot light;
 - status: the state record and the node groups' sizes; changes nothing;
 - probe: on a schedule. In standby, detection: two signals that do not need us-east-1's control
   plane (a canary through the primary's regional endpoint, the dr replica's replication lag in
@@ -91,6 +93,9 @@ class Clients:
     kube: Kube
     # Route 53 ARC's data plane: (region, client) for each of the cluster's endpoints.
     arc: list[tuple[str, Any]] = field(default_factory=list)
+    # dr's records bucket and S3 Batch Operations, in dr: failback's object replication.
+    s3: Any = None
+    s3control: Any = None
 
 
 def make_clients(env: Environment, kube_transport: Transport | None = None) -> Clients:
@@ -116,6 +121,8 @@ def make_clients(env: Environment, kube_transport: Transport | None = None) -> C
         ]
         if controls
         else [],
+        s3=client("s3", env.region),
+        s3control=client("s3control", env.region),
     )
 
 
@@ -530,17 +537,34 @@ class Runner:
         )
         env, c = self.env, self.clients
         timeline = Timeline("failback", self.clock, self.logger, self.parallel, self.guard)
-        promote_after: tuple[str, ...] = ()
+        # The objects' job runs beside the database's catch-up and promotion: both must be
+        # done before traffic goes back, and one Lambda run has room for them side by side, not
+        # one after the other (a job takes minutes to start and then copies every object).
+        objects = Step("replicate-dr-objects", self._replicate_dr_objects)
         if env.db_engine == "postgres":
             # dr stops taking writes first, and the primary must hold all of them.
             timeline.run(Step("fence-dr-database", self._fence_dr))
-            timeline.run(
-                Step("primary-caught-up", self._primary_caught_up, after=("fence-dr-database",))
+            timeline.run_parallel(
+                [
+                    Step(
+                        "primary-caught-up",
+                        self._primary_caught_up,
+                        after=("fence-dr-database",),
+                    ),
+                    dataclasses.replace(objects, after=("fence-dr-database",)),
+                ]
             )
-            promote_after = ("primary-caught-up",)
-        timeline.run(
-            Step("promote-primary-database", self._promote_primary_database, after=promote_after)
-        )
+            timeline.run(
+                Step(
+                    "promote-primary-database",
+                    self._promote_primary_database,
+                    after=("primary-caught-up",),
+                )
+            )
+        else:
+            timeline.run_parallel(
+                [Step("promote-primary-database", self._promote_primary_database), objects]
+            )
         timeline.run(
             Step(
                 "verify-primary-database",
@@ -549,7 +573,11 @@ class Runner:
             )
         )
         timeline.run(
-            Step("release-traffic", self._release_traffic, after=("verify-primary-database",))
+            Step(
+                "release-traffic",
+                self._release_traffic,
+                after=("verify-primary-database", "replicate-dr-objects"),
+            )
         )
         timeline.run_parallel(
             [
@@ -611,6 +639,54 @@ class Runner:
             if not self.command.abandon_dr_writes:
                 raise
             return f"dr's writes ABANDONED as requested ({self.command.reason}): {error}"
+
+    def _object_replication(self) -> steps.ObjectReplication | None:
+        env = self.env
+        if not env.records_bucket:
+            return None
+        return steps.ObjectReplication(
+            env.records_bucket,
+            env.primary_records_bucket,
+            env.batch_replication_role_arn,
+            env.batch_replication_report_prefix,
+        )
+
+    def _replicate_dr_objects(self) -> str:
+        """The objects dr wrote while it served, copied to the primary's records bucket before
+        traffic returns: live replication covers those written after dr's rule to the primary
+        existed; one S3 Batch Replication job covers the rest. Without that rule, only an
+        explicit `abandonDrWrites` (recorded) goes on."""
+        replication = self._object_replication()
+        if replication is None:
+            return "no records bucket configured: no objects to replicate"
+        try:
+            return self._batch_replicate(replication)
+        except (steps.StepFailedError, ClientError, BotoCoreError) as error:
+            if not self.command.abandon_dr_writes:
+                raise
+            return (
+                f"dr's objects ABANDONED as requested ({self.command.reason}): "
+                f"{type(error).__name__}: {error}"
+            )
+
+    def _batch_replicate(self, replication: steps.ObjectReplication) -> str:
+        c = self.clients
+        rule = steps.reverse_rule(c.s3, replication.source_bucket, replication.target_bucket)
+        if rule is None:
+            raise steps.StepFailedError(
+                f"{replication.source_bucket} has no enabled replication rule to "
+                f"{replication.target_bucket}: deploy dr with `trading:replication.direction: "
+                "dr-to-primary` first (README, failback runbook), or fail back with "
+                "abandonDrWrites and a reason"
+            )
+        job_id, found = steps.start_batch_replication(c.s3control, replication, self.run_id)
+        self.logger.event(
+            "batch replication job found" if found else "batch replication job created",
+            jobId=job_id,
+            rule=rule,
+        )
+        done = steps.wait_batch_job(c.s3control, replication.account_id, job_id, self.pace)
+        return f"rule {rule}; {'resumed' if found else 'created'} {done}"
 
     def _promote_primary_database(self) -> str:
         if self.env.db_engine == "aurora-postgresql":

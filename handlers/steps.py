@@ -3,6 +3,7 @@ acts, so a rerun after a partial failure does only what is left) and verified by
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -478,3 +479,193 @@ def verify_capacity(
     except StepFailedError as error:
         raise StepFailedError(f"{error}: {seen}") from None
     return "ready: " + ", ".join(f"{k} {v}" for k, v in seen.items())
+
+
+# -- failback: the objects dr wrote (S3 Batch Replication) ----------------------------------
+
+# Live replication copies only objects written after a rule exists; objects written before it,
+# and those that failed, need S3 Batch Replication: a Batch Operations job whose operation is
+# S3ReplicateObject (https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+# s3-batch-replication-batch.html).
+BATCH_REPLICATION_DESCRIPTION = "trading failback: {source} -> {target}"
+# A failback waits on this job: ahead of any other of the account's jobs
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_CreateJob.html, Priority: higher
+# numbers run first).
+BATCH_REPLICATION_PRIORITY = 50
+# The job's generated manifest holds the objects whose replication status is one of these and
+# that the bucket's replication configuration covers (JobManifestGeneratorFilter,
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_JobManifestGeneratorFilter.html).
+BATCH_REPLICATION_STATUSES = ("NONE", "FAILED")
+# JobStatus values (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_JobDescriptor.html)
+# from which the job may still complete: a resumed run waits on such a job instead of starting
+# another; Failing and Cancelling end Failed and Cancelled.
+BATCH_JOB_IN_FLIGHT = (
+    "New",
+    "Preparing",
+    "Suspended",
+    "Ready",
+    "Active",
+    "Pausing",
+    "Paused",
+    "Completing",
+)
+BATCH_JOB_FAILED = ("Failed", "Failing", "Cancelled", "Cancelling")
+# Jobs of tens of thousands of objects take minutes; a longer one outlives this run, whose
+# deadline guard stops it FAILED, and the next run waits on the same job.
+BATCH_JOB_WAIT = {"Delay": 30, "MaxAttempts": 40}
+
+
+@dataclass(frozen=True)
+class ObjectReplication:
+    """What the Batch Replication job needs, from the Lambda's environment."""
+
+    source_bucket: str
+    target_bucket: str
+    role_arn: str
+    report_prefix: str
+
+    @property
+    def account_id(self) -> str:
+        # arn:aws:iam::<account>:role/<name>: the job runs in the role's (and the bucket's)
+        # account.
+        return self.role_arn.split(":")[4]
+
+    @property
+    def description(self) -> str:
+        return BATCH_REPLICATION_DESCRIPTION.format(
+            source=self.source_bucket, target=self.target_bucket
+        )[:256]
+
+
+def reverse_rule(s3: Any, source_bucket: str, target_bucket: str) -> str | None:
+    """The ID of an enabled replication rule on `source_bucket` whose destination is
+    `target_bucket`, or None (GetBucketReplication,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketReplication.html: a bucket
+    without a configuration answers ReplicationConfigurationNotFoundError)."""
+    try:
+        rules = s3.get_bucket_replication(Bucket=source_bucket)["ReplicationConfiguration"]["Rules"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ReplicationConfigurationNotFoundError":
+            return None
+        raise
+    target_arn = f":s3:::{target_bucket}"
+    for rule in rules:
+        if rule.get("Status") == "Enabled" and rule["Destination"]["Bucket"].endswith(target_arn):
+            return rule.get("ID", "(unnamed)")
+    return None
+
+
+def client_request_token(run_id: str) -> str:
+    """CreateJob's idempotency token (1-64 characters): a retried request of the same run gets
+    the same job back rather than a second one."""
+    return hashlib.sha256(run_id.encode()).hexdigest()[:64]
+
+
+def _job_in_flight(s3control: Any, replication: ObjectReplication) -> str | None:
+    """The Batch Replication job an earlier failback run started and left running, if any."""
+    # botocore has no paginator for ListJobs: NextToken by hand.
+    request: dict[str, Any] = {
+        "AccountId": replication.account_id,
+        "JobStatuses": list(BATCH_JOB_IN_FLIGHT),
+    }
+    while True:
+        page = s3control.list_jobs(**request)
+        for job in page.get("Jobs", []):
+            if (
+                job.get("Operation") == "S3ReplicateObject"
+                and job.get("Description") == replication.description
+            ):
+                return job["JobId"]
+        if not page.get("NextToken"):
+            return None
+        request["NextToken"] = page["NextToken"]
+
+
+def start_batch_replication(
+    s3control: Any, replication: ObjectReplication, run_id: str
+) -> tuple[str, bool]:
+    """The job replicating every object of the source bucket that live replication has not
+    copied (status NONE or FAILED): one an earlier run left in flight, or a new one. Returns
+    (job id, whether it was found rather than created)."""
+    found = _job_in_flight(s3control, replication)
+    if found:
+        return found, True
+    source_arn = f"arn:aws:s3:::{replication.source_bucket}"
+    # CreateJob with an S3-generated manifest (ManifestGenerator) and the S3ReplicateObject
+    # operation, as "Create a Batch Replication job for existing replication rules" does
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-existing-config.html);
+    # ConfirmationRequired=False: the failback already is the operator's decision.
+    created = s3control.create_job(
+        AccountId=replication.account_id,
+        ConfirmationRequired=False,
+        Operation={"S3ReplicateObject": {}},
+        Report={
+            "Bucket": source_arn,
+            "Format": "Report_CSV_20180820",
+            "Enabled": True,
+            "Prefix": f"{replication.report_prefix}/reports",
+            "ReportScope": "AllTasks",
+        },
+        ClientRequestToken=client_request_token(run_id),
+        Description=replication.description,
+        Priority=BATCH_REPLICATION_PRIORITY,
+        RoleArn=replication.role_arn,
+        ManifestGenerator={
+            "S3JobManifestGenerator": {
+                "ExpectedBucketOwner": replication.account_id,
+                "SourceBucket": source_arn,
+                "EnableManifestOutput": True,
+                "ManifestOutputLocation": {
+                    "ExpectedManifestBucketOwner": replication.account_id,
+                    "Bucket": source_arn,
+                    "ManifestPrefix": f"{replication.report_prefix}/manifests",
+                    "ManifestFormat": "S3InventoryReport_CSV_20211130",
+                },
+                "Filter": {
+                    "EligibleForReplication": True,
+                    "ObjectReplicationStatuses": list(BATCH_REPLICATION_STATUSES),
+                },
+            }
+        },
+    )
+    return created["JobId"], False
+
+
+def wait_batch_job(s3control: Any, account_id: str, job_id: str, pace: Pace) -> str:
+    """Until DescribeJob says Complete; a failed or cancelled job, or any failed task (an
+    object that did not replicate), fails the step."""
+    described: dict[str, Any] = {}
+
+    def complete() -> bool:
+        described.update(s3control.describe_job(AccountId=account_id, JobId=job_id)["Job"])
+        status = described["Status"]
+        progress = described.get("ProgressSummary", {})
+        if status in BATCH_JOB_FAILED:
+            reasons = "; ".join(
+                f"{f.get('FailureCode', '?')}: {f.get('FailureReason', '')}"
+                for f in described.get("FailureReasons", [])
+            )
+            raise StepFailedError(f"Batch Replication job {job_id} is {status} ({reasons})")
+        if status != "Complete":
+            return False
+        if progress.get("NumberOfTasksFailed", 0):
+            raise StepFailedError(
+                f"Batch Replication job {job_id} completed with "
+                f"{progress['NumberOfTasksFailed']} of {progress.get('TotalNumberOfTasks', '?')} "
+                "objects not replicated: see its completion report"
+            )
+        return True
+
+    try:
+        wait_for(pace, f"Batch Replication job {job_id} Complete", complete, BATCH_JOB_WAIT)
+    except StepFailedError as error:
+        # The job goes on without this run (a deadline, a lapsed budget): the next run waits
+        # on it, and the record names it meanwhile.
+        if job_id in str(error):
+            raise
+        raise StepFailedError(f"Batch Replication job {job_id}: {error}") from None
+    progress = described.get("ProgressSummary", {})
+    return (
+        f"job {job_id} Complete: {progress.get('NumberOfTasksSucceeded', 0)} of "
+        f"{progress.get('TotalNumberOfTasks', 0)} objects replicated"
+    )

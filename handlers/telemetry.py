@@ -19,6 +19,7 @@ simulation, the tests) their INFO records stop at the root logger's default WARN
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, MutableMapping
 from datetime import datetime
@@ -31,8 +32,11 @@ LOGGER = logging.getLogger("handlers")
 # (https://docs.python.org/3/howto/logging.html#configuring-logging-for-a-library), and on
 # Lambda they go on up to the runtime's handler on the root logger.
 LOGGER.addHandler(logging.NullHandler())
-# The members the runtime's JSON formatter writes itself (it keeps its own on a clash).
-RUNTIME_MEMBERS = frozenset(
+# Names a record's fields may not take: the members the runtime's JSON formatter writes itself
+# (it keeps its own on a clash, or drops the field: awslambdaric `lambda_runtime_log_utils.py`,
+# `_RESERVED_FIELDS`), and every attribute of a LogRecord, which `extra` may not overwrite
+# (Python raises KeyError: https://docs.python.org/3/library/logging.html#logging.Logger.debug).
+RESERVED_NAMES = frozenset(
     {
         "timestamp",
         "level",
@@ -44,18 +48,26 @@ RUNTIME_MEMBERS = frozenset(
         "errorType",
         "errorMessage",
         "tenantId",
+        "aws_request_id",
+        "tenant_id",
+        "_frame_type",
+        "asctime",
+        "taskName",
+        *vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)),
     }
 )
 
 
 def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
-    clashes = sorted(RUNTIME_MEMBERS & set(fields))
+    clashes = sorted(RESERVED_NAMES & set(fields))
     if clashes:
         raise ValueError(
-            f"log field(s) {', '.join(clashes)}: the Lambda runtime writes these members itself; "
-            f"any name but {', '.join(sorted(RUNTIME_MEMBERS))} is allowed"
+            f"log field(s) {', '.join(clashes)}: the Lambda runtime or Python's logging uses "
+            f"these names; allowed: any other name (reserved: {', '.join(sorted(RESERVED_NAMES))})"
         )
-    return dict(fields)
+    # The runtime's JSON encoder has no fallback for a value JSON cannot hold (a datetime, an
+    # exception): such a value would raise inside the log call, in the middle of a run.
+    return json.loads(json.dumps(dict(fields), default=str))
 
 
 class RunLog(logging.LoggerAdapter[logging.Logger]):

@@ -160,8 +160,8 @@ def _args(**change: Any) -> FailoverAutomationArgs:
     """The component's arguments for the dr stack file's settings."""
     config = settings.parse(raw_settings("dr"))
     values: dict[str, Any] = {
-        "prefix": "trading-dr",
-        "region": DR_REGION,
+        # The environment names nothing of the region's context (provider, keys, account).
+        "context": cast(Any, None),
         "primary_region": "us-east-1",
         "cluster_name": "trading-dr",
         "node_group_names": {"system": "trading-dr-system", "trading": "trading-dr-trading"},
@@ -173,10 +173,6 @@ def _args(**change: Any) -> FailoverAutomationArgs:
         "global_cluster_identifier": None,
         "settings": config.failover,
         "data_key_arn": "arn:aws:kms:us-west-2:123456789012:key/data",
-        "logs_key_arn": "arn:aws:kms:us-west-2:123456789012:key/logs",
-        "alerts_topic_arn": "arn:aws:sns:us-west-2:123456789012:alerts",
-        "log_retention_days": 90,
-        "account": cast(Any, None),
         "primary_endpoint": "https://us-east-1.api.trading.example.com",
     }
     return FailoverAutomationArgs(**(values | change))

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
+from components.account import Account
 from components.failover import (
     ROUTING_CONTROL,
     FailoverAutomation,
@@ -22,7 +23,6 @@ from components.failover import (
     routing_controls,
 )
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
-from components.kms import Account
 from components.lambdas import FAILOVER_SOURCES
 from handlers.contract import Environment
 from policypacks.trading_guard.policies.iam import is_mutating
@@ -577,4 +577,107 @@ def test_no_vpc_statements_without_a_network() -> None:
         "LambdaCreatesInterfacesInItsSubnets",
         "LambdaManagesItsInterfaces",
         "LambdaReadsItsNetwork",
+    }
+
+
+# -- failback's S3 Batch Replication --------------------------------------------------------------
+
+
+def batch_role(stack: StackGraph) -> Resource:
+    return stack.one("aws:iam/role:Role", "dr-batch-replication")
+
+
+def test_the_function_learns_the_buckets_the_job_role_and_the_report_prefix(
+    deployed: Deployed, primary: StackGraph
+) -> None:
+    env = variables(deployed.stack)
+    records = deployed.stack.one("aws:s3/bucket:Bucket", "dr-records")
+    assert env[Environment.RECORDS_BUCKET] == records.outputs["bucket"]
+    primary_records = primary.one("aws:s3/bucket:Bucket", "primary-records")
+    assert env[Environment.PRIMARY_RECORDS_BUCKET] == primary_records.outputs["bucket"]
+    assert env[Environment.BATCH_REPLICATION_ROLE_ARN] == batch_role(deployed.stack).outputs["arn"]
+    assert env[Environment.BATCH_REPLICATION_REPORT_PREFIX] == "batch-replication"
+
+
+def test_the_function_may_start_and_watch_jobs_and_pass_exactly_the_job_role(
+    deployed: Deployed,
+) -> None:
+    """S3 User Guide, "Granting permissions for Batch Operations": the creator needs
+    s3:CreateJob and iam:PassRole on the job's role; CreateJob and ListJobs take `*` only,
+    DescribeJob the `job` resource type (Service Authorization Reference, list_amazons3)."""
+    by_sid = statements(deployed.stack)
+    bucket = variables(deployed.stack)[Environment.RECORDS_BUCKET]
+    assert by_sid["DrBucketReplicationRules"]["Action"] == "s3:GetReplicationConfiguration"
+    assert by_sid["DrBucketReplicationRules"]["Resource"] == f"arn:aws:s3:::{bucket}"
+    assert by_sid["StartBatchReplication"]["Action"] == ["s3:CreateJob", "s3:ListJobs"]
+    assert by_sid["WatchBatchReplication"] == {
+        "Sid": "WatchBatchReplication",
+        "Effect": "Allow",
+        "Action": "s3:DescribeJob",
+        "Resource": f"arn:aws:s3:us-west-2:{ACCOUNT}:job/*",
+    }
+    assert (
+        by_sid["PassBatchReplicationRole"]["Resource"] == batch_role(deployed.stack).outputs["arn"]
+    )
+    assert by_sid["PassBatchReplicationRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "batchoperations.s3.amazonaws.com"}
+    }
+    # Nothing else it may pass, and CreateJob is the one mutating action on `*`.
+    passing = [s for s in by_sid.values() if "iam:PassRole" in listed(s["Action"])]
+    assert len(passing) == 1
+    on_everything = {
+        a
+        for s in by_sid.values()
+        if "*" in listed(s["Resource"])
+        for a in listed(s["Action"])
+        if is_mutating(a)
+    }
+    assert on_everything == {"s3:CreateJob"}
+
+
+def test_batch_operations_alone_assumes_the_job_role_for_this_account(deployed: Deployed) -> None:
+    trust = json.loads(batch_role(deployed.stack).inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ]
+
+
+def test_the_job_role_has_the_user_guides_batch_replication_rights_on_dr_only(
+    deployed: Deployed,
+) -> None:
+    """S3 User Guide, "Configuring an IAM role for S3 Batch Replication", policy for a generated
+    and stored manifest, with dr's records bucket as source, manifest and report bucket."""
+    policy = json.loads(deployed.stack.one(ROLE_POLICY, "dr-batch-replication").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    bucket = deployed.stack.one("aws:s3/bucket:Bucket", "dr-records").outputs["arn"]
+    key = deployed.stack.one("aws:kms/key:Key", "trading-dr-data").outputs["arn"]
+    assert by_sid["InitiateReplication"]["Action"] == "s3:InitiateReplication"
+    assert by_sid["InitiateReplication"]["Resource"] == f"{bucket}/*"
+    assert by_sid["GenerateManifest"]["Action"] == [
+        "s3:GetReplicationConfiguration",
+        "s3:PutInventoryConfiguration",
+    ]
+    assert by_sid["GenerateManifest"]["Resource"] == bucket
+    for sid in ("ReadManifest", "WriteManifestAndReport"):
+        assert by_sid[sid]["Resource"] == f"{bucket}/batch-replication/*"
+    assert by_sid["EncryptedManifestAndReport"]["Resource"] == key
+    assert by_sid["EncryptedManifestAndReport"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.us-west-2.amazonaws.com"
+    }
+    resources = {r for s in policy["Statement"] for r in listed(s["Resource"])}
+    assert "*" not in resources
+
+
+def test_no_batch_replication_statements_without_a_job_role() -> None:
+    sids = {s["Sid"] for s in policy_for()}
+    assert not sids & {
+        "DrBucketReplicationRules",
+        "StartBatchReplication",
+        "WatchBatchReplication",
+        "PassBatchReplicationRole",
     }

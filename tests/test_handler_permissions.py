@@ -44,6 +44,16 @@ def resource(service: str, region: str, params: dict[str, Any]) -> list[str]:
         ],
         "dynamodb": lambda: [f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{params['TableName']}"],
         "sns": lambda: [params["TopicArn"]],
+        # GetBucketReplication is authorized as s3:GetReplicationConfiguration on the bucket
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketReplication.html).
+        "s3": lambda: [f"arn:aws:s3:::{params['Bucket']}"],
+        # S3 Batch Operations (Service Authorization Reference, list_amazons3): DescribeJob on
+        # the `job` resource type; CreateJob and ListJobs have none.
+        "s3control": lambda: [
+            f"arn:aws:s3:{region}:{params['AccountId']}:job/{params['JobId']}"
+            if "JobId" in params
+            else "*"
+        ],
     }
     if service in arns:
         return arns[service]()
@@ -57,6 +67,28 @@ def resource(service: str, region: str, params: dict[str, Any]) -> list[str]:
         return [f"{rds}:cluster:{params['DBClusterIdentifier']}"]
     target = [params["TargetDbClusterIdentifier"]] if "TargetDbClusterIdentifier" in params else []
     return [f"arn:aws:rds::{ACCOUNT}:global-cluster:{params['GlobalClusterIdentifier']}", *target]
+
+
+# Calls whose IAM action is not `<service>:<operation>`.
+ACTIONS = {
+    "s3:GetBucketReplication": "s3:GetReplicationConfiguration",
+    "s3control:CreateJob": "s3:CreateJob",
+    "s3control:ListJobs": "s3:ListJobs",
+    "s3control:DescribeJob": "s3:DescribeJob",
+}
+
+
+def authorizations(
+    service: str, operation: str, region: str, params: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """(action, ARN) pairs IAM checks for one call. CreateJob also needs iam:PassRole on the
+    job's role (https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+    batch-ops-iam-role-policies.html)."""
+    call = f"{service}:{operation}"
+    pairs = [(ACTIONS.get(call, call), arn) for arn in resource(service, region, params)]
+    if call == "s3control:CreateJob":
+        pairs.append(("iam:PassRole", params["RoleArn"]))
+    return pairs
 
 
 def allowed(policy: dict[str, Any], action: str, arn: str) -> bool:
@@ -91,9 +123,9 @@ def test_every_call_the_handler_makes_is_allowed_by_its_role(tier: str) -> None:
     result = simulation.run()
     assert {r.action for r in result.runs} >= {"probe", "failover", "failback"}
     made = {
-        (f"{service}:{operation}", arn)
+        pair
         for service, operation, region, params in simulation.bridge.calls
-        for arn in resource(service, region, params)
+        for pair in authorizations(service, operation, region, params)
     }
     denied = sorted(call for call in made if not allowed(policy, *call))
     assert not denied
@@ -107,6 +139,14 @@ def test_every_call_the_handler_makes_is_allowed_by_its_role(tier: str) -> None:
         "cloudwatch:GetMetricData",
         "eks:DescribeCluster",
         "route53-recovery-cluster:UpdateRoutingControlStates",
+    } <= operations
+    # Failback replicated dr's objects: the rule read, one job created and watched, the
+    # job's role passed.
+    assert {
+        "s3:GetReplicationConfiguration",
+        "s3:CreateJob",
+        "s3:DescribeJob",
+        "iam:PassRole",
     } <= operations
     if tier == "rds":
         assert {"rds:PromoteReadReplica", "rds:ModifyDBParameterGroup"} <= operations

@@ -391,8 +391,26 @@ def test_failback_without_dr_writes_on_the_primary_is_refused_unless_abandoned(
     sqs = boto3.client("sqs", region_name=REGION)
     run(world, "failover", rds=promotable(world))
     world.notifications(sqs)
-    # Forced past the guards, but the primary never caught up with dr (no lag data).
-    stuck = run(world, "failback", force=True, reason="drill", primary_rds=rebuilt_primary(world))
+    # Forced past the guards, but the primary never caught up with dr (no lag data); dr's
+    # objects could reach it (the reverse rule exists, the job completes), so the database
+    # alone stops this failback.
+    records_buckets(world)
+    deploy_reverse_rule(world)
+    jobs = batch_operations(
+        [
+            NO_JOBS,
+            ("create_job", {"JobId": JOB_ID}, None),
+            ("describe_job", job("Complete", succeeded=3), None),
+        ]
+    )
+    stuck = run(
+        world,
+        "failback",
+        force=True,
+        reason="drill",
+        primary_rds=rebuilt_primary(world),
+        s3control=jobs,
+    )
     assert stuck["outcome"] == "FAILED"
     assert stuck["failedSteps"] == ["primary-caught-up"]
     outcomes = {e["step"]: e["outcome"] for e in stuck["timeline"]}
@@ -625,7 +643,9 @@ def test_automatic_probe_starts_the_failover(
     primary_lag(600)
     report = run(world, "probe", http=answering(None), rds=promotable(world))
     assert report["action"] == "failover"
-    assert report["outcome"] == "SUCCEEDED", report["timeline"]
+    assert report["outcome"] == "SUCCEEDED", [
+        (e["step"], e["outcome"], e["detail"]) for e in report["timeline"]
+    ]
     assert report["reason"] == "probe: 1 consecutive periods with every signal failing"
     assert sizes(world) == {"system": 3, "trading": 6}
     # An inverted check of a dead endpoint is healthy: the primary's check stays as it is
@@ -776,3 +796,378 @@ def test_automation_lives_in_dr_with_no_retries_and_an_on_failure_queue(dr: Stac
     logs = dr.one("aws:cloudwatch/logGroup:LogGroup", "dr-logs")
     assert logs.inputs["name"] == "/aws/lambda/trading-dr-failover"
     assert logs.inputs["kmsKeyId"]
+
+
+# -- failback: dr's objects back to the primary (S3 Batch Replication) --------------------------
+#
+# moto 5.2.5's s3control implements neither CreateJob, ListJobs nor DescribeJob (its responses
+# cover access points, public access blocks, Storage Lens, Multi-Region Access Points and
+# tags), so these tests state S3 Batch Operations' answers with a botocore Stubber on the
+# s3control client, and say so. The buckets and dr's replication configuration are moto's
+# (GetBucketReplication answers from what PutBucketReplication stored).
+
+
+def objects_world(world: emulation.World, aurora_variables: dict[str, str]) -> None:
+    """The Aurora dr world after a failover (traffic pinned to dr), with both records buckets
+    versioned in their regions: the dr program's own environment names them."""
+    world.env = parse_environment({**aurora_variables, "AWS_REGION": REGION})
+    hold(world, "active-in-dr", "failover-earlier", 0)
+    controls = world.env.routing_controls
+    assert controls is not None
+    emulation.ROUTING.update({controls.primary: "Off", controls.dr: "On"})
+    records_buckets(world)
+
+
+def records_buckets(world: emulation.World) -> None:
+    """Both records buckets, versioned, each in its region, as the environment names them."""
+    assert world.env.records_bucket and world.env.primary_records_bucket
+    for region, bucket in (
+        (REGION, world.env.records_bucket),
+        ("us-east-1", world.env.primary_records_bucket),
+    ):
+        s3 = boto3.client("s3", region_name=region)
+        location = {} if region == "us-east-1" else {"LocationConstraint": region}
+        s3.create_bucket(
+            Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {})
+        )
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def deploy_reverse_rule(world: emulation.World) -> None:
+    """dr deployed with `trading:replication.direction: dr-to-primary` (components/data.py)."""
+    boto3.client("s3", region_name=REGION).put_bucket_replication(
+        Bucket=world.env.records_bucket,
+        ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/trading-dr-s3-replication",
+            "Rules": [
+                {
+                    "ID": "records-to-peer-region",
+                    "Status": "Enabled",
+                    "Priority": 1,
+                    "Filter": {"Prefix": ""},
+                    "DeleteMarkerReplication": {"Status": "Enabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{world.env.primary_records_bucket}"},
+                }
+            ],
+        },
+    )
+
+
+def primary_already_writes(world: emulation.World) -> dict[str, Any]:
+    """AWS's answers (Stubber: moto's RDS has no global switchover) for an Aurora global
+    database whose primary cluster writes again: promotion finds it so, verification too."""
+    primary_id = world.env.primary_db_identifier
+    primary_arn = f"arn:aws:rds:us-east-1:123456789012:cluster:{primary_id}"
+    members = {
+        "GlobalClusters": [
+            {"GlobalClusterMembers": [{"DBClusterArn": primary_arn, "IsWriter": True}]}
+        ]
+    }
+    primary_rds = boto3.client("rds", region_name="us-east-1")
+    primary_stub = Stubber(primary_rds)
+    dr_rds = boto3.client("rds", region_name=REGION)
+    dr_stub = Stubber(dr_rds)
+    for _ in range(2):  # the promotion, then its verification
+        primary_stub.add_response(
+            "describe_db_clusters", {"DBClusters": [{"DBClusterArn": primary_arn}]}
+        )
+        dr_stub.add_response("describe_global_clusters", members)
+    primary_stub.activate()
+    dr_stub.activate()
+    return {"rds": dr_rds, "primary_rds": primary_rds}
+
+
+def batch_operations(answers: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> Any:
+    """An s3control client (in dr) whose answers the test states, with the parameters each
+    call must carry (None: any)."""
+    client = boto3.client("s3control", region_name=REGION)
+    stubber = Stubber(client)
+    for operation, answer, expected in answers:
+        stubber.add_response(operation, answer, expected)
+    stubber.activate()
+    client.stubber = stubber  # type: ignore[attr-defined]
+    return client
+
+
+def job(status: str, succeeded: int = 0, failed: int = 0, total: int = 3) -> dict[str, Any]:
+    return {
+        "Job": {
+            "JobId": JOB_ID,
+            "Status": status,
+            "ProgressSummary": {
+                "TotalNumberOfTasks": total,
+                "NumberOfTasksSucceeded": succeeded,
+                "NumberOfTasksFailed": failed,
+            },
+        }
+    }
+
+
+JOB_ID = "6e2f0a57-0b4b-4ad4-9d59-0a0b1c2d3e4f"
+NO_JOBS: tuple[str, dict[str, Any], dict[str, Any] | None] = ("list_jobs", {"Jobs": []}, None)
+
+
+def expected_job(world: emulation.World, run_id: str) -> dict[str, Any]:
+    """The CreateJob request of the S3 User Guide's Batch Replication job with a generated
+    manifest (https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+    s3-batch-replication-existing-config.html): objects the configuration covers whose status
+    is NONE or FAILED, no confirmation, the run's own idempotency token."""
+    env = world.env
+    source = f"arn:aws:s3:::{env.records_bucket}"
+    prefix = env.batch_replication_report_prefix
+    return {
+        "AccountId": "123456789012",
+        "ConfirmationRequired": False,
+        "Operation": {"S3ReplicateObject": {}},
+        "Report": {
+            "Bucket": source,
+            "Format": "Report_CSV_20180820",
+            "Enabled": True,
+            "Prefix": f"{prefix}/reports",
+            "ReportScope": "AllTasks",
+        },
+        "ClientRequestToken": steps.client_request_token(run_id),
+        "Description": f"trading failback: {env.records_bucket} -> {env.primary_records_bucket}",
+        "Priority": steps.BATCH_REPLICATION_PRIORITY,
+        "RoleArn": env.batch_replication_role_arn,
+        "ManifestGenerator": {
+            "S3JobManifestGenerator": {
+                "ExpectedBucketOwner": "123456789012",
+                "SourceBucket": source,
+                "EnableManifestOutput": True,
+                "ManifestOutputLocation": {
+                    "ExpectedManifestBucketOwner": "123456789012",
+                    "Bucket": source,
+                    "ManifestPrefix": f"{prefix}/manifests",
+                    "ManifestFormat": "S3InventoryReport_CSV_20211130",
+                },
+                "Filter": {
+                    "EligibleForReplication": True,
+                    "ObjectReplicationStatuses": ["NONE", "FAILED"],
+                },
+            }
+        },
+    }
+
+
+def failback(
+    world: emulation.World,
+    s3control: Any,
+    runner: dict[str, Any] | None = None,
+    reason: str = "drill",
+    request_id: str = "req-1",
+    **fields: Any,
+) -> dict:
+    """A forced failback run; its run id is failback-<Lambda request id>."""
+    return Runner(
+        world.env,
+        emulation.clients(world.env, s3control=s3control, **primary_already_writes(world)),
+        command("failback", force=True, reason=reason, **fields),
+        clock=SkippingClock(),
+        http_status=answering(200),
+        invocation_id=request_id,
+        **(runner or {}),
+    ).dispatch()
+
+
+def test_failback_without_dr_rule_to_the_primary_stops_before_releasing_traffic(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    objects_world(world, aurora_variables)
+    s3control = batch_operations([])
+    report = failback(world, s3control)
+    assert report["outcome"] == "FAILED"
+    assert report["failedSteps"] == ["replicate-dr-objects"]
+    entries = {e["step"]: e for e in report["timeline"]}
+    assert (
+        "trading:replication.direction: dr-to-primary" in entries["replicate-dr-objects"]["detail"]
+    )
+    assert entries["release-traffic"]["outcome"] == "skipped"
+    assert entries["scale-to-pilot-light"]["outcome"] == "skipped"
+    assert pinned(world)
+    assert state(world) == "failed"
+    # No job was started without a rule to replicate by.
+    s3control.stubber.assert_no_pending_responses()
+
+
+def test_failback_abandoning_dr_writes_goes_on_without_the_rule_and_records_it(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    objects_world(world, aurora_variables)
+    report = failback(
+        world, batch_operations([]), abandon_dr_writes=True, reason="dr's records are scratch"
+    )
+    entries = {e["step"]: e for e in report["timeline"]}
+    detail = entries["replicate-dr-objects"]["detail"]
+    assert entries["replicate-dr-objects"]["outcome"] == "succeeded"
+    assert detail.startswith("dr's objects ABANDONED as requested (dr's records are scratch)")
+    assert entries["release-traffic"]["outcome"] == "succeeded"
+    assert not pinned(world)
+
+
+def test_failback_replicates_dr_objects_with_one_job_before_releasing_traffic(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    account = {"AccountId": "123456789012", "JobId": JOB_ID}
+    s3control = batch_operations(
+        [
+            NO_JOBS,
+            ("create_job", {"JobId": JOB_ID}, expected_job(world, "failback-req-1")),
+            ("describe_job", job("Preparing"), account),
+            ("describe_job", job("Active", succeeded=1), account),
+            ("describe_job", job("Complete", succeeded=3), account),
+        ]
+    )
+    report = failback(world, s3control)
+    assert report["outcome"] == "SUCCEEDED", [
+        (e["step"], e["outcome"], e["detail"]) for e in report["timeline"]
+    ]
+    entries = {e["step"]: e for e in report["timeline"]}
+    detail = entries["replicate-dr-objects"]["detail"]
+    assert JOB_ID in detail and "created" in detail and "3 of 3 objects replicated" in detail
+    assert "rule records-to-peer-region" in detail
+    order = [e["step"] for e in report["timeline"]]
+    assert order.index("release-traffic") > order.index("replicate-dr-objects")
+    assert not pinned(world)
+    assert state(world) == "standby"
+    s3control.stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (job("Failed"), "is Failed"),
+        (job("Cancelled"), "is Cancelled"),
+        (job("Complete", succeeded=2, failed=1), "1 of 3 objects not replicated"),
+    ],
+)
+def test_a_failed_job_fails_the_step_and_traffic_stays_on_dr(
+    world: emulation.World,
+    aurora_variables: dict[str, str],
+    answer: dict[str, Any],
+    expected: str,
+) -> None:
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    s3control = batch_operations(
+        [NO_JOBS, ("create_job", {"JobId": JOB_ID}, None), ("describe_job", answer, None)]
+    )
+    report = failback(world, s3control)
+    assert report["outcome"] == "FAILED"
+    assert report["failedSteps"] == ["replicate-dr-objects"]
+    entries = {e["step"]: e for e in report["timeline"]}
+    assert expected in entries["replicate-dr-objects"]["detail"]
+    assert JOB_ID in entries["replicate-dr-objects"]["detail"]
+    assert entries["release-traffic"]["outcome"] == "skipped"
+    assert pinned(world)
+    s3control.stubber.assert_no_pending_responses()
+
+
+def test_a_run_stopped_at_its_deadline_leaves_the_job_to_the_next_which_waits_on_it(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    created: list[str] = []
+    first = batch_operations(
+        [
+            NO_JOBS,
+            ("create_job", {"JobId": JOB_ID}, None),
+            ("describe_job", job("Active", succeeded=1), None),
+        ]
+    )
+    create_job = first.create_job
+
+    def creating(**params: Any) -> Any:
+        answer = create_job(**params)
+        created.append(answer["JobId"])
+        return answer
+
+    first.create_job = creating
+    # The Lambda's deadline comes once the job exists: the run stops while waiting on it.
+    stopped = failback(world, first, runner={"remaining_ms": lambda: 0 if created else 900_000})
+    assert stopped["outcome"] == "FAILED"
+    entries = {e["step"]: e for e in stopped["timeline"]}
+    assert "before the Lambda's deadline" in entries["replicate-dr-objects"]["detail"]
+    assert JOB_ID in entries["replicate-dr-objects"]["detail"]
+    assert entries["release-traffic"]["outcome"] == "skipped"
+    assert state(world) == "failed"
+    first.stubber.assert_no_pending_responses()
+
+    # The next run finds the job in flight (ListJobs, by its description) and creates none.
+    env = world.env
+    listed_job = {
+        "JobId": JOB_ID,
+        "Description": f"trading failback: {env.records_bucket} -> {env.primary_records_bucket}",
+        "Operation": "S3ReplicateObject",
+        "Status": "Active",
+    }
+    second = batch_operations(
+        [
+            (
+                "list_jobs",
+                {
+                    "Jobs": [
+                        {**listed_job, "JobId": "another-job", "Operation": "S3PutObjectTagging"},
+                        listed_job,
+                    ]
+                },
+                {"AccountId": "123456789012", "JobStatuses": list(steps.BATCH_JOB_IN_FLIGHT)},
+            ),
+            ("describe_job", job("Complete", succeeded=3), None),
+        ]
+    )
+    resumed = failback(world, second, request_id="req-2")
+    assert resumed["outcome"] == "SUCCEEDED", resumed["timeline"]
+    entries = {e["step"]: e for e in resumed["timeline"]}
+    assert f"resumed job {JOB_ID} Complete" in entries["replicate-dr-objects"]["detail"]
+    assert not pinned(world)
+    second.stubber.assert_no_pending_responses()
+
+
+def test_the_idempotency_token_is_the_runs_own_and_fits_create_job() -> None:
+    token = steps.client_request_token("failback-req-1")
+    assert token == steps.client_request_token("failback-req-1")
+    assert token != steps.client_request_token("failback-req-2")
+    assert 1 <= len(token) <= 64
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("RECORDS_BUCKET", "Records_Bucket", "an S3 bucket name"),
+        ("PRIMARY_RECORDS_BUCKET", "ab", "an S3 bucket name"),
+        ("BATCH_REPLICATION_ROLE_ARN", "arn:aws:s3:::bucket", "an IAM role ARN"),
+        ("BATCH_REPLICATION_REPORT_PREFIX", "/reports//", "a key prefix"),
+    ],
+)
+def test_malformed_object_replication_variables_are_refused_by_name(
+    aurora_variables: dict[str, str], name: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(InvalidEnvironmentError) as refused:
+        parse_environment({**aurora_variables, "AWS_REGION": REGION, name: value})
+    assert name in str(refused.value) and repr(value) in str(refused.value)
+    assert allowed in str(refused.value)
+
+
+def test_object_replication_variables_come_together_or_not_at_all(
+    aurora_variables: dict[str, str],
+) -> None:
+    with pytest.raises(InvalidEnvironmentError, match="set together or not at all"):
+        parse_environment(
+            {**aurora_variables, "AWS_REGION": REGION, "BATCH_REPLICATION_ROLE_ARN": ""}
+        )
+    bare = {
+        k: v
+        for k, v in aurora_variables.items()
+        if k
+        not in (
+            "RECORDS_BUCKET",
+            "PRIMARY_RECORDS_BUCKET",
+            "BATCH_REPLICATION_ROLE_ARN",
+            "BATCH_REPLICATION_REPORT_PREFIX",
+        )
+    }
+    assert parse_environment({**bare, "AWS_REGION": REGION}).records_bucket == ""

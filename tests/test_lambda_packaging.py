@@ -230,8 +230,26 @@ def test_a_step_metric_is_embedded_metric_format_at_the_records_top_level(
 def test_a_field_the_runtime_writes_itself_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"log field\(s\) logger, requestId: the Lambda runtime"):
         RunLog("op-7").event("x", requestId="r", logger="l", why="ok")
-    with pytest.raises(ValueError, match=r"log field\(s\) timestamp: .* any name but"):
+    with pytest.raises(ValueError, match=r"log field\(s\) timestamp: .* allowed: any other name"):
         RunLog("op-7", timestamp=1)
+
+
+@pytest.mark.parametrize("name", ["name", "module", "lineno", "taskName", "aws_request_id"])
+def test_a_field_named_like_a_log_record_attribute_is_refused_before_logging(name: str) -> None:
+    """`extra` may not overwrite a LogRecord attribute: Python raises KeyError inside the log
+    call (https://docs.python.org/3/library/logging.html#logging.Logger.debug), which in a run
+    would escape mid-step; the name is refused where the field is given instead."""
+    fields: dict[str, Any] = {name: "value"}
+    with pytest.raises(ValueError, match=rf"log field\(s\) {name}: "):
+        RunLog("op-7").event("x", **fields)
+
+
+def test_a_value_json_cannot_hold_is_logged_as_text(records: list[dict[str, Any]]) -> None:
+    """The runtime's JSON encoder has no fallback: a datetime would raise in the log call."""
+    RunLog("op-7").event("x", at=datetime(2026, 1, 1, tzinfo=UTC), steps=["a"])
+    (document,) = records
+    assert document["at"] == "2026-01-01 00:00:00+00:00"
+    assert document["steps"] == ["a"]
 
 
 def test_outside_lambda_the_handlers_print_nothing(tmp_path: Path) -> None:

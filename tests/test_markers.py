@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from components.kms import Account
+from components.account import Account
 from components.lambdas import MARKERS_SOURCES
 from components.markers import marker_policy
 from handlers import markers

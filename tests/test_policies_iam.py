@@ -133,6 +133,17 @@ CASES = [
         ),
         "statement S allows a mutating action on every resource",
     ),
+    case(
+        "iam-no-write-on-every-resource",
+        "compliant: an action IAM grants on every resource only (s3:CreateJob)",
+        policy(Action=["s3:CreateJob", "s3:ListJobs"], Resource="*"),
+    ),
+    case(
+        "iam-no-write-on-every-resource",
+        "non-compliant: that exemption covers no other action in the statement",
+        policy(Action=["s3:CreateJob", "s3:PutObject"], Resource="*"),
+        "statement S allows a mutating action on every resource",
+    ),
     case("iam-no-write-on-every-resource", "missing resources", policy(Action="s3:PutObject")),
     case(
         "iam-no-write-on-every-resource", "unknown", policy(Action="s3:PutObject", Resource=UNKNOWN)

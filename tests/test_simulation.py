@@ -26,6 +26,7 @@ from drill.simulation.physics import SOURCES, Physics
 from drill.simulation.run import Simulation
 from drill.simulation.scenario import Scenario, ScenarioError, load, parse
 from drill.simulation.world import World
+from handlers import steps
 from handlers.failover import LEASE_SECONDS
 from handlers.steps import LAG_FAILING_SECONDS
 from testing.harness import ROOT
@@ -870,3 +871,61 @@ def test_routing_controls_move_dns_after_propagation_and_keep_one_region_on(
     w.down.add(region)
     with pytest.raises(EndpointConnectionError):
         arc.get_routing_control_state(RoutingControlArn=controls.dr)
+
+
+# -- dr's records back to the primary: S3 Batch Replication ----------------------------------
+
+
+def test_dr_objects_reach_the_primary_only_when_the_batch_job_completes(
+    aurora: topology.Topology,
+) -> None:
+    """Objects dr writes before its rule to the primary exists stay NONE (live replication
+    never copies them); the handler's own steps find the rule, start one job and wait: the
+    objects are in the primary's bucket only once the job is Complete."""
+    clock, w = SimClock(), world(aurora, s3_rtc_slow_fraction=0)
+    dr, primary = aurora.dr.name, aurora.primary.name
+    w.t = 10
+    w._store(1, dr)
+    w.advance(60)
+    assert 1 not in w.bucket[primary] and w.unreplicated == {1}
+    client = aws(w, clock)
+    s3, s3control = client("s3", dr), client("s3control", dr)
+    dr_bucket, primary_bucket = w.records_buckets
+    assert steps.reverse_rule(s3, dr_bucket, primary_bucket) is None
+
+    w.deploy_reverse_rule()
+    w._store(2, dr)  # after the rule: live replication
+    assert steps.reverse_rule(s3, dr_bucket, primary_bucket) == "records-to-peer-region"
+    # The primary's own rule to dr is gone with the reversal (one direction at a time).
+    assert steps.reverse_rule(s3, primary_bucket, dr_bucket) is None
+    variables = aurora.lambda_variables
+    replication = steps.ObjectReplication(
+        dr_bucket,
+        primary_bucket,
+        variables["BATCH_REPLICATION_ROLE_ARN"],
+        variables["BATCH_REPLICATION_REPORT_PREFIX"],
+    )
+    job_id, found = steps.start_batch_replication(s3control, replication, "failback-run")
+    assert not found
+    # A later run finds the job in flight instead of starting another.
+    assert steps.start_batch_replication(s3control, replication, "failback-next") == (job_id, True)
+    assert list(w.batch_jobs) == [job_id]
+    clock.sleep(w.physics.s3_batch_job_start_seconds - 1)
+    w.advance(clock.t)
+    assert 1 not in w.bucket[primary] and 2 in w.bucket[primary]
+    done = steps.wait_batch_job(s3control, replication.account_id, job_id, steps.Pace(clock))
+    w.advance(clock.t)
+    assert "1 of 1 objects replicated" in done
+    assert 1 in w.bucket[primary] and not w.unreplicated
+    assert w.bucket[primary][1] >= w.physics.s3_batch_job_start_seconds
+
+
+def test_the_reverse_rule_follows_the_primary_regions_return(rds: topology.Topology) -> None:
+    w = world(rds)
+    w.down.add(rds.primary.name)
+    w.t = 100
+    w.recover(rds.primary.name)
+    w.advance(100 + w.physics.s3_reverse_rule_after_recovery_seconds - 1)
+    assert w.reverse_rule_at is None
+    w.advance(100 + w.physics.s3_reverse_rule_after_recovery_seconds + 1)
+    assert w.reverse_rule_at == 100 + w.physics.s3_reverse_rule_after_recovery_seconds

@@ -30,7 +30,7 @@ from drill.simulation.world import Database, World
 
 Answer = tuple[AWSResponse, dict[str, Any]]
 PARAMS = "simulation.params"
-ANSWERED = ("eks", "rds", "route53", "cloudwatch", "route53-recovery-cluster")
+ANSWERED = ("eks", "rds", "route53", "cloudwatch", "route53-recovery-cluster", "s3control")
 ENDPOINTS = {"cloudwatch": "monitoring"}
 
 # The replica lag metrics RDS publishes in AWS/RDS, in the replica's region: name -> (the one
@@ -98,6 +98,10 @@ class Bridge:
                 "route53-recovery-cluster",
                 "UpdateRoutingControlStates",
             ): self._update_routing_controls,
+            ("s3", "GetBucketReplication"): self._get_bucket_replication,
+            ("s3control", "CreateJob"): self._create_job,
+            ("s3control", "ListJobs"): self._list_jobs,
+            ("s3control", "DescribeJob"): self._describe_job,
         }
 
     def session(self) -> botocore.session.Session:
@@ -548,6 +552,73 @@ class Bridge:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         return (when - self.clock.epoch).total_seconds()
+
+    # -- S3: dr's records bucket and Batch Replication --------------------------------------------
+
+    def _get_bucket_replication(self, region: str, params: Mapping[str, Any]) -> dict:
+        """The records buckets' one rule, on whichever bucket replicates now (components/data.py
+        declares it on the origin); a bucket without one answers as S3 does
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketReplication.html)."""
+        world = self.world
+        dr_bucket, primary_bucket = world.records_buckets
+        origin, target = (
+            (dr_bucket, primary_bucket)
+            if world.reverse_rule_at is not None
+            else (primary_bucket, dr_bucket)
+        )
+        if params["Bucket"] not in (dr_bucket, primary_bucket):
+            raise ApiError("NoSuchBucket", "The specified bucket does not exist")
+        if params["Bucket"] != origin:
+            raise ApiError(
+                "ReplicationConfigurationNotFoundError",
+                "The replication configuration was not found",
+            )
+        rule = {
+            "ID": "records-to-peer-region",
+            "Status": "Enabled",
+            "Priority": 1,
+            "Filter": {"Prefix": ""},
+            "Destination": {"Bucket": f"arn:aws:s3:::{target}"},
+        }
+        return {"ReplicationConfiguration": {"Role": "simulated", "Rules": [rule]}}
+
+    def _create_job(self, region: str, params: Mapping[str, Any]) -> dict:
+        generator = params["ManifestGenerator"]["S3JobManifestGenerator"]
+        if generator["SourceBucket"] != f"arn:aws:s3:::{self.world.records_buckets[0]}":
+            raise ApiError("InvalidRequest", f"the simulation has no bucket {generator}")
+        job = self.world.start_batch_job(params["ClientRequestToken"], params["Description"])
+        return {"JobId": job.id}
+
+    def _list_jobs(self, region: str, params: Mapping[str, Any]) -> dict:
+        wanted = set(params.get("JobStatuses", [])) or None
+        return {
+            "Jobs": [
+                {
+                    "JobId": job.id,
+                    "Description": job.description,
+                    "Operation": "S3ReplicateObject",
+                    "Status": job.status,
+                }
+                for job in self.world.batch_jobs.values()
+                if wanted is None or job.status in wanted
+            ]
+        }
+
+    def _describe_job(self, region: str, params: Mapping[str, Any]) -> dict:
+        job = self.world.batch_jobs.get(params["JobId"])
+        if job is None:
+            raise ApiError("NoSuchJob", f"No such job: {params['JobId']}")
+        return {
+            "Job": {
+                "JobId": job.id,
+                "Status": job.status,
+                "ProgressSummary": {
+                    "TotalNumberOfTasks": len(job.manifest),
+                    "NumberOfTasksSucceeded": job.succeeded,
+                    "NumberOfTasksFailed": job.failed,
+                },
+            }
+        }
 
 
 # The regions Route 53's checkers run from when none are chosen (API_HealthCheckConfig).

@@ -44,6 +44,9 @@ AURORA_DR = (
 )
 DDB_GLOBAL = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html"
 S3_RTC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-time-control.html"
+S3_BATCH_REPLICATION = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html"
+)
 LAMBDA_ASYNC = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html"
 EVENTBRIDGE = (
     "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html"
@@ -95,6 +98,10 @@ class Physics:
     s3_rtc_typical_seconds: float = 5.0
     s3_rtc_bound_seconds: float = 900.0
     s3_rtc_slow_fraction: float = 0.0001
+    # S3 Batch Replication of dr's records back to the primary (failback).
+    s3_reverse_rule_after_recovery_seconds: float = 600.0
+    s3_batch_job_start_seconds: float = 300.0
+    s3_batch_objects_per_second: float = 100.0
     # Lambda and its triggers.
     lambda_retry_delays_seconds: tuple[float, ...] = (60.0, 120.0)
     schedule_offset_seconds: float = 7.0
@@ -122,6 +129,7 @@ POSITIVE = (
     "gateway_pods_per_node",
     "pod_writes_per_second",
     "rds_metric_period_seconds",
+    "s3_batch_objects_per_second",
 )
 FRACTIONS = ("healthy_fraction", "autoscaler_utilization_threshold", "s3_rtc_slow_fraction")
 
@@ -224,6 +232,22 @@ SOURCES: dict[str, tuple[str, str]] = {
     "s3_rtc_typical_seconds": (S3_RTC, "RTC replicates most objects in seconds"),
     "s3_rtc_bound_seconds": (S3_RTC, "and 99.99% of them within 15 minutes"),
     "s3_rtc_slow_fraction": (S3_RTC, "the 0.01% the 15-minute objective leaves"),
+    "s3_reverse_rule_after_recovery_seconds": (
+        S3_BATCH_REPLICATION,
+        "live replication covers only objects written after a rule exists; when the operator "
+        "deploys dr's rule to the primary (`trading:replication.direction: dr-to-primary`, the "
+        f"failback runbook) after the primary region returns is {ASSUMED}; the stacks refuse "
+        "that direction on the Aurora tier today, so there the rule is what the runbook lacks",
+    ),
+    "s3_batch_job_start_seconds": (
+        S3_BATCH_REPLICATION,
+        "a Batch Replication job first generates its manifest from the bucket's objects "
+        f"(New, Preparing, then Active); how long before it replicates is {ASSUMED}",
+    ),
+    "s3_batch_objects_per_second": (
+        S3_BATCH_REPLICATION,
+        f"the job's replication rate once Active is {ASSUMED}",
+    ),
     "lambda_retry_delays_seconds": (
         LAMBDA_ASYNC,
         "an async invocation that errs or times out is retried after 1 and then 2 minutes "

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from drill.simulation.ledger import Ledger
 from drill.simulation.physics import Physics
 from drill.simulation.topology import GATEWAY_NODE_GROUP, Region, Topology
+from handlers.contract import Environment
 
 ACCOUNT = "123456789012"
 
@@ -175,6 +176,19 @@ class Client:
     resolved_until: float = 0.0
 
 
+@dataclass
+class BatchJob:
+    """An S3 Batch Replication job on dr's records bucket."""
+
+    id: str
+    token: str
+    description: str
+    status: str
+    manifest: list[int] = field(default_factory=list)
+    succeeded: int = 0
+    failed: int = 0
+
+
 class World:
     def __init__(self, topology: Topology, physics: Physics, rng: random.Random) -> None:
         self.topology = topology
@@ -224,6 +238,18 @@ class World:
         self.bucket: dict[str, dict[int, float]] = {self.primary_region: {}, self.dr_region: {}}
         # Replication waiting for a region to return: (store, source, target, write, lag).
         self._held: list[tuple[str, str, str, int, float]] = []
+        # dr's records bucket: when its rule to the primary's was deployed (None: not yet), the
+        # objects it holds with replication status NONE (written before that rule: live
+        # replication never copies them), and the Batch Replication jobs started on it.
+        self.reverse_rule_at: float | None = None
+        # (dr's, the primary's), as the dr stack gives the failover Lambda their names.
+        variables = topology.lambda_variables
+        self.records_buckets = (
+            variables.get(Environment.RECORDS_BUCKET, ""),
+            variables.get(Environment.PRIMARY_RECORDS_BUCKET, ""),
+        )
+        self.unreplicated: set[int] = set()
+        self.batch_jobs: dict[str, BatchJob] = {}
         # What happened in the world, for the report's timeline.
         self.notes: list[tuple[float, str]] = []
 
@@ -754,7 +780,12 @@ class World:
         self.bucket[region][write] = self.t
         other = self.dr_region if region == self.primary_region else self.primary_region
         self._ship("table", region, other, write, p.dynamodb_lag_seconds)
-        if region == self.primary_region:
+        # One direction at a time: reversing the direction replaces the primary's rule with
+        # dr's (components/data.py).
+        if (region == self.dr_region) != (self.reverse_rule_at is not None):
+            if region == self.dr_region:
+                self.unreplicated.add(write)
+        else:
             slow = self.rng.random() < p.s3_rtc_slow_fraction
             lag = (
                 p.s3_rtc_bound_seconds
@@ -772,10 +803,56 @@ class World:
 
         self.at(self.t + lag, arrive)
 
+    # -- S3 Batch Replication of dr's records ----------------------------------------------------
+
+    def deploy_reverse_rule(self) -> None:
+        """dr redeployed with its records bucket replicating to the primary's: live replication
+        from now on; what dr wrote before keeps replication status NONE."""
+        if self.reverse_rule_at is None:
+            self.reverse_rule_at = self.t
+            self.notes.append((self.t, "records: dr's replication rule to the primary deployed"))
+
+    def start_batch_job(self, token: str, description: str) -> BatchJob:
+        """CreateJob: the same idempotency token gets the same job. The manifest is generated
+        when the job starts replicating: the NONE objects of that moment."""
+        for existing in self.batch_jobs.values():
+            if existing.token == token:
+                return existing
+        job = BatchJob(f"simulated-job-{len(self.batch_jobs) + 1}", token, description, "New")
+        self.batch_jobs[job.id] = job
+        p = self.physics
+
+        def active() -> None:
+            job.status, job.manifest = "Active", sorted(self.unreplicated)
+            self.at(self.t + len(job.manifest) / p.s3_batch_objects_per_second, complete)
+
+        def complete() -> None:
+            reached = self.up(self.primary_region) and self.up(self.dr_region)
+            for write in job.manifest:
+                if reached:
+                    self.bucket[self.primary_region].setdefault(write, self.t)
+                    self.unreplicated.discard(write)
+                    job.succeeded += 1
+                else:
+                    job.failed += 1
+            job.status = "Complete"
+            self.notes.append(
+                (self.t, f"records: Batch Replication {job.id} replicated {job.succeeded} objects")
+            )
+
+        self.at(self.t + p.s3_batch_job_start_seconds, active)
+        return job
+
     def recover(self, region: str) -> None:
         """A region is back: replication held for it resumes; an Aurora writer demoted in its
-        absence becomes a secondary."""
+        absence becomes a secondary. When the primary returns, the operator's redeploy of dr
+        with its rule to the primary follows (physics: s3_reverse_rule_after_recovery_seconds)."""
         self.down.discard(region)
+        if region == self.primary_region:
+            self.at(
+                self.t + self.physics.s3_reverse_rule_after_recovery_seconds,
+                self.deploy_reverse_rule,
+            )
         old = self.demote_on_recovery
         if old is not None and old.region == region:
             self.demote_on_recovery = None

@@ -33,6 +33,9 @@ POLICY_TYPES = (
 )
 ROLE = "aws:iam/role:Role"
 READ_ONLY_VERBS = ("Get", "List", "Describe", "Head", "BatchGet", "Query", "Scan", "View", "Lookup")
+# Mutating actions with no resource type, which IAM grants on `*` only: s3:CreateJob
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
+NO_RESOURCE_TYPE = frozenset({"s3:CreateJob"})
 # Resources that manage a role's policies beside the role: the property naming the role, the
 # role property that lists the same kind of policies (and takes them over exclusively when the
 # program sets it), and the property of the manager naming the policy it adds.
@@ -88,7 +91,9 @@ def _service_wildcards(args: ResourceValidationArgs, _: Settings) -> Iterable[st
 def _write_everywhere(args: ResourceValidationArgs, _: Settings) -> Iterable[str]:
     def judge(statement: Mapping[str, Any]) -> Iterable[str]:
         on_everything = "*" in strings(statement.get("Resource"))
-        mutating = any(is_mutating(a) for a in strings(statement.get("Action")))
+        mutating = any(
+            is_mutating(a) and a not in NO_RESOURCE_TYPE for a in strings(statement.get("Action"))
+        )
         if on_everything and mutating and not tag_scoped(statement):
             sid = text(statement.get("Sid")) or "(no Sid)"
             yield f"statement {sid} allows a mutating action on every resource"
