@@ -24,11 +24,14 @@ REPORT_PREFIX = "batch-replication"
 SERVICE = "batchoperations.s3.amazonaws.com"
 
 
-def trust_policy(account_id: str) -> str:
-    """S3 Batch Operations may assume the role (https://docs.aws.amazon.com/AmazonS3/latest/
-    userguide/batch-ops-iam-role-policies.html, "Trust policy"), for jobs of this account only:
-    aws:SourceAccount guards against the confused deputy
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
+def trust_policy() -> str:
+    """S3 Batch Operations may assume the role: the S3 User Guide's trust policy as written
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html,
+    "Trust policy"). It has no aws:SourceAccount or aws:SourceArn condition, and the guide does
+    not say that Batch Operations sends either key when it assumes a role: a condition on a key
+    that is absent fails, and the job could not run. Who can make a job use this role is bounded
+    instead by iam:PassRole, which only the failover Lambda's role has, on this role only, to
+    this service only (components/failover.py)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -37,7 +40,6 @@ def trust_policy(account_id: str) -> str:
                     "Effect": "Allow",
                     "Principal": {"Service": SERVICE},
                     "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                 }
             ],
         }
@@ -113,7 +115,7 @@ class BatchReplicationRole(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-batch-replication",
             description="S3 Batch Operations: failback's Batch Replication of dr's records",
-            assume_role_policy=args.account.apply(lambda a: trust_policy(a.account_id)),
+            assume_role_policy=trust_policy(),
             opts=child,
         )
         aws.iam.RolePolicy(

@@ -138,7 +138,9 @@ class Replication(Model):
     ] = Field(
         default="primary-to-dr",
         description="which region holds the writers; dr-to-primary after a failover rebuilds "
-        'the primary as dr\'s replica (README, "Failback runbook")',
+        "the primary as dr's replica and replicates dr's records bucket to the primary's; with "
+        "aurora-postgresql, only dr may set it, and it reverses the records bucket alone (README, "
+        '"Failback runbook")',
     )
     _peer_stack: str = PrivateAttr("")
 

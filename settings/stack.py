@@ -195,12 +195,21 @@ class Settings(Model):
         role, direction = info.data.get("role"), replication.direction
         problems = Problems()
         database = info.data.get("database")
-        if replication.reversed and database is not None and database.is_aurora:
+        # In dr, dr-to-primary reverses what a redeploy can reverse; with Aurora that is the
+        # records bucket alone (the global database moves its writer itself). The primary's
+        # dr-to-primary rebuilds its database as dr's replica, which an Aurora member cannot be.
+        if (
+            replication.reversed
+            and role == "primary"
+            and database is not None
+            and database.is_aurora
+        ):
             problems.invalid(
                 ("direction",),
                 direction,
-                "primary-to-dr with database.engine aurora-postgresql: an Aurora global database "
-                "moves its writer with a managed failover or switchover, not by redeploying",
+                "primary-to-dr in the primary with database.engine aurora-postgresql: an Aurora "
+                "global database moves its writer with a managed failover or switchover, not by "
+                "redeploying (in dr, dr-to-primary reverses the records bucket alone)",
             )
         # dr always reads the primary's outputs (it replicates the primary's tables and bucket);
         # the primary reads dr's only while dr holds the writer.

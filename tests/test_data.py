@@ -367,6 +367,36 @@ def test_reversed_direction_rebuilds_the_primary_database_as_drs_replica(
     assert "engine" not in rebuilt.inputs
 
 
+def test_aurora_dr_reversed_replicates_records_back_and_leaves_the_global_database(
+    primary: StackGraph, run_dr: Callable[..., Graph]
+) -> None:
+    """On Aurora, dr's dr-to-primary is the records bucket's reversal alone: failback's
+    Batch Replication needs dr's rule to the primary (README, failback runbook), and the
+    secondary cluster stays in the global database (its writer moves by switchover)."""
+    graph = run_dr({"trading:replication": {"direction": "dr-to-primary"}})
+    config, rule = replication_rule(graph)
+    assert config.inputs["bucket"] == "trading-dr-records-123456789012"
+    assert region_of(graph, config) == "us-west-2"
+    assert rule["destination"]["bucket"] == primary.exports["recordsBucketArn"]
+    cluster = graph.one("aws:rds/cluster:Cluster", "dr-cluster")
+    assert cluster.inputs["globalClusterIdentifier"] == primary.exports["globalClusterIdentifier"]
+    assert not graph.of_type("aws:rds/instance:Instance")
+
+
+def test_aurora_primary_refuses_the_reversed_direction() -> None:
+    raw = raw_settings("primary") | {
+        "replication": {"direction": "dr-to-primary"},
+        "drStack": "dr",
+    }
+    with pytest.raises(SettingsError) as caught:
+        parse(raw)
+    assert any(
+        "trading:replication.direction = 'dr-to-primary' is not valid" in p
+        and "an Aurora global database moves its writer" in p
+        for p in caught.value.problems
+    ), caught.value.problems
+
+
 # -- bad input ------------------------------------------------------------------------------------
 
 
@@ -441,10 +471,6 @@ def test_primary_stack_missing_an_output_fails_before_any_replica() -> None:
         ({"backupRetentionDays": 3}, "trading:database.backupRetentionDays = 3"),
         ({"engine": "oracle"}, "allowed: postgres | aurora-postgresql"),
         ({"replicaInstanceClass": "large"}, "trading:database.replicaInstanceClass = 'large'"),
-        (
-            {"engine": "aurora-postgresql", "engineVersion": "16.6"},
-            "an Aurora global database moves its writer",
-        ),
         (
             {"engine": "aurora-postgresql", "engineVersion": "16"},
             'allowed: major.minor like "16.6"',

@@ -236,8 +236,8 @@ SOURCES: dict[str, tuple[str, str]] = {
         S3_BATCH_REPLICATION,
         "live replication covers only objects written after a rule exists; when the operator "
         "deploys dr's rule to the primary (`trading:replication.direction: dr-to-primary`, the "
-        f"failback runbook) after the primary region returns is {ASSUMED}; the stacks refuse "
-        "that direction on the Aurora tier today, so there the rule is what the runbook lacks",
+        f"failback runbook; on Aurora, dr's setting alone) after the primary region returns is "
+        f"{ASSUMED}",
     ),
     "s3_batch_job_start_seconds": (
         S3_BATCH_REPLICATION,
