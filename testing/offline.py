@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -138,3 +139,43 @@ class Offline:
 
     def policy_args(self) -> list[str]:
         return ["--policy-pack", str(POLICY_PACK), "--policy-pack-config", str(POLICY_CONFIG)]
+
+
+@dataclass
+class Deployed:
+    """A stack as the engine recorded it: its resources (by type and name) and its outputs."""
+
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_]
+
+    def one(self, type_: str, name: str) -> dict[str, Any]:
+        (found,) = [r for r in self.of_type(type_) if r["urn"].endswith(f"::{name}")]
+        return found
+
+
+# How `pulumi stack export --show-secrets` writes a secret value: its JSON as `plaintext`.
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+
+
+def revealed(value: Any) -> Any:
+    if isinstance(value, dict) and SECRET_SIGNATURE in value:
+        return json.loads(value["plaintext"])
+    return value
+
+
+def deploy(offline: Offline, stacks: Sequence[str] = ("primary", "dr")) -> dict[str, Deployed]:
+    """`pulumi up` of `stacks` in order, with the policy pack enforced, each read back as the
+    engine recorded it right after its update."""
+    offline.prepare()
+    deployed = {}
+    for stack in stacks:
+        offline.up(stack, *offline.policy_args())
+        state = json.loads(
+            offline.pulumi("stack", "export", "--stack", stack, "--show-secrets").stdout
+        )
+        outputs = offline.pulumi("stack", "output", "--stack", stack, "--json", "--show-secrets")
+        deployed[stack] = Deployed(state["deployment"]["resources"], json.loads(outputs.stdout))
+    return deployed

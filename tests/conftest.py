@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from testing.harness import Graph, Resource, run_program, stack_config
+from testing.offline import Deployed, Offline, deploy
 
 STACKS = ("primary", "dr")
 
@@ -41,6 +43,23 @@ class StackGraph:
     @property
     def exports(self) -> dict[str, Any]:
         return self.graph.exports
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """Both stacks as shipped, deployed by the real engine (tests/test_engine.py describes the
+    set-up): the workspace, and each stack as the engine recorded it right after its update."""
+
+    offline: Offline
+    stacks: dict[str, Deployed]
+
+
+@pytest.fixture(scope="session")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Shipped:
+    """One deployment for every engine test that reads the shipped stacks: they share the
+    xdist group `engine`, so one worker deploys once instead of once per module."""
+    offline = Offline(base=tmp_path_factory.mktemp("shipped"))
+    return Shipped(offline, deploy(offline, STACKS))
 
 
 def listed(value: Any) -> list[Any]:

@@ -206,3 +206,16 @@ def test_the_checks_catch_a_moved_pin_and_a_lost_hash() -> None:
     assert stale_pins({"rich": "15.0.0"}, lock) == ["rich==15.0.0 (lock: missing)"]
     assert stale_pins({"boto3": "1.44.5"}, lock) == []
     assert unhashed(lock) == ["six==1.17.0"]
+
+
+@pytest.mark.xdist_group("engine")
+def test_grouped_tests_reach_one_worker(request: pytest.FixtureRequest) -> None:
+    """The engine tests share one deployment per worker (tests/conftest.py `shipped`) because
+    `--dist loadgroup` sends every `xdist_group("engine")` test to one worker, which it marks
+    by suffixing the node id with the group. With pytest 9.2 and pytest-xdist 3.8 the suffix
+    no longer takes and the tests spread over both workers, each deploying the stacks again
+    (pytest-dev/pytest-xdist#1386)."""
+    # xdist sets `loadgroup` on a worker's options when the run was started with it.
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("runs only on an xdist worker with --dist loadgroup (the suite's addopts)")
+    assert request.node.nodeid.endswith("@engine")

@@ -23,6 +23,7 @@ from drill import automation
 from drill.model import NOT_EMULATED, PASSED, DrillInputError, Target
 from testing.harness import ROOT, reference_name
 from testing.offline import BIN, Offline
+from tests.conftest import Shipped
 
 # One xdist worker holds the deployed stacks; the unit tests fill the other core.
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
@@ -31,13 +32,9 @@ STACKS = ("primary", "dr")
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Offline:
+def deployed(shipped: Shipped) -> Offline:
     """Both stacks deployed, primary then dr, with the policy pack enforced."""
-    offline = Offline(base=tmp_path_factory.mktemp("offline"))
-    offline.prepare()
-    for stack in STACKS:
-        offline.up(stack, *offline.policy_args())
-    return offline
+    return shipped.offline
 
 
 def test_both_stack_files_load_and_list_their_keys(deployed: Offline) -> None:

@@ -9,7 +9,6 @@ health-check-inversion, and read what the engine recorded with `pulumi stack exp
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ import yaml
 
 from components.recovery import RoutingControls
 from components.references import MissingStackOutputError
-from testing.offline import Offline
-from tests.conftest import StackGraph
+from testing.offline import Deployed, Offline, deploy, revealed
+from tests.conftest import Shipped, StackGraph
 from tests.test_engine import program_copy
 
 STACKS = ("primary", "dr")
@@ -28,50 +27,14 @@ HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
 
 
-@dataclass
-class Deployed:
-    """A stack as the engine recorded it: its resources (by type and name) and its outputs."""
-
-    resources: list[dict[str, Any]]
-    outputs: dict[str, Any]
-
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [r for r in self.resources if r["type"] == type_]
-
-    def one(self, type_: str, name: str) -> dict[str, Any]:
-        (found,) = [r for r in self.of_type(type_) if r["urn"].endswith(f"::{name}")]
-        return found
-
-    def checks(self, kind: str) -> list[dict[str, Any]]:
-        return [c for c in self.of_type(HEALTH_CHECK) if c["inputs"]["type"] == kind]
-
-    def handler_environment(self) -> dict[str, str]:
-        function = self.one("aws:lambda/function:Function", "dr-handler")
-        variables = function["inputs"]["environment"]["variables"]
-        return {name: revealed(value) for name, value in variables.items()}
+def checks(deployed: Deployed, kind: str) -> list[dict[str, Any]]:
+    return [c for c in deployed.of_type(HEALTH_CHECK) if c["inputs"]["type"] == kind]
 
 
-# How `pulumi stack export --show-secrets` writes a secret value: its JSON as `plaintext`.
-SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
-
-
-def revealed(value: Any) -> Any:
-    if isinstance(value, dict) and SECRET_SIGNATURE in value:
-        return json.loads(value["plaintext"])
-    return value
-
-
-def deploy(offline: Offline) -> dict[str, Deployed]:
-    offline.prepare()
-    deployed = {}
-    for stack in STACKS:
-        offline.up(stack, *offline.policy_args())
-        state = json.loads(
-            offline.pulumi("stack", "export", "--stack", stack, "--show-secrets").stdout
-        )
-        outputs = offline.pulumi("stack", "output", "--stack", stack, "--json", "--show-secrets")
-        deployed[stack] = Deployed(state["deployment"]["resources"], json.loads(outputs.stdout))
-    return deployed
+def handler_environment(deployed: Deployed) -> dict[str, str]:
+    function = deployed.one("aws:lambda/function:Function", "dr-handler")
+    variables = function["inputs"]["environment"]["variables"]
+    return {name: revealed(value) for name, value in variables.items()}
 
 
 def with_traffic_control(source: Path, mode: str) -> Path:
@@ -84,9 +47,9 @@ def with_traffic_control(source: Path, mode: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def routing(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Deployed]:
+def routing(shipped: Shipped) -> dict[str, Deployed]:
     """Both stacks as shipped: trafficControl routing-control."""
-    return deploy(Offline(base=tmp_path_factory.mktemp("routing")))
+    return shipped.stacks
 
 
 @pytest.fixture(scope="module")
@@ -147,14 +110,14 @@ def test_each_failover_record_follows_its_own_regions_routing_control(
     arns = routing["primary"].outputs["routingControlArns"]
     for stack, kind in (("primary", "PRIMARY"), ("dr", "SECONDARY")):
         deployed = routing[stack]
-        (switch,) = deployed.checks("RECOVERY_CONTROL")
+        (switch,) = checks(deployed, "RECOVERY_CONTROL")
         # dr's is read from the primary's outputs: dr creates no ARC resource of its own.
         assert switch["inputs"]["routingControlArn"] == arns[stack]
         record = deployed.one(RECORD, f"{stack}-failover")
         assert record["inputs"]["failoverRoutingPolicies"] == [{"type": kind}]
         assert record["inputs"]["healthCheckId"] == switch["id"]
         # The HTTPS check stays, unattached: its alarm pages on the region's /health.
-        (https,) = deployed.checks("HTTPS")
+        (https,) = checks(deployed, "HTTPS")
         alarm = deployed.one("aws:cloudwatch/metricAlarm:MetricAlarm", f"{stack}-health")
         assert alarm["inputs"]["dimensions"] == {"HealthCheckId": https["id"]}
         assert deployed.outputs["trafficControl"] == "routing-control"
@@ -167,7 +130,7 @@ def test_dr_handler_flips_the_controls_and_leaves_health_checks_alone(
     routing: dict[str, Deployed],
 ) -> None:
     primary, dr = routing["primary"], routing["dr"]
-    environment = dr.handler_environment()
+    environment = handler_environment(dr)
     assert environment["TRAFFIC_CONTROL"] == "routing-control"
     assert json.loads(environment["ROUTING_CONTROLS"]) == primary.outputs["routingControlArns"]
     assert (
@@ -175,7 +138,7 @@ def test_dr_handler_flips_the_controls_and_leaves_health_checks_alone(
         == primary.outputs["routingControlEndpoints"]
     )
     assert environment.get("PRIMARY_HEALTH_CHECK_ID", "") == ""
-    (dr_https,) = dr.checks("HTTPS")
+    (dr_https,) = checks(dr, "HTTPS")
     assert environment["DR_HEALTH_CHECK_ID"] == dr_https["id"]
 
 
@@ -200,7 +163,7 @@ def test_health_check_inversion_keeps_todays_checks_records_and_handler(
         assert record["inputs"]["healthCheckId"] == check["id"]
         assert deployed.outputs["trafficControl"] == "health-check-inversion"
         assert "routingControlArns" not in deployed.outputs
-    environment = inversion["dr"].handler_environment()
+    environment = handler_environment(inversion["dr"])
     assert environment.get("TRAFFIC_CONTROL", "health-check-inversion") == "health-check-inversion"
     assert "ROUTING_CONTROLS" not in environment
     assert environment["PRIMARY_HEALTH_CHECK_ID"] == inversion["primary"].outputs["healthCheckId"]

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from drill.simulation.aws import Bridge
+from drill.simulation.aws import Bridge, ReusedClients
 from drill.simulation.clock import Died, Invocation, SimClock
 from drill.simulation.kubernetes import KubeApi
 from drill.simulation.ledger import measure
@@ -132,7 +132,7 @@ class Simulation:
         with mock_aws(), contextlib.redirect_stdout(io.StringIO()):
             try:
                 self._resources()
-                boto3.setup_default_session(botocore_session=self.bridge.session())
+                boto3.DEFAULT_SESSION = ReusedClients(self.bridge.session())
                 self._schedule()
                 while self._agenda:
                     t, _, action = heapq.heappop(self._agenda)
