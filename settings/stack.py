@@ -315,9 +315,20 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         raise SettingsError(problems(error, Settings)) from None
 
 
+def given_keys() -> set[str]:
+    """Every `trading:*` key the stack sets, without the namespace: the language host passes
+    the stack's config as PULUMI_CONFIG (engine/cmd/pulumi-language-python), mocks and inline
+    programs through `set_all_config`."""
+    given = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
+    prefix = f"{NAMESPACE}:"
+    return {key.removeprefix(prefix) for key in given if key.startswith(prefix)}
+
+
 def load() -> Settings:
-    """Read every `trading:*` key of the current stack and validate it."""
+    """Read every `trading:*` key of the current stack and validate it. A key no setting has
+    (a typo such as `trading:capcity`) is refused with the others, not ignored."""
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {key: config.get(key) for key in STRING_KEYS}
     raw |= {key: config.get_object(key) for key in STRUCTURED_KEYS}
+    raw |= {key: config.get(key) for key in sorted(given_keys() - set(CONFIG_KEYS))}
     return parse({key: value for key, value in raw.items() if value is not None})

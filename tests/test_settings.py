@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
 import settings
 from settings import SettingsError, parse, reference
+from settings.stack import given_keys
 from testing.harness import ROOT, run_program
 from tests.conftest import STACKS, raw_settings
 
@@ -189,6 +192,27 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_bad_config_stops_the_program_before_any_resource() -> None:
     with pytest.raises(SettingsError, match=r"trading:network\.azCount = 9"):
         run_program("dr", {"trading:network": {**raw_settings("dr")["network"], "azCount": 9}})
+
+
+def test_a_mistyped_key_stops_the_program_naming_it() -> None:
+    with pytest.raises(SettingsError) as caught:
+        run_program("dr", {"trading:capcity": {"active": "full"}})
+    (problem,) = caught.value.problems
+    assert problem.startswith("trading:capcity = ")
+    assert "allowed: known keys role, region," in problem
+
+
+def test_keys_the_language_host_passes_are_read_from_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The language host hands the stack's config to the program as PULUMI_CONFIG
+    (engine/cmd/pulumi-language-python/main.go), not through `set_all_config`."""
+    pulumi.runtime.set_all_config({})
+    monkeypatch.setenv(
+        "PULUMI_CONFIG",
+        json.dumps({"trading:role": "dr", "trading:capcity": "{}", "aws:region": "x"}),
+    )
+    assert given_keys() == {"role", "capcity"}
 
 
 def test_defaults_apply_when_optional_keys_are_absent() -> None:
