@@ -78,12 +78,20 @@ class Problems:
             raise ValidationError.from_exception_data(title, self._errors)
 
 
-def problems(error: ValidationError, root: type[BaseModel]) -> list[str]:
-    """Each of pydantic's errors as one line of today's format, in the order found."""
-    return [_line(detail, root) for detail in error.errors(include_url=False)]
+# What a problem shows instead of a value set with `pulumi config set --secret`, as the CLI
+# shows such values.
+MASKED = "[secret]"
 
 
-def _line(detail: Mapping[str, Any], root: type[BaseModel]) -> str:
+def problems(
+    error: ValidationError, root: type[BaseModel], secret: frozenset[str] = frozenset()
+) -> list[str]:
+    """Each of pydantic's errors as one line of today's format, in the order found; the value
+    of a key under one of the top-level keys `secret` is masked."""
+    return [_line(detail, root, secret) for detail in error.errors(include_url=False)]
+
+
+def _line(detail: Mapping[str, Any], root: type[BaseModel], secret: frozenset[str]) -> str:
     loc = _aliased(root, tuple(detail["loc"]))
     context: Mapping[str, Any] = detail.get("ctx") or {}
     key = context.get("key") or _key(loc)
@@ -98,7 +106,9 @@ def _line(detail: Mapping[str, Any], root: type[BaseModel]) -> str:
         allowed = "known keys " + ", ".join(_aliases(_model_at(root, loc[:-1])))
     else:
         allowed = _allowed(root, loc)
-    return f"{NAMESPACE}:{key} = {detail['input']!r} is not valid; allowed: {allowed}"
+    top = key.split(".", 1)[0].split("[", 1)[0]
+    value = MASKED if top in secret else repr(detail["input"])
+    return f"{NAMESPACE}:{key} = {value} is not valid; allowed: {allowed}"
 
 
 def _aliased(root: type[BaseModel], loc: Loc) -> Loc:

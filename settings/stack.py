@@ -306,13 +306,14 @@ CONFIG_KEYS = tuple(str(field.alias) for field in Settings.model_fields.values()
 STRUCTURED_KEYS = tuple(key for key in CONFIG_KEYS if key not in STRING_KEYS)
 
 
-def parse(raw: Mapping[str, Any]) -> Settings:
+def parse(raw: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> Settings:
     """Validate raw `trading:*` values (keys without the namespace) into `Settings`, or raise
-    one `SettingsError` naming every problem."""
+    one `SettingsError` naming every problem; the values of the keys in `secret` (set with
+    `--secret`) are masked in it, since the error reaches logs and CI output."""
     try:
         return Settings.model_validate(raw)
     except ValidationError as error:
-        raise SettingsError(problems(error, Settings)) from None
+        raise SettingsError(problems(error, Settings, secret)) from None
 
 
 def given_keys() -> set[str]:
@@ -330,5 +331,14 @@ def load() -> Settings:
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {key: config.get(key) for key in STRING_KEYS}
     raw |= {key: config.get_object(key) for key in STRUCTURED_KEYS}
-    raw |= {key: config.get(key) for key in sorted(given_keys() - set(CONFIG_KEYS))}
-    return parse({key: value for key, value in raw.items() if value is not None})
+    given = given_keys()
+    raw |= {key: config.get(key) for key in sorted(given - set(CONFIG_KEYS))}
+    # The language host lists secret keys in PULUMI_CONFIG_SECRET_KEYS; set_all_config keeps
+    # them where is_config_secret looks.
+    listed = set(pulumi.runtime.get_config_secret_keys_env())
+    secret = frozenset(
+        k
+        for k in given
+        if f"{NAMESPACE}:{k}" in listed or pulumi.runtime.is_config_secret(f"{NAMESPACE}:{k}")
+    )
+    return parse({key: value for key, value in raw.items() if value is not None}, secret)

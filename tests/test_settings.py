@@ -215,6 +215,31 @@ def test_keys_the_language_host_passes_are_read_from_its_environment(
     assert given_keys() == {"role", "capcity"}
 
 
+def test_a_bad_secret_value_is_named_but_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error reaches the engine's output and CI logs: a value set with `--secret` is masked
+    there, whether the secret keys come from the language host (PULUMI_CONFIG_SECRET_KEYS) or
+    from set_all_config."""
+    leaked = "hunter2-do-not-log"
+    raw = raw_settings("dr")
+    failover = {**raw.get("failover", {}), "notifyEmails": [leaked]}
+    with pytest.raises(SettingsError) as caught:
+        parse(raw | {"failover": failover}, frozenset({"failover"}))
+    (problem,) = caught.value.problems
+    assert problem.startswith("trading:failover.notifyEmails[0] = [secret] is not valid")
+    assert leaked not in str(caught.value)
+
+    config = {
+        f"trading:{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in raw.items()
+    }
+    config["trading:failover"] = json.dumps(failover)
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["trading:failover"]))
+    pulumi.runtime.set_all_config(config, [])
+    with pytest.raises(SettingsError) as caught:
+        settings.load()
+    assert leaked not in str(caught.value)
+    assert "trading:failover.notifyEmails[0] = [secret]" in str(caught.value)
+
+
 def test_defaults_apply_when_optional_keys_are_absent() -> None:
     raw = raw_settings("primary")
     for optional in ("tags", "logRetentionDays", "namePrefix"):
