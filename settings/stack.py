@@ -333,9 +333,9 @@ def load() -> Settings:
     raw |= {key: config.get_object(key) for key in STRUCTURED_KEYS}
     given = given_keys()
     raw |= {key: config.get(key) for key in sorted(given - set(CONFIG_KEYS))}
-    # The language host lists secret keys in PULUMI_CONFIG_SECRET_KEYS; set_all_config keeps
-    # them where is_config_secret looks.
-    listed = set(pulumi.runtime.get_config_secret_keys_env())
+    # The language host lists secret keys in PULUMI_CONFIG_SECRET_KEYS (JSON `null` when there
+    # are none); set_all_config keeps them where is_config_secret looks.
+    listed = set(pulumi.runtime.get_config_secret_keys_env() or ())
     secret = frozenset(
         k
         for k in given

@@ -239,6 +239,12 @@ def test_a_bad_secret_value_is_named_but_not_shown(monkeypatch: pytest.MonkeyPat
     assert leaked not in str(caught.value)
     assert "trading:failover.notifyEmails[0] = [secret]" in str(caught.value)
 
+    # What the language host sets when no key is secret.
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "null")
+    with pytest.raises(SettingsError) as caught:
+        settings.load()
+    assert leaked in str(caught.value)
+
 
 def test_defaults_apply_when_optional_keys_are_absent() -> None:
     raw = raw_settings("primary")
@@ -299,8 +305,8 @@ def test_traffic_control_defaults_to_routing_controls_and_inversion_is_an_option
 
 
 def test_both_stack_files_switch_traffic_the_same_way() -> None:
-    """dr refuses a primary that switches another way (components/data.py), so the shipped
-    stack files must agree."""
+    """dr refuses a primary that switches another way (components/primary_reference.py), so the
+    shipped stack files must agree."""
     primary, dr = (parse(raw_settings(stack)).dns.traffic_control for stack in STACKS)
     assert primary == dr == settings.ROUTING_CONTROL
 
