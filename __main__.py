@@ -5,15 +5,13 @@ import pulumi
 import settings as stack_settings
 from components.baseline import SecurityBaseline, SecurityBaselineArgs
 from components.connectivity import TransitGatewayPeering, TransitGatewayPeeringArgs
-from components.data import (
-    DataArgs,
-    DataReplication,
-    PrimaryData,
-    PrimaryReference,
-    PrimaryReferenceArgs,
-)
-from components.failover import FailoverAutomation, FailoverAutomationArgs
+from components.data import DataArgs
+from components.data_replication import DataReplication
+from components.failover import FailoverAutomation
+from components.failover_args import FailoverAutomationArgs
 from components.markers import MarkerWriter, MarkerWriterArgs
+from components.primary_data import PrimaryData
+from components.primary_reference import PrimaryReference, PrimaryReferenceArgs
 from components.recovery import RecoveryControls, RecoveryControlsArgs
 from components.region import TradingRegion, TradingRegionArgs
 from outputs import StackOutput

@@ -93,7 +93,7 @@ PHYSICAL_NAMES = (
         "aws:rds/clusterInstance:ClusterInstance",
         "identifier",
         # The first instance; a Multi-AZ cluster's second, `-1`, is as long
-        # (components/database.py).
+        # (components/database_aurora.py).
         "{cluster}-db-0",
         63,
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html",

@@ -1,8 +1,9 @@
 """The stack outputs, each named once: `__main__.py` exports under these names (with the data
 tier's and the routing controls' `exports`), and every reader looks them up by them: the dr
-stack reading the primary (components/data.py `PrimaryReference`, components/connectivity.py),
-the primary reading dr when replication is reversed (components/data.py `PrimaryData`), and the
-drill (drill/model.py, drill/emulated.py, drill/simulation/topology.py, testing/emulation.py).
+stack reading the primary (components/primary_reference.py `PrimaryReference`,
+components/connectivity.py), the primary reading dr when replication is reversed
+(components/primary_data.py `PrimaryData`), and the drill (drill/model.py, drill/emulated.py,
+drill/simulation/topology.py, testing/emulation.py).
 
 Standard library only: the drill imports it without the program's provider SDKs.
 """
@@ -43,7 +44,7 @@ class StackOutput:
     OBJECTIVES = "objectives"
     TRANSIT_GATEWAY_ID = "transitGatewayId"
     TRANSIT_GATEWAY_ROUTE_TABLE_ID = "transitGatewayRouteTableId"
-    # The data tier (components/data.py).
+    # The data tier (components/primary_data.py, components/data_replication.py).
     DATABASE_ARN = "databaseArn"
     DATABASE_IDENTIFIER = "databaseIdentifier"
     GLOBAL_CLUSTER_IDENTIFIER = "globalClusterIdentifier"

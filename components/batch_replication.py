@@ -31,7 +31,7 @@ def trust_policy() -> str:
     not say that Batch Operations sends either key when it assumes a role: a condition on a key
     that is absent fails, and the job could not run. Who can make a job use this role is bounded
     instead by iam:PassRole, which only the failover Lambda's role has, on this role only, to
-    this service only (components/failover.py)."""
+    this service only (components/failover_policy.py)."""
     return json.dumps(
         {
             "Version": "2012-10-17",

@@ -16,8 +16,9 @@ NAMESPACE = "trading"
 APP = "order-gateway"
 # The HorizontalPodAutoscaler shares the Deployment's name.
 HPA = APP
-# The Kubernetes group the failover Lambda's EKS access entry puts it in (components/failover.py);
-# the RBAC below grants this group, and nothing else grants it anything.
+# The Kubernetes group the failover Lambda's EKS access entry puts it in
+# (components/failover_cluster_access.py); the RBAC below grants this group, and nothing else
+# grants it anything.
 FAILOVER_SCALER_GROUP = "trading-failover-scaler"
 HEALTH_PATH = "/health"
 # A non-root user that exists in distroless and scratch images alike.

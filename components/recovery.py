@@ -13,8 +13,8 @@ records, and associate a health check with each one"
 (https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.create.html).
 
 The primary stack owns both controls: stacks deploy primary first and dr reads the primary's
-outputs through its stack reference (components/data.py); the primary cannot read dr's (a
-cycle). dr builds its own health check from `routingControlArns` and gives
+outputs through its stack reference (components/primary_reference.py); the primary cannot read
+dr's (a cycle). dr builds its own health check from `routingControlArns` and gives
 `routingControlEndpoints` to its failover Lambda.
 
 Configuration, not state: these resources are ARC's configuration API. Whether a control is On

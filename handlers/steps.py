@@ -198,9 +198,9 @@ def _user_parameter(rds: Any, group: str, name: str) -> str | None:
 
 def set_read_only(rds: Any, identifier: str, read_only: bool, pace: Pace) -> str:
     """Fence (or unfence) a PostgreSQL instance: `default_transaction_read_only` in its own
-    parameter group (named after it, components/database.py), then wait until RDS reports the
-    group in-sync on the instance. It keeps replicating, unlike a stopped instance, and RDS
-    refuses to stop an instance that has a read replica."""
+    parameter group (named after it, components/database_postgres.py), then wait until RDS
+    reports the group in-sync on the instance. It keeps replicating, unlike a stopped instance,
+    and RDS refuses to stop an instance that has a read replica."""
     groups = _instance(rds, identifier)["DBParameterGroups"]
     group = groups[0]["DBParameterGroupName"]
     wanted = "1" if read_only else "0"

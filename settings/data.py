@@ -18,9 +18,10 @@ REPLICATION_DIRECTIONS = ("primary-to-dr", "dr-to-primary")
 MAX_RTO_SECONDS = 900
 MAX_RPO_SECONDS = 300
 
-# Minor engine upgrades are automatic on every RDS instance (components.database applies this): RDS
-# moves the minor in the maintenance window and retires old minors, so a configured minor would
-# be reverted (or refused) on the next `up`. Only a major version, digits alone, is accepted.
+# Minor engine upgrades are automatic on every RDS instance (components.database_postgres applies
+# this): RDS moves the minor in the maintenance window and retires old minors, so a configured
+# minor would be reverted (or refused) on the next `up`. Only a major version, digits alone, is
+# accepted.
 AUTO_MINOR_VERSION_UPGRADE = True
 _MAJOR_VERSION = re.compile(r"^[1-9][0-9]*$")
 _MAJOR_VERSION_ALLOWED = (

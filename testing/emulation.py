@@ -199,7 +199,7 @@ def _databases(env: Environment) -> None:
         _global_database(env)
         return
     primary = boto3.client("rds", region_name=env.primary_region)
-    # Each instance has a parameter group of its own name (components/database.py).
+    # Each instance has a parameter group of its own name (components/database_postgres.py).
     for region, name in (
         (env.primary_region, env.primary_db_identifier),
         (env.region, env.db_identifier),
@@ -226,7 +226,7 @@ def _databases(env: Environment) -> None:
 
 
 def _global_database(env: Environment) -> None:
-    """The Aurora global database as components/database.py declares it: a writer cluster in
+    """The Aurora global database as components/database_aurora.py declares it: a writer cluster in
     the primary region and a secondary cluster in dr, each with an instance."""
     boto3.client("rds", region_name=env.primary_region).create_global_cluster(
         GlobalClusterIdentifier=env.global_cluster_identifier,

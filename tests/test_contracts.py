@@ -15,7 +15,8 @@ import pytest
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 import settings
-from components.failover import FailoverAutomation, FailoverAutomationArgs
+from components.failover import FailoverAutomation
+from components.failover_args import FailoverAutomationArgs
 from handlers import markers
 from handlers.contract import (
     AURORA,
@@ -456,7 +457,7 @@ def test_the_primary_exports_what_dr_reads(
     for primary, dr in every_deployment:
         aurora = dr.exports[StackOutput.DATABASE_ENGINE] == AURORA
         assert_exported(primary, [*DR_NEEDS_FROM_PRIMARY, database_source(aurora)])
-        # dr refuses a primary whose traffic control differs (components/data.py).
+        # dr refuses a primary whose traffic control differs (components/primary_reference.py).
         assert (
             primary.exports[StackOutput.TRAFFIC_CONTROL] == dr.exports[StackOutput.TRAFFIC_CONTROL]
         )

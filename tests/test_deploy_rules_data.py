@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import settings
-from components.data import replication_policy
+from components.records_replication import replication_policy
 from testing.harness import SECRET, Graph, Resource, run_program
 from tests.conftest import StackGraph, postgres, raw_settings
 

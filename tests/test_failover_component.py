@@ -14,14 +14,10 @@ import pytest
 from pulumi.runtime.sync_await import _sync_await
 
 from components.account import Account
-from components.failover import (
-    ROUTING_CONTROL,
-    FailoverAutomation,
-    FailoverAutomationArgs,
-    FunctionNetwork,
-    handler_policy,
-    routing_controls,
-)
+from components.failover import ROUTING_CONTROL, FailoverAutomation, routing_controls
+from components.failover_args import FailoverAutomationArgs
+from components.failover_cluster_access import FunctionNetwork
+from components.failover_policy import handler_policy
 from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
 from components.lambdas import FAILOVER_SOURCES
 from handlers.contract import Environment

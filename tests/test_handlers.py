@@ -151,7 +151,7 @@ def replica(identifier: str, source: str | None, status: str = "available") -> d
     instance: dict[str, Any] = {
         "DBInstanceIdentifier": identifier,
         "DBInstanceStatus": status,
-        # Each instance's own group (components/database.py), nothing pending.
+        # Each instance's own group (components/database_postgres.py), nothing pending.
         "DBParameterGroups": [
             {"DBParameterGroupName": identifier, "ParameterApplyStatus": "in-sync"}
         ],
@@ -834,7 +834,8 @@ def records_buckets(world: emulation.World) -> None:
 
 
 def deploy_reverse_rule(world: emulation.World) -> None:
-    """dr deployed with `trading:replication.direction: dr-to-primary` (components/data.py)."""
+    """dr deployed with `trading:replication.direction: dr-to-primary`
+    (components/data_replication.py)."""
     boto3.client("s3", region_name=REGION).put_bucket_replication(
         Bucket=world.env.records_bucket,
         ReplicationConfiguration={

@@ -836,7 +836,7 @@ def test_object_only_replication_contexts_are_caught(dr: StackGraph) -> None:
 def test_a_primary_writer_that_manages_its_password_is_caught(
     rds_primary: StackGraph, rds_dr: StackGraph
 ) -> None:
-    """dr's replica is built from the databaseArn primary exports (components.data): the
+    """dr's replica is built from the databaseArn primary exports (components.primary_data): the
     primary stack is where the mistake shows, as the replica's source is in another stack."""
     primary, dr = rds_primary, rds_dr
     graph = edited(primary)

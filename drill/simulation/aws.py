@@ -576,8 +576,9 @@ class Bridge:
     # -- S3: dr's records bucket and Batch Replication --------------------------------------------
 
     def _get_bucket_replication(self, region: str, params: Mapping[str, Any]) -> dict:
-        """The records buckets' one rule, on whichever bucket replicates now (components/data.py
-        declares it on the origin); a bucket without one answers as S3 does
+        """The records buckets' one rule, on whichever bucket replicates now
+        (components/records_replication.py declares it on the origin); a bucket without one
+        answers as S3 does
         (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketReplication.html)."""
         world = self.world
         dr_bucket, primary_bucket = world.records_buckets

@@ -781,7 +781,7 @@ class World:
         other = self.dr_region if region == self.primary_region else self.primary_region
         self._ship("table", region, other, write, p.dynamodb_lag_seconds)
         # One direction at a time: reversing the direction replaces the primary's rule with
-        # dr's (components/data.py).
+        # dr's (components/records_replication.py).
         if (region == self.dr_region) != (self.reverse_rule_at is not None):
             if region == self.dr_region:
                 self.unreplicated.add(write)

@@ -198,7 +198,7 @@ POLICIES = [
         ("pulumi:pulumi:StackReference",),
         _replicated,
         severity=Severity.CRITICAL,
-        remediation="Use components.data.DataReplication in the dr stack.",
+        remediation="Use components.data_replication.DataReplication in the dr stack.",
     ),
     stack_policy(
         "dr-failover-records",
