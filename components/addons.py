@@ -1,13 +1,15 @@
 """`ClusterAddons`: what the cluster needs beyond pulumi-eks, every piece on the cluster's own
 Kubernetes provider: encrypted gp3 volumes (EBS CSI driver, default storage class), the cluster
 autoscaler, metrics-server, kube-prometheus-stack (Prometheus, Alertmanager to SNS, Grafana)
-and Container Insights. Helm chart versions are pinned here (the cluster autoscaler's per
-Kubernetes minor); add-on pods request the capacity profile's `addons` resources, so the dr pilot
-light stays small."""
+and Container Insights. Add-on pods request the capacity profile's `addons` resources, so the
+dr pilot light stays small.
+
+What it installs (charts, pinned versions, the EKS add-ons' service accounts) is in
+components/addon_catalog.py; the add-ons' policies are in components/addon_policies.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.addon_catalog import (
+    AUTOSCALER,
+    CHART_REPOSITORIES,
+    EKS_ADDON_SERVICE_ACCOUNTS,
+    autoscaler_release,
+    chart_version,
+)
 from components.addon_policies import (
     autoscaler_policy,
     ebs_key_usage,
@@ -30,60 +39,6 @@ from components.kms import customer_key, key_policy
 from components.prometheus import STORAGE_CLASS, kube_prometheus_stack_values
 from settings import AddonRequests, Observability
 
-AUTOSCALER = "cluster-autoscaler"
-CHART_REPOSITORIES = {
-    AUTOSCALER: "https://kubernetes.github.io/autoscaler",
-    "metrics-server": "https://kubernetes-sigs.github.io/metrics-server/",
-    "kube-prometheus-stack": "https://prometheus-community.github.io/helm-charts",
-}
-# Charts that run on any Kubernetes minor this program supports. The cluster autoscaler's is not
-# among them: it follows the cluster's minor (AUTOSCALER_RELEASES).
-CHART_VERSIONS = {"metrics-server": "3.12.1", "kube-prometheus-stack": "78.3.0"}
-
-
-@dataclass(frozen=True)
-class AutoscalerRelease:
-    chart_version: str
-    image_tag: str
-
-
-# The cluster autoscaler simulates the scheduler of the Kubernetes minor it was built for, and
-# its minor must be the cluster's (cluster-autoscaler README, "Releases"). Per supported minor:
-# the newest chart whose appVersion is that minor and the image tag of that appVersion, both
-# from the chart repository's index (https://kubernetes.github.io/autoscaler/index.yaml).
-# Supporting a new minor (see the EKS release calendar) is a new row here.
-AUTOSCALER_RELEASES: Mapping[str, AutoscalerRelease] = {
-    "1.34": AutoscalerRelease(chart_version="9.53.0", image_tag="v1.34.2"),
-    "1.35": AutoscalerRelease(chart_version="9.56.0", image_tag="v1.35.0"),
-}
-
-
-def autoscaler_release(kubernetes_version: str) -> AutoscalerRelease:
-    """The cluster autoscaler for a cluster of `kubernetes_version` ("1.34" or "1.34.2")."""
-    minor = ".".join(kubernetes_version.split(".")[:2])
-    release = AUTOSCALER_RELEASES.get(minor)
-    if release is None:
-        raise ValueError(
-            f"no cluster autoscaler is pinned for Kubernetes {kubernetes_version!r}; pinned "
-            f"minors: {', '.join(AUTOSCALER_RELEASES)} (add a row to AUTOSCALER_RELEASES, or "
-            "set trading:eks.version to one of them)"
-        )
-    return release
-
-
-def chart_version(chart: str, kubernetes_version: str) -> str:
-    if chart == AUTOSCALER:
-        return autoscaler_release(kubernetes_version).chart_version
-    return CHART_VERSIONS[chart]
-
-
-# The service account each EKS add-on's AWS-calling pods run as. EKS fixes these names, so the
-# IRSA role's trust must name exactly them (EKS User Guide: "Amazon EBS CSI driver" and "Amazon
-# CloudWatch Observability agent" add-on pages, docs.aws.amazon.com/eks/latest/userguide/).
-EKS_ADDON_SERVICE_ACCOUNTS: Mapping[str, tuple[str, str]] = {
-    "aws-ebs-csi-driver": ("kube-system", "ebs-csi-controller-sa"),
-    "amazon-cloudwatch-observability": ("amazon-cloudwatch", "cloudwatch-agent"),
-}
 MONITORING = "monitoring"
 EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 CONTAINER_INSIGHTS_LOGS = ("application", "dataplane", "host", "performance")

@@ -4,6 +4,10 @@ an internal Network Load Balancer, whose target group the Load Balancer Controll
 
 REST rather than HTTP API: AWS WAF attaches to REST API stages, not to HTTP APIs. REST VPC
 links reach Network Load Balancers, hence an NLB rather than an ALB.
+
+This module is the component and its API (routes, deployment, stage, access logs); the NLB, its
+security group and its target group are in components/entry_load_balancer.py, and the
+certificate, custom domains and WAF in components/edge.py.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pulumi_aws as aws
 
 from components.context import RegionalContext
 from components.edge import custom_domain, firewall, validated_certificate
+from components.entry_load_balancer import internal_load_balancer
 from components.gateway import HEALTH_PATH
 from components.iam import service_role
 from settings import Dns, Gateway
@@ -64,7 +69,16 @@ class RegionalEntry(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self.hostname = args.dns.regional_name(args.context.region)
 
-        balancer, self.target_group_arn = self._load_balancer()
+        balancer, self.target_group_arn = internal_load_balancer(
+            name,
+            prefix=args.context.prefix,
+            vpc_id=args.vpc_id,
+            vpc_cidr=args.vpc_cidr,
+            private_subnet_ids=args.private_subnet_ids,
+            node_security_group_id=args.node_security_group_id,
+            port=args.gateway.port,
+            opts=self._child,
+        )
         stage = self._api(balancer)
         certificate_arn = validated_certificate(name, args.dns, self.hostname, self)
         self.domain = custom_domain(
@@ -85,81 +99,6 @@ class RegionalEntry(pulumi.ComponentResource):
         )
         firewall(name, args.context, stage, self)
         self.register_outputs({"hostname": self.hostname, "targetGroupArn": self.target_group_arn})
-
-    def _load_balancer(self) -> tuple[aws.lb.LoadBalancer, pulumi.Output[str]]:
-        args, name = self._args, self._name
-        group = aws.ec2.SecurityGroup(
-            f"{name}-nlb-sg",
-            vpc_id=args.vpc_id,
-            description="Internal NLB in front of the order gateway",
-            opts=self._child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-nlb-http",
-            security_group_id=group.id,
-            cidr_ipv4=args.vpc_cidr,
-            ip_protocol="tcp",
-            from_port=80,
-            to_port=80,
-            description="HTTP from inside the VPC (the API Gateway VPC link)",
-            opts=self._child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-nlb-to-pods",
-            security_group_id=group.id,
-            referenced_security_group_id=args.node_security_group_id,
-            ip_protocol="tcp",
-            from_port=args.gateway.port,
-            to_port=args.gateway.port,
-            description="To the order gateway pods",
-            opts=self._child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-pods-from-nlb",
-            security_group_id=args.node_security_group_id,
-            referenced_security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=args.gateway.port,
-            to_port=args.gateway.port,
-            description="Order gateway pods from the internal NLB",
-            opts=self._child,
-        )
-        balancer = aws.lb.LoadBalancer(
-            f"{name}-nlb",
-            name=f"{args.context.prefix}-gateway",
-            internal=True,
-            load_balancer_type="network",
-            subnets=list(args.private_subnet_ids),
-            security_groups=[group.id],
-            enable_cross_zone_load_balancing=True,
-            # VPC link traffic arrives through PrivateLink, which the group cannot name.
-            enforce_security_group_inbound_rules_on_private_link_traffic="off",
-            opts=self._child,
-        )
-        target_group = aws.lb.TargetGroup(
-            f"{name}-gateway",
-            name=f"{args.context.prefix}-gateway",
-            port=args.gateway.port,
-            protocol="TCP",
-            target_type="ip",
-            vpc_id=args.vpc_id,
-            deregistration_delay=30,
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                protocol="HTTP", path=HEALTH_PATH, interval=10, healthy_threshold=2
-            ),
-            opts=self._child,
-        )
-        aws.lb.Listener(
-            f"{name}-nlb-http",
-            load_balancer_arn=balancer.arn,
-            port=80,
-            protocol="TCP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
-            ],
-            opts=self._child,
-        )
-        return balancer, target_group.arn
 
     def _api(self, balancer: aws.lb.LoadBalancer) -> aws.apigateway.Stage:
         args, name = self._args, self._name

@@ -87,7 +87,8 @@ class EksSettings(Model):
             'a Kubernetes minor version EKS supports, such as "1.35" (quote it in YAML)',
         ),
     ] = Field(
-        default="1.35", description="the Kubernetes minor; components/addons.py pins its autoscaler"
+        default="1.35",
+        description="the Kubernetes minor; components/addon_catalog.py pins its autoscaler",
     )
     public_access_cidrs: Annotated[tuple[PublicCidr, ...], Listed("a list of IPv4 CIDRs")] = Field(
         default=(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.addons import CHART_REPOSITORIES, chart_version
+from components.addon_catalog import CHART_REPOSITORIES, chart_version
 from testing.harness import Resource
 from tests.conftest import StackGraph
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.addons import (
+from components.addon_catalog import (
     AUTOSCALER,
     AUTOSCALER_RELEASES,
     EKS_ADDON_SERVICE_ACCOUNTS,
