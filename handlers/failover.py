@@ -229,6 +229,8 @@ class Runner:
         self._renewed = 0.0
         # When the old writer's fence took effect: replication is judged from then on.
         self._fenced_at = clock.now()
+        # The Batch Replication job of the failback run this one took the record over from.
+        self._earlier_job = ""
 
     def report(self, outcome: str, timeline: Timeline | None = None, **extra: Any) -> dict:
         return {
@@ -526,9 +528,12 @@ class Runner:
         if refusal:
             self.logger.event("failback refused", logging.WARNING, why=refusal)
             return self.report("refused", detail=refusal)
-        if self._take((ACTIVE_IN_DR, FAILED), FAILING_BACK) is None:
+        previous = self._take((ACTIVE_IN_DR, FAILED), FAILING_BACK)
+        if previous is None:
             current = self.store.read()
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
+        if previous.action == "failback":
+            self._earlier_job = previous.batch_job
         self.logger.event(
             "failback started",
             forced=self.command.force,
@@ -679,7 +684,16 @@ class Runner:
                 "dr-to-primary` first (README, failback runbook), or fail back with "
                 "abandonDrWrites and a reason"
             )
-        job_id, found = steps.start_batch_replication(c.s3control, replication, self.run_id)
+        # An earlier failback run's job that completed (or still runs) after that run stopped
+        # is this failback's: a new job would find nothing left with status NONE or FAILED,
+        # and AWS does not document how a job with an empty generated manifest ends.
+        if self._earlier_job and steps.batch_job_usable(
+            c.s3control, replication.account_id, self._earlier_job
+        ):
+            job_id, found = self._earlier_job, True
+        else:
+            job_id, found = steps.start_batch_replication(c.s3control, replication, self.run_id)
+        self.store.note_batch_job(self.run_id, job_id)
         self.logger.event(
             "batch replication job found" if found else "batch replication job created",
             jobId=job_id,

@@ -43,6 +43,9 @@ class State:
     detail: str
     lease_until: float = 0.0
     action: str = ""
+    # The Batch Replication job a failback started: a later failback run that takes over from
+    # this one checks it before starting another (handlers/failover.py `_batch_replicate`).
+    batch_job: str = ""
 
     @classmethod
     def from_item(cls, item: dict[str, Any] | None) -> State:
@@ -55,6 +58,7 @@ class State:
             item.get("detail", {}).get("S", ""),
             float(item.get("lease_until", {}).get("N", "0")),
             item.get("action", {}).get("S", ""),
+            item.get("batch_job", {}).get("S", ""),
         )
 
 
@@ -133,13 +137,25 @@ class StateStore:
                 raise LeaseLostError(f"run {run_id} no longer holds the failover lock") from None
             raise
 
-    def finish(self, run_id: str, new: str, detail: str) -> None:
-        """End the run this caller owns and release its lease; the condition on run_id keeps
-        it from ending another's."""
+    def note_batch_job(self, run_id: str, job_id: str) -> None:
+        """Record the Batch Replication job this run waits on, while it holds the record."""
         self._dynamodb.update_item(
             TableName=self._table,
             Key=KEY,
-            UpdateExpression="SET #state = :new, detail = :detail, lease_until = :zero",
+            UpdateExpression="SET batch_job = :job",
+            ConditionExpression="run_id = :run",
+            ExpressionAttributeValues={":run": {"S": run_id}, ":job": {"S": job_id}},
+        )
+
+    def finish(self, run_id: str, new: str, detail: str) -> None:
+        """End the run this caller owns and release its lease; the condition on run_id keeps
+        it from ending another's. Only a failed run keeps its Batch Replication job on record,
+        for the run that resumes it."""
+        forget = "" if new == FAILED else " REMOVE batch_job"
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=KEY,
+            UpdateExpression="SET #state = :new, detail = :detail, lease_until = :zero" + forget,
             ConditionExpression="run_id = :run",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={

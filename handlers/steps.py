@@ -581,6 +581,25 @@ def _job_in_flight(s3control: Any, replication: ObjectReplication) -> str | None
         request["NextToken"] = page["NextToken"]
 
 
+def batch_job_usable(s3control: Any, account_id: str, job_id: str) -> bool:
+    """Whether `job_id` is still running, or completed with every task replicated: a job that
+    failed, was cancelled or left failed tasks is not waited on again (a new one takes what is
+    still NONE or FAILED)."""
+    try:
+        described = s3control.describe_job(AccountId=account_id, JobId=job_id)["Job"]
+    except ClientError as error:
+        # DescribeJob's errors (S3 Control API reference, and botocore's s3control model):
+        # an unknown job is NotFoundException.
+        if error.response["Error"]["Code"] == "NotFoundException":
+            return False
+        raise
+    status = described["Status"]
+    if status in BATCH_JOB_IN_FLIGHT:
+        return True
+    failed = described.get("ProgressSummary", {}).get("NumberOfTasksFailed", 0)
+    return status == "Complete" and not failed
+
+
 def start_batch_replication(
     s3control: Any, replication: ObjectReplication, run_id: str
 ) -> tuple[str, bool]:

@@ -1066,11 +1066,15 @@ def test_a_failed_job_fails_the_step_and_traffic_stays_on_dr(
     s3control.stubber.assert_no_pending_responses()
 
 
-def test_a_run_stopped_at_its_deadline_leaves_the_job_to_the_next_which_waits_on_it(
-    world: emulation.World, aurora_variables: dict[str, str]
-) -> None:
-    objects_world(world, aurora_variables)
-    deploy_reverse_rule(world)
+def recorded_job(world: emulation.World) -> str:
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=world.env.state_table, Key={"pk": {"S": "failover"}}
+    )
+    return item.get("Item", {}).get("batch_job", {}).get("S", "")
+
+
+def stop_at_deadline_with_the_job_running(world: emulation.World) -> None:
+    """A failback run that creates the job, then meets the Lambda's deadline waiting on it."""
     created: list[str] = []
     first = batch_operations(
         [
@@ -1095,9 +1099,24 @@ def test_a_run_stopped_at_its_deadline_leaves_the_job_to_the_next_which_waits_on
     assert JOB_ID in entries["replicate-dr-objects"]["detail"]
     assert entries["release-traffic"]["outcome"] == "skipped"
     assert state(world) == "failed"
+    assert recorded_job(world) == JOB_ID
     first.stubber.assert_no_pending_responses()
 
-    # The next run finds the job in flight (ListJobs, by its description) and creates none.
+
+def test_a_run_stopped_at_its_deadline_leaves_the_job_to_the_next_which_waits_on_it(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    stop_at_deadline_with_the_job_running(world)
+    assert recorded_job(world) == JOB_ID
+    # A run that died between CreateJob and recording the job leaves none on record: the next
+    # run finds the job in flight (ListJobs, by its description) and creates none.
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=world.env.state_table,
+        Key={"pk": {"S": "failover"}},
+        UpdateExpression="REMOVE batch_job",
+    )
     env = world.env
     listed_job = {
         "JobId": JOB_ID,
@@ -1125,6 +1144,60 @@ def test_a_run_stopped_at_its_deadline_leaves_the_job_to_the_next_which_waits_on
     entries = {e["step"]: e for e in resumed["timeline"]}
     assert f"resumed job {JOB_ID} Complete" in entries["replicate-dr-objects"]["detail"]
     assert not pinned(world)
+    second.stubber.assert_no_pending_responses()
+
+
+def test_a_job_that_completed_between_runs_is_the_next_runs_and_none_is_created(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    """The job outlived the run that created it and completed before the operator ran the
+    failback again: ListJobs (jobs in flight) no longer shows it, and a new job would have an
+    empty manifest. The next run asks the recorded job instead."""
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    stop_at_deadline_with_the_job_running(world)
+    account = {"AccountId": "123456789012", "JobId": JOB_ID}
+    second = batch_operations(
+        [
+            ("describe_job", job("Complete", succeeded=3), account),
+            ("describe_job", job("Complete", succeeded=3), account),
+        ]
+    )
+    resumed = failback(world, second, request_id="req-2")
+    assert resumed["outcome"] == "SUCCEEDED", resumed["timeline"]
+    entries = {e["step"]: e for e in resumed["timeline"]}
+    assert f"resumed job {JOB_ID} Complete: 3 of 3" in entries["replicate-dr-objects"]["detail"]
+    assert not pinned(world)
+    # Standby: the job is no longer on record for a later failback to pick up.
+    assert state(world) == "standby"
+    assert recorded_job(world) == ""
+    second.stubber.assert_no_pending_responses()
+
+
+def test_a_recorded_job_with_failed_tasks_is_replaced_by_a_new_one(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    """What the recorded job left failed has status FAILED, which a new job's manifest takes."""
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    stop_at_deadline_with_the_job_running(world)
+    second_job = "7f3a1b68-1c5c-4be5-8e6a-1b2c3d4e5f60"
+    second = batch_operations(
+        [
+            ("describe_job", job("Complete", succeeded=2, failed=1), None),
+            NO_JOBS,
+            ("create_job", {"JobId": second_job}, expected_job(world, "failback-req-2")),
+            (
+                "describe_job",
+                {"Job": {**job("Complete", succeeded=1, total=1)["Job"], "JobId": second_job}},
+                {"AccountId": "123456789012", "JobId": second_job},
+            ),
+        ]
+    )
+    resumed = failback(world, second, request_id="req-2")
+    assert resumed["outcome"] == "SUCCEEDED", resumed["timeline"]
+    entries = {e["step"]: e for e in resumed["timeline"]}
+    assert f"created job {second_job} Complete: 1 of 1" in entries["replicate-dr-objects"]["detail"]
     second.stubber.assert_no_pending_responses()
 
 
