@@ -262,9 +262,13 @@ class Runner:
             expected,
             new,
             self.run_id,
-            # A planned run is recorded as such: the probe resumes only unplanned failovers,
-            # which need no catch-up wait.
-            action=PLANNED if self.command.planned else self.command.action,
+            # A planned failover is recorded as such: the probe resumes only unplanned ones,
+            # which need no catch-up wait. `planned` on a failback changes nothing it does, and
+            # the record must still say failback (a resumed failback looks for its Batch
+            # Replication job by it).
+            action=PLANNED
+            if self.command.planned and self.command.action == "failover"
+            else self.command.action,
             now=self._epoch(),
             lease_seconds=LEASE_SECONDS,
             detail=self.command.reason,

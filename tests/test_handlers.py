@@ -1073,7 +1073,7 @@ def recorded_job(world: emulation.World) -> str:
     return item.get("Item", {}).get("batch_job", {}).get("S", "")
 
 
-def stop_at_deadline_with_the_job_running(world: emulation.World) -> None:
+def stop_at_deadline_with_the_job_running(world: emulation.World, **fields: Any) -> None:
     """A failback run that creates the job, then meets the Lambda's deadline waiting on it."""
     created: list[str] = []
     first = batch_operations(
@@ -1092,7 +1092,9 @@ def stop_at_deadline_with_the_job_running(world: emulation.World) -> None:
 
     first.create_job = creating
     # The Lambda's deadline comes once the job exists: the run stops while waiting on it.
-    stopped = failback(world, first, runner={"remaining_ms": lambda: 0 if created else 900_000})
+    stopped = failback(
+        world, first, runner={"remaining_ms": lambda: 0 if created else 900_000}, **fields
+    )
     assert stopped["outcome"] == "FAILED"
     entries = {e["step"]: e for e in stopped["timeline"]}
     assert "before the Lambda's deadline" in entries["replicate-dr-objects"]["detail"]
@@ -1155,7 +1157,12 @@ def test_a_job_that_completed_between_runs_is_the_next_runs_and_none_is_created(
     empty manifest. The next run asks the recorded job instead."""
     objects_world(world, aurora_variables)
     deploy_reverse_rule(world)
-    stop_at_deadline_with_the_job_running(world)
+    # The runbook's "planned failback": `planned` must not make the record a failover's.
+    stop_at_deadline_with_the_job_running(world, planned=True)
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=world.env.state_table, Key={"pk": {"S": "failover"}}
+    )["Item"]
+    assert item["action"]["S"] == "failback"
     account = {"AccountId": "123456789012", "JobId": JOB_ID}
     second = batch_operations(
         [
