@@ -704,6 +704,8 @@ class Runner:
             rule=rule,
         )
         done = steps.wait_batch_job(c.s3control, replication.account_id, job_id, self.pace)
+        # Seen complete: no later run may take this job's snapshot of dr's objects as its own.
+        self.store.note_batch_job(self.run_id, "")
         return f"rule {rule}; {'resumed' if found else 'created'} {done}"
 
     def _promote_primary_database(self) -> str:

@@ -97,8 +97,12 @@ class StateStore:
             response = self._dynamodb.update_item(
                 TableName=self._table,
                 Key=KEY,
+                # The replaced record (ALL_OLD) still tells the new run which Batch
+                # Replication job its predecessor left; the record itself forgets it, so that
+                # only the run holding it can name one.
                 UpdateExpression="SET #state = :new, run_id = :run, detail = :detail, "
-                "probe_failures = :zero, lease_until = :lease, #action = :action",
+                "probe_failures = :zero, lease_until = :lease, #action = :action "
+                "REMOVE batch_job",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#state": "state", "#action": "action"},
                 ExpressionAttributeValues={
@@ -138,19 +142,32 @@ class StateStore:
             raise
 
     def note_batch_job(self, run_id: str, job_id: str) -> None:
-        """Record the Batch Replication job this run waits on, while it holds the record."""
-        self._dynamodb.update_item(
-            TableName=self._table,
-            Key=KEY,
-            UpdateExpression="SET batch_job = :job",
-            ConditionExpression="run_id = :run",
-            ExpressionAttributeValues={":run": {"S": run_id}, ":job": {"S": job_id}},
+        """Record the Batch Replication job this run waits on, while it holds the record; an
+        empty `job_id` forgets it once the run has seen it complete."""
+        update = (
+            {
+                "UpdateExpression": "SET batch_job = :job",
+                "ExpressionAttributeValues": {":run": {"S": run_id}, ":job": {"S": job_id}},
+            }
+            if job_id
+            else {
+                "UpdateExpression": "REMOVE batch_job",
+                "ExpressionAttributeValues": {":run": {"S": run_id}},
+            }
         )
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table, Key=KEY, ConditionExpression="run_id = :run", **update
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise LeaseLostError(f"run {run_id} no longer holds the failover lock") from None
+            raise
 
     def finish(self, run_id: str, new: str, detail: str) -> None:
         """End the run this caller owns and release its lease; the condition on run_id keeps
-        it from ending another's. Only a failed run keeps its Batch Replication job on record,
-        for the run that resumes it."""
+        it from ending another's. Only a failed run keeps a Batch Replication job on record
+        (one it did not see complete), for the run that resumes it."""
         forget = "" if new == FAILED else " REMOVE batch_job"
         self._dynamodb.update_item(
             TableName=self._table,

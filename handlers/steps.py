@@ -588,9 +588,10 @@ def batch_job_usable(s3control: Any, account_id: str, job_id: str) -> bool:
     try:
         described = s3control.describe_job(AccountId=account_id, JobId=job_id)["Job"]
     except ClientError as error:
-        # DescribeJob's errors (S3 Control API reference, and botocore's s3control model):
-        # an unknown job is NotFoundException.
-        if error.response["Error"]["Code"] == "NotFoundException":
+        # An unknown job: NotFoundException in botocore's s3control model, NoSuchJobException
+        # in the S3 User Guide's "Troubleshooting Batch Operations" (ended jobs are deleted
+        # after 90 days).
+        if error.response["Error"]["Code"] in ("NotFoundException", "NoSuchJobException"):
             return False
         raise
     status = described["Status"]

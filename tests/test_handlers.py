@@ -1181,6 +1181,26 @@ def test_a_job_that_completed_between_runs_is_the_next_runs_and_none_is_created(
     second.stubber.assert_no_pending_responses()
 
 
+def test_a_run_that_takes_the_record_over_forgets_its_predecessors_job_unless_it_uses_it(
+    world: emulation.World, aurora_variables: dict[str, str]
+) -> None:
+    """Only the run holding the record names a job: a failback that fails before reaching
+    the job (here, dr's rule to the primary is gone) leaves none on record, so no later run
+    can take a job of an earlier stay in dr as its own."""
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    stop_at_deadline_with_the_job_running(world)
+    boto3.client("s3", region_name=REGION).delete_bucket_replication(
+        Bucket=world.env.records_bucket
+    )
+    second = batch_operations([])
+    stopped = failback(world, second, request_id="req-2")
+    assert stopped["failedSteps"] == ["replicate-dr-objects"]
+    assert state(world) == "failed"
+    assert recorded_job(world) == ""
+    second.stubber.assert_no_pending_responses()
+
+
 def test_a_recorded_job_with_failed_tasks_is_replaced_by_a_new_one(
     world: emulation.World, aurora_variables: dict[str, str]
 ) -> None:
