@@ -9,6 +9,8 @@ mode then refuses the whole file (https://pip.pypa.io/en/stable/topics/secure-in
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,14 +210,48 @@ def test_the_checks_catch_a_moved_pin_and_a_lost_hash() -> None:
     assert unhashed(lock) == ["six==1.17.0"]
 
 
+GROUPED = """
+import pytest
+
+
 @pytest.mark.xdist_group("engine")
-def test_grouped_tests_reach_one_worker(request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize("i", range(6))
+def test_grouped(i):
+    pass
+"""
+
+
+def test_grouped_tests_reach_one_worker(tmp_path: Path) -> None:
     """The engine tests share one deployment per worker (tests/conftest.py `shipped`) because
-    `--dist loadgroup` sends every `xdist_group("engine")` test to one worker, which it marks
-    by suffixing the node id with the group. With pytest 9.2 and pytest-xdist 3.8 the suffix
-    no longer takes and the tests spread over both workers, each deploying the stacks again
-    (pytest-dev/pytest-xdist#1386)."""
-    # xdist sets `loadgroup` on a worker's options when the run was started with it.
-    if not getattr(request.config.option, "loadgroup", False):
-        pytest.skip("runs only on an xdist worker with --dist loadgroup (the suite's addopts)")
-    assert request.node.nodeid.endswith("@engine")
+    `--dist loadgroup` sends every `xdist_group("engine")` test to one worker. With pytest 9.2
+    and pytest-xdist 3.8 the grouping no longer takes and the tests spread over both workers,
+    each deploying the stacks again (pytest-dev/pytest-xdist#1386). Six grouped tests, run by
+    the installed pair as the suite runs them, must all land on one worker."""
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-p",
+            "no:cacheprovider",
+            "-v",
+            "-c",
+            "/dev/null",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+    # `-v` under xdist prints each result as "[gw0] ... PASSED test_grouped.py::...".
+    workers = set(re.findall(r"\[(gw\d+)\].*PASSED", result.stdout))
+    assert len(workers) == 1, result.stdout
