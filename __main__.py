@@ -12,7 +12,7 @@ from components.failover_args import FailoverAutomationArgs
 from components.markers import MarkerWriter, MarkerWriterArgs
 from components.primary_data import PrimaryData
 from components.primary_reference import PrimaryReference, PrimaryReferenceArgs
-from components.recovery import RecoveryControls, RecoveryControlsArgs
+from components.recovery import RecoveryControls, RecoveryControlsArgs, RegionControl
 from components.region import TradingRegion, TradingRegionArgs
 from outputs import StackOutput
 
@@ -24,14 +24,14 @@ config = stack_settings.load()
 # its control from the primary's outputs, before building the region that holds its record.
 recovery: RecoveryControls | None = None
 primary_reference: PrimaryReference | None = None
-routing_control_arn: pulumi.Input[str] | None = None
+routing_control: RegionControl | None = None
 if config.role == "primary":
     if config.dns.uses_routing_controls:
         recovery = RecoveryControls(
             config.role,
             RecoveryControlsArgs(name_prefix=config.name_prefix, tags=config.resource_tags),
         )
-        routing_control_arn = recovery.arns[config.role]
+        routing_control = RegionControl(recovery.arns[config.role], recovery.endpoints)
 else:
     primary_reference = PrimaryReference(
         config.role,
@@ -42,8 +42,9 @@ else:
         ),
     )
     if primary_reference.routing_controls is not None:
-        routing_control_arn = primary_reference.routing_controls.apply(
-            lambda controls: controls.arns[config.role]
+        routing_control = RegionControl(
+            primary_reference.routing_controls.apply(lambda controls: controls.arns[config.role]),
+            primary_reference.routing_controls.apply(lambda controls: controls.endpoint_list()),
         )
 
 region = TradingRegion(
@@ -63,7 +64,7 @@ region = TradingRegion(
         observability=config.observability,
         low_latency=config.low_latency,
         connectivity=config.connectivity,
-        routing_control_arn=routing_control_arn,
+        routing_control=routing_control,
     ),
 )
 

@@ -47,6 +47,8 @@ class RegionalEntryArgs:
     context: RegionalContext
     dns: Dns
     gateway: Gateway
+    # The pods' port the load balancer sends to (components/gateway.py, `serving_port`).
+    pod_port: int
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     private_subnet_ids: Sequence[pulumi.Input[str]]
@@ -77,6 +79,7 @@ class RegionalEntry(pulumi.ComponentResource):
             private_subnet_ids=args.private_subnet_ids,
             node_security_group_id=args.node_security_group_id,
             port=args.gateway.port,
+            pod_port=args.pod_port,
             opts=self._child,
         )
         stage = self._api(balancer)

@@ -26,10 +26,18 @@ def internal_load_balancer(
     private_subnet_ids: Sequence[pulumi.Input[str]],
     node_security_group_id: pulumi.Input[str],
     port: int,
+    pod_port: int,
     opts: pulumi.ResourceOptions,
 ) -> tuple[aws.lb.LoadBalancer, pulumi.Output[str]]:
     """The balancer, listening for HTTP on 80, and the ARN of the target group it forwards to:
-    the order gateway's pods on `port`."""
+    the order gateway's pods, on `pod_port` (the security group rules follow it).
+
+    The target group keeps `port` (the gateway's) whatever `pod_port` is: its port is only the
+    default for targets registered without one, and the Load Balancer Controller registers
+    each pod IP with the Service's targetPort
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/create-target-group.html).
+    Changing it would replace a named target group that the listener uses and that the
+    TargetGroupBinding names in a field it refuses to change (spec.targetGroupARN)."""
     group = aws.ec2.SecurityGroup(
         f"{name}-nlb-sg",
         vpc_id=vpc_id,
@@ -51,8 +59,8 @@ def internal_load_balancer(
         security_group_id=group.id,
         referenced_security_group_id=node_security_group_id,
         ip_protocol="tcp",
-        from_port=port,
-        to_port=port,
+        from_port=pod_port,
+        to_port=pod_port,
         description="To the order gateway pods",
         opts=opts,
     )
@@ -61,8 +69,8 @@ def internal_load_balancer(
         security_group_id=node_security_group_id,
         referenced_security_group_id=group.id,
         ip_protocol="tcp",
-        from_port=port,
-        to_port=port,
+        from_port=pod_port,
+        to_port=pod_port,
         description="Order gateway pods from the internal NLB",
         opts=opts,
     )

@@ -10,7 +10,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import NODE_GROUP_LABELS
-from settings import Gateway, GatewaySize
+from components.write_gate import GatePod, WriteGateArgs, write_gate
+from settings import WRITE_GATE_PORT, Gateway, GatewaySize
 
 NAMESPACE = "trading"
 APP = "order-gateway"
@@ -36,6 +37,14 @@ class OrderGatewayArgs:
     # The failover Lambda scales this gateway (dr): it gets the RBAC to do so, and `pulumi up`
     # keeps the sizes it set.
     scaled_by_failover: bool = False
+    # The write gate in front of the gateway (components/write_gate.py); None: orders go
+    # straight to the gateway (traffic control by health check inversion has no control to read).
+    write_gate: WriteGateArgs | None = None
+
+
+def serving_port(gateway: Gateway, gated: bool) -> int:
+    """The pods' port the load balancer sends requests to: the gate's where there is one."""
+    return WRITE_GATE_PORT if gated else gateway.port
 
 
 def _labels() -> dict[str, str]:
@@ -62,6 +71,22 @@ class OrderGateway(pulumi.ComponentResource):
         metadata = k8s.meta.v1.ObjectMetaArgs(
             name=APP, namespace=namespace.metadata.name, labels=labels
         )
+        gate = (
+            write_gate(
+                name,
+                args.write_gate,
+                namespace=namespace.metadata.name,
+                namespace_name=NAMESPACE,
+                upstream_port=args.gateway.port,
+                gateway_container=APP,
+                health_path=HEALTH_PATH,
+                security_context=_container_security(),
+                parent=self,
+                provider=args.provider,
+            )
+            if args.write_gate is not None
+            else None
+        )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata,
@@ -69,8 +94,10 @@ class OrderGateway(pulumi.ComponentResource):
                 replicas=args.size.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=self._pod_spec(args.gateway, labels),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels, annotations=gate.annotations if gate else None
+                    ),
+                    spec=self._pod_spec(args.gateway, labels, gate),
                 ),
             ),
             # The autoscaler owns the replica count once the deployment exists.
@@ -86,7 +113,10 @@ class OrderGateway(pulumi.ComponentResource):
                 selector=labels,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
-                        name="http", port=80, target_port=args.gateway.port, protocol="TCP"
+                        name="http",
+                        port=80,
+                        target_port=serving_port(args.gateway, gate is not None),
+                        protocol="TCP",
                     )
                 ],
             ),
@@ -226,7 +256,9 @@ class OrderGateway(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _pod_spec(gateway: Gateway, labels: dict[str, str]) -> k8s.core.v1.PodSpecArgs:
+    def _pod_spec(
+        gateway: Gateway, labels: dict[str, str], gate: GatePod | None
+    ) -> k8s.core.v1.PodSpecArgs:
         probe = k8s.core.v1.ProbeArgs(
             http_get=k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port=gateway.port),
             period_seconds=5,
@@ -248,6 +280,8 @@ class OrderGateway(pulumi.ComponentResource):
                 )
             ],
             automount_service_account_token=False,
+            service_account_name=gate.service_account_name if gate else None,
+            volumes=[gate.volume] if gate else None,
             security_context=k8s.core.v1.PodSecurityContextArgs(
                 run_as_non_root=True,
                 run_as_user=RUN_AS_USER,
@@ -265,12 +299,17 @@ class OrderGateway(pulumi.ComponentResource):
                         requests={"cpu": "250m", "memory": "128Mi"},
                         limits={"cpu": "1", "memory": "256Mi"},
                     ),
-                    security_context=k8s.core.v1.SecurityContextArgs(
-                        run_as_non_root=True,
-                        read_only_root_filesystem=True,
-                        allow_privilege_escalation=False,
-                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                    ),
-                )
+                    security_context=_container_security(),
+                ),
+                *([gate.container] if gate else []),
             ],
         )
+
+
+def _container_security() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )

@@ -112,6 +112,15 @@ class RoutingControls:
         return [dict(e) for e in self.endpoints]
 
 
+@dataclass(frozen=True)
+class RegionControl:
+    """One region's routing control, as its stack's components use it: the ARN its failover
+    record's health check and its write gate follow, and the endpoints the gate reads it at."""
+
+    arn: pulumi.Input[str]
+    endpoints: pulumi.Input[list[dict[str, str]]]
+
+
 def _is_endpoint(value: Any) -> bool:
     return (
         isinstance(value, Mapping)

@@ -16,11 +16,13 @@ from components.connectivity import TransitGatewayHub, TransitGatewayHubArgs
 from components.context import RegionalContext
 from components.dns import DnsFailover, DnsFailoverArgs
 from components.entry import RegionalEntry, RegionalEntryArgs
-from components.gateway import OrderGateway, OrderGatewayArgs
+from components.gateway import OrderGateway, OrderGatewayArgs, serving_port
 from components.kms import customer_key, key_policy, logs_usage
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.network import Network, NetworkArgs
 from components.observability import RegionMonitoring, RegionMonitoringArgs
+from components.recovery import RegionControl
+from components.write_gate import WriteGateArgs
 from settings import (
     CapacityProfile,
     Connectivity,
@@ -51,9 +53,10 @@ class TradingRegionArgs:
     connectivity: Connectivity
     # The failover handler resizes this region's node groups (dr).
     node_groups_scaled_by_failover: bool = False
-    # The ARC routing control this region's failover record follows (trading:dns.trafficControl
-    # routing-control; see components/dns.py); None: it follows the region's HTTPS check.
-    routing_control_arn: pulumi.Input[str] | None = None
+    # The ARC routing control this region's failover record (components/dns.py) and its
+    # gateway's write gate (components/write_gate.py) follow, with trading:dns.trafficControl
+    # routing-control; None: the record follows the region's HTTPS check, and there is no gate.
+    routing_control: RegionControl | None = None
 
 
 class TradingRegion(pulumi.ComponentResource):
@@ -206,6 +209,7 @@ class TradingRegion(pulumi.ComponentResource):
                 context=context,
                 dns=args.dns,
                 gateway=args.gateway,
+                pod_port=serving_port(args.gateway, gated=args.routing_control is not None),
                 vpc_id=network.vpc_id,
                 vpc_cidr=args.network.vpc_cidr,
                 private_subnet_ids=network.private_subnet_ids,
@@ -235,6 +239,16 @@ class TradingRegion(pulumi.ComponentResource):
                 provider=cluster.kubernetes,
                 controller=controller.release,
                 scaled_by_failover=args.node_groups_scaled_by_failover,
+                write_gate=(
+                    WriteGateArgs(
+                        context,
+                        args.routing_control,
+                        cluster.oidc,
+                        args.gateway.write_gate_image,
+                    )
+                    if args.routing_control is not None
+                    else None
+                ),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -247,7 +261,9 @@ class TradingRegion(pulumi.ComponentResource):
                 regional_hostname=entry.hostname,
                 public_domain=entry.domain,
                 regional_domain=entry.regional_domain,
-                routing_control_arn=args.routing_control_arn,
+                routing_control_arn=(
+                    args.routing_control.arn if args.routing_control is not None else None
+                ),
             ),
             in_region,
         )

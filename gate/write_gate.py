@@ -30,6 +30,10 @@ Environment (a bad value stops the program at start, naming the variable):
     GATE_POLL_SECONDS           seconds between reads (default 1)
     GATE_FRESH_SECONDS          a read older than this no longer opens the gate (default 5,
                                 greater than GATE_POLL_SECONDS)
+    GATE_REQUIRE_WEB_IDENTITY   "1": refuse to start without IRSA's AWS_ROLE_ARN and
+                                AWS_WEB_IDENTITY_TOKEN_FILE; "" or "0": any credentials
+    AWS_REGION                  the pod's region: its endpoint is tried first, and credentials
+                                come from its STS endpoint
 """
 
 from __future__ import annotations
@@ -66,6 +70,11 @@ LISTEN_PORT = "GATE_LISTEN_PORT"
 OPEN_PATHS = "GATE_OPEN_PATHS"
 POLL_SECONDS = "GATE_POLL_SECONDS"
 FRESH_SECONDS = "GATE_FRESH_SECONDS"
+REQUIRE_WEB_IDENTITY = "GATE_REQUIRE_WEB_IDENTITY"
+# The pod's own region, as the AWS SDKs read it.
+REGION = "AWS_REGION"
+# What the EKS pod identity webhook injects for IRSA.
+WEB_IDENTITY_VARIABLES = ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
 DEFAULT_POLL_SECONDS = 1.0
 DEFAULT_FRESH_SECONDS = 5.0
@@ -124,6 +133,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Settings:
+    region: str
     control_arn: str
     endpoints: tuple[Endpoint, ...]
     upstream_port: int
@@ -226,12 +236,42 @@ def _open_paths(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(listed)
 
 
+def _region(env: Mapping[str, str]) -> str:
+    allowed = "the pod's AWS region, e.g. us-west-2"
+    region = _required(env, REGION, allowed)
+    if not _REGION.match(region):
+        raise _bad(REGION, region, allowed)
+    return region
+
+
+def _web_identity(env: Mapping[str, str]) -> None:
+    """A pod the IRSA webhook did not mutate (its service account was not yet in the webhook's
+    cache when the pod was created: aws/amazon-eks-pod-identity-webhook#174) could never read
+    its control and would refuse every order while looking healthy; stopping at start makes it
+    crash-loop where `kubectl get pods` shows it, and a new pod gets the credentials."""
+    flag = env.get(REQUIRE_WEB_IDENTITY, "")
+    if flag not in ("", "0", "1"):
+        raise _bad(REQUIRE_WEB_IDENTITY, flag, '"1" (IRSA credentials required), "0" or ""')
+    if flag != "1":
+        return
+    for name in WEB_IDENTITY_VARIABLES:
+        if not env.get(name, "").strip():
+            raise ConfigError(
+                f"{name} is missing or empty: {REQUIRE_WEB_IDENTITY}=1 needs the IRSA "
+                "credentials the EKS pod identity webhook injects; check the service account's "
+                "eks.amazonaws.com/role-arn annotation and delete this pod so a new one gets them"
+            )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
+    region = _region(env)
+    _web_identity(env)
     arn_rule = 'the routing control ARN, starting with "arn:"'
     arn = _required(env, CONTROL_ARN, arn_rule)
     if not arn.startswith("arn:") or arn != arn.strip():
         raise _bad(CONTROL_ARN, arn, arn_rule)
-    endpoints = _endpoints(env)
+    # The pod's own region first: the endpoint in a failed region only costs timeouts.
+    endpoints = tuple(sorted(_endpoints(env), key=lambda e: e.region != region))
     upstream = _port(env, UPSTREAM_PORT)
     listen = _port(env, LISTEN_PORT)
     if listen == upstream:
@@ -251,7 +291,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if env.get(FRESH_SECONDS, "").strip():
             raise _bad(FRESH_SECONDS, env[FRESH_SECONDS], rule)
         raise ConfigError(f"{FRESH_SECONDS} is unset, and its default {fresh:g} is not {rule}")
-    return Settings(arn, endpoints, upstream, listen, open_paths, poll, fresh)
+    return Settings(region, arn, endpoints, upstream, listen, open_paths, poll, fresh)
 
 
 # -- logging ----------------------------------------------------------------------------------
@@ -365,13 +405,20 @@ def make_clients(settings: Settings) -> list[Any]:
     The General Reference ("Amazon Application Recovery Controller (ARC) endpoints and quotas",
     https://docs.aws.amazon.com/general/latest/gr/arc.html) also says to give us-west-2 as the
     Region for the Recovery Cluster API; the SDK examples above sign for each endpoint's own
-    Region instead, and so does this program, as the project's failover handler does."""
+    Region instead, and so does this program, as the project's failover handler does.
+
+    Credentials are resolved before any client exists, in a session for the pod's own region:
+    botocore creates the STS client of the web identity provider at the first resolution, in
+    the region of the client that triggered it, so the first endpoint's region would otherwise
+    decide, and us-east-1's STS is no use to dr while us-east-1 is down (shown with botocore
+    1.44 in tests/test_write_gate.py)."""
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=settings.call_timeout,
         read_timeout=settings.call_timeout,
     )
-    session = Session()
+    session = Session(region_name=settings.region)
+    session.get_credentials()
     return [
         session.client(
             "route53-recovery-cluster",

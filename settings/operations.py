@@ -105,6 +105,11 @@ class Dns(Model):
         return f"{region}.{self.record_name}"
 
 
+# The port the order gateway's write gate listens on in each pod (components/write_gate.py),
+# so the gateway's own may not be it.
+WRITE_GATE_PORT = 8480
+
+
 class Gateway(Model):
     """The order gateway workload and its public entry point."""
 
@@ -112,10 +117,20 @@ class Gateway(Model):
         default="hashicorp/http-echo:1.0.0",
         description="the container image (the default answers 200 on every path, /health included)",
     )
+    write_gate_image: Annotated[
+        str, Matches(_IMAGE, f"{_PINNED}, with python3 and boto3 on its PATH")
+    ] = Field(
+        default="public.ecr.aws/lambda/python:3.12",
+        description="the image the write gate's sidecar runs in (routing-control mode): any "
+        "image with python3 and boto3; the default is AWS Lambda's Python base image",
+    )
     args: Annotated[tuple[Annotated[str, Text()], ...], Listed()] = Field(
         default=("-listen=:5678", "-text=ok"), description="container arguments"
     )
-    port: Annotated[int, Whole(1024, 65535)] = Field(default=5678, description="container port")
+    port: Annotated[int, Whole(1024, 65535)] = Field(
+        default=5678,
+        description=f"container port (not {WRITE_GATE_PORT}: the write gate's, in the same pod)",
+    )
     throttle_rate_limit: Annotated[int, Whole(1, 10000)] = Field(
         default=1000, description="API Gateway steady requests per second"
     )
@@ -132,8 +147,13 @@ class Gateway(Model):
     @model_validator(mode="after")
     def _image_pinned(self) -> Self:
         problems = Problems()
-        if self.image.endswith(":latest"):
-            problems.invalid(("image",), self.image, _PINNED)
+        for key, image in (("image", self.image), ("writeGateImage", self.write_gate_image)):
+            if image.endswith(":latest"):
+                problems.invalid((key,), image, _PINNED)
+        if self.port == WRITE_GATE_PORT:
+            problems.invalid(
+                ("port",), self.port, f"a port other than {WRITE_GATE_PORT} (the write gate's)"
+            )
         problems.raise_any("Gateway")
         return self
 

@@ -107,7 +107,12 @@ def test_alertmanager_pages_the_alerts_topic(stack: StackGraph) -> None:
 
 
 def test_dashboards_are_provisioned(stack: StackGraph) -> None:
-    maps = {m.inputs["metadata"]["name"]: m for m in stack.of_type("kubernetes:core/v1:ConfigMap")}
+    # Grafana's sidecar loads the ConfigMaps labelled grafana_dashboard (components/prometheus.py).
+    maps = {
+        m.inputs["metadata"]["name"]: m
+        for m in stack.of_type("kubernetes:core/v1:ConfigMap")
+        if m.inputs["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    }
     assert set(maps) == {"dashboard-trading-gateway", "dashboard-disaster-recovery"}
     dr_dashboard = json.loads(
         maps["dashboard-disaster-recovery"].inputs["data"]["disaster-recovery.json"]

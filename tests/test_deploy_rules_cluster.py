@@ -111,6 +111,8 @@ def test_every_irsa_trust_names_the_service_account_its_consumer_creates(
     user-guide page documents. Each role has exactly one such consumer."""
     releases = stack.of_type("kubernetes:helm.sh/v3:Release")
     addons = stack.of_type("aws:eks/addon:Addon")
+    accounts = stack.of_type("kubernetes:core/v1:ServiceAccount")
+    deployments = stack.of_type("kubernetes:apps/v1:Deployment")
     checked = 0
     for role in stack.of_type("aws:iam/role:Role"):
         subject = _irsa_subject(role)
@@ -135,10 +137,24 @@ def test_every_irsa_trust_names_the_service_account_its_consumer_creates(
                 consumers.append(addon.name)
                 documented = EKS_ADDON_SERVICE_ACCOUNTS[addon.inputs["addonName"]]
                 assert documented == subject, (role.name, addon.name)
+        for account in accounts:
+            metadata = account.inputs["metadata"]
+            if metadata.get("annotations", {}).get(ROLE_ARN_ANNOTATION) != arn:
+                continue
+            consumers.append(account.name)
+            assert (metadata["namespace"], metadata["name"]) == subject, (role.name, account.name)
+            # The account is worth something only to pods that run as it.
+            assert any(
+                d.inputs["metadata"]["namespace"] == namespace
+                and d.inputs["spec"]["template"]["spec"].get("serviceAccountName")
+                == service_account
+                for d in deployments
+            ), (role.name, account.name)
         assert len(consumers) == 1, (role.name, subject, consumers)
         checked += 1
-    # EBS CSI, CloudWatch agent, cluster autoscaler, Alertmanager, Grafana, LB controller.
-    assert checked == 6
+    # EBS CSI, CloudWatch agent, cluster autoscaler, Alertmanager, Grafana, LB controller, the
+    # gateway's write gate.
+    assert checked == 7
 
 
 def test_grafana_runs_as_the_service_account_its_role_trusts(stack: StackGraph) -> None:

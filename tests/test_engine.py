@@ -79,7 +79,7 @@ def program_copy(destination: Path) -> Path:
     destination.mkdir()
     for path in [*ROOT.glob("Pulumi*.yaml"), *ROOT.glob("*.py")]:
         shutil.copy(path, destination / path.name)
-    for folder in ("components", "handlers", "settings"):
+    for folder in ("components", "gate", "handlers", "settings"):
         shutil.copytree(
             ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__")
         )

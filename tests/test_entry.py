@@ -86,7 +86,8 @@ def test_gateway_runs_as_non_root_with_health_probes(stack: StackGraph) -> None:
     deployment = stack.one("kubernetes:apps/v1:Deployment", f"{stack.name}-deployment")
     pod = deployment.inputs["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
-    (container,) = pod["containers"]
+    # The write gate's sidecar is the other container (tests/test_gateway_gate.py).
+    (container,) = [c for c in pod["containers"] if c["name"] == "order-gateway"]
     assert container["image"] == "hashicorp/http-echo:1.0.0"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False

@@ -366,6 +366,18 @@ def test_both_stack_files_switch_traffic_the_same_way() -> None:
             "no",
             "trading:security.cloudtrail = 'no' is not valid; allowed: true | false",
         ),
+        (
+            "gateway.writeGateImage",
+            "python:latest",
+            "trading:gateway.writeGateImage = 'python:latest' is not valid; allowed: an image "
+            "pinned by tag or digest, never latest",
+        ),
+        (
+            "gateway.port",
+            8480,
+            "trading:gateway.port = 8480 is not valid; allowed: a port other than 8480 (the "
+            "write gate's)",
+        ),
     ],
 )
 def test_more_rules_name_key_value_and_what_is_allowed(

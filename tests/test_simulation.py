@@ -929,3 +929,69 @@ def test_the_reverse_rule_follows_the_primary_regions_return(rds: topology.Topol
     assert w.reverse_rule_at is None
     w.advance(100 + w.physics.s3_reverse_rule_after_recovery_seconds + 1)
     assert w.reverse_rule_at == 100 + w.physics.s3_reverse_rule_after_recovery_seconds
+
+
+# -- the write gate ---------------------------------------------------------------------------
+
+
+def test_the_write_gate_follows_its_control_and_closes_when_it_cannot_read_it(
+    rds: topology.Topology,
+) -> None:
+    """Each region's gate (components/write_gate.py, read from the Deployment's sidecar) opens
+    only on a fresh read of its own control saying On: Off closes it at the next read, and a
+    region cut off from every ARC endpoint keeps its last read until it goes stale."""
+    clock, w = SimClock(), world(rds)
+    controls = rds.routing_controls
+    assert controls is not None
+    primary, dr = rds.primary.name, rds.dr.name
+    gate = rds.primary.write_gate
+    assert gate is not None and rds.dr.write_gate is not None
+    assert (gate.control_arn, rds.dr.write_gate.control_arn) == (controls.primary, controls.dr)
+    region, url = controls.endpoints[0]
+    session = boto3.Session(botocore_session=Bridge(w, clock, random.Random(1)).session())
+    arc = session.client(
+        "route53-recovery-cluster",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+
+    def at(t: float) -> None:
+        clock.sleep(t - clock.t)
+        w.advance(clock.t)
+
+    at(2)
+    assert w.gate_open(primary) and w.gate_open(dr)
+    arc.update_routing_control_states(
+        UpdateRoutingControlStateEntries=[
+            {"RoutingControlArn": controls.primary, "RoutingControlState": "Off"}
+        ]
+    )
+    at(clock.t + gate.poll_seconds + 0.01)
+    assert not w.gate_open(primary) and w.gate_open(dr)
+    arc.update_routing_control_states(
+        UpdateRoutingControlStateEntries=[
+            {"RoutingControlArn": controls.primary, "RoutingControlState": "On"}
+        ]
+    )
+    at(clock.t + gate.poll_seconds + 0.01)
+    assert w.gate_open(primary)
+    w.arc_cut_off.add(primary)
+    cut = clock.t
+    at(cut + gate.fresh_seconds - gate.poll_seconds - 0.01)
+    assert w.gate_open(primary)  # the last good read is still fresh
+    at(cut + gate.fresh_seconds + 0.01)
+    assert not w.gate_open(primary) and w.gate_open(dr)
+    assert [n for _, n in w.notes if "write gate" in n] == [
+        f"{primary}: write gate closed",
+        f"{primary}: write gate open",
+        f"{primary}: write gate closed",
+    ]
+
+
+def test_without_routing_controls_there_is_no_gate(inverting: topology.Topology) -> None:
+    assert inverting.primary.write_gate is None and inverting.dr.write_gate is None
+    w = world(inverting)
+    w.advance(60)
+    assert w.gate_open(inverting.primary.name) and w.gate_open(inverting.dr.name)

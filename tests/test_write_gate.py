@@ -11,6 +11,7 @@ Poll 0.2 s and freshness 1 s keep every wait short; waits poll against deadlines
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from gate import write_gate
 
 GATE = Path(__file__).resolve().parent.parent / "gate" / "write_gate.py"
 ARN = "arn:aws:route53-recovery-control::111122223333:controlpanel/abc/routingcontrol/def"
@@ -217,6 +220,7 @@ def base_env() -> dict[str, str]:
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REGION": "us-west-2",
         "GATE_ALLOW_HTTP_ENDPOINTS": "1",
         "GATE_POLL_SECONDS": str(POLL),
         "GATE_FRESH_SECONDS": str(FRESH),
@@ -526,6 +530,9 @@ GOOD_ENDPOINTS = '[{"region": "us-east-1", "endpoint": "https://abc.example.com"
         ({"GATE_UPSTREAM_PORT": "http"}, "GATE_UPSTREAM_PORT", "65535"),
         ({"GATE_OPEN_PATHS": '["health"]'}, "GATE_OPEN_PATHS", '"/"'),
         ({"GATE_POLL_SECONDS": "-1"}, "GATE_POLL_SECONDS", "positive"),
+        ({"AWS_REGION": ""}, "AWS_REGION", "the pod's AWS region"),
+        ({"AWS_REGION": "us west"}, "AWS_REGION", "the pod's AWS region"),
+        ({"GATE_REQUIRE_WEB_IDENTITY": "yes"}, "GATE_REQUIRE_WEB_IDENTITY", "IRSA"),
     ],
 )
 def test_a_bad_variable_stops_the_gate_at_start_and_is_named(
@@ -551,3 +558,88 @@ def test_a_bad_variable_stops_the_gate_at_start_and_is_named(
     for name, value in changes.items():
         if name == variable and value:
             assert value in result.stderr
+
+
+# -- credentials and endpoint order -----------------------------------------------------------
+
+
+class StsReachedError(Exception):
+    """Raised instead of calling STS: which region the credentials would come from."""
+
+
+def test_credentials_come_from_the_pods_own_sts_and_its_own_endpoint_is_tried_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With IRSA, botocore exchanges the web identity token with STS. dr's gate must do that at
+    us-west-2's STS, whatever region the first listed ARC endpoint is in: us-east-1's is down
+    exactly when dr matters. Real botocore decides; its STS client is intercepted before any
+    network call."""
+    token = tmp_path / "token"
+    token.write_text("header.payload.signature")
+    environment = base_env() | {
+        "GATE_ENDPOINTS": json.dumps(
+            [
+                {"region": "us-east-1", "endpoint": "https://host-a.us-east-1.example.com/v1"},
+                {"region": "us-west-2", "endpoint": "https://host-b.us-west-2.example.com/v1"},
+            ]
+        ),
+        "GATE_ALLOW_HTTP_ENDPOINTS": "",
+        "GATE_UPSTREAM_PORT": "8080",
+        "GATE_LISTEN_PORT": "8081",
+        "GATE_REQUIRE_WEB_IDENTITY": "1",
+        "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/write-gate",
+        "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+    }
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+        environment.pop(name, None)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = write_gate.load_settings(os.environ)
+    assert [e.region for e in settings.endpoints] == ["us-west-2", "us-east-1"]
+
+    import botocore.session  # noqa: PLC0415 - patched for this test only
+
+    create_client = botocore.session.Session.create_client
+
+    def intercept(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, service_name, *args, **kwargs)
+        if service_name == "sts":
+
+            def refuse(request: Any, **_: Any) -> None:
+                raise StsReachedError(request.url)
+
+            client.meta.events.register("before-send.sts", refuse)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", intercept)
+    # botocore gives the STS client the region of the first client created, so the order alone
+    # would do; the credentials must come from us-west-2 whatever the order.
+    east_first = dataclasses.replace(settings, endpoints=tuple(reversed(settings.endpoints)))
+    east = write_gate.make_clients(east_first)[0]
+    assert east.meta.region_name == "us-east-1"
+    with pytest.raises(StsReachedError) as reached:
+        east.get_routing_control_state(RoutingControlArn=ARN)
+    assert str(reached.value) == "https://sts.us-west-2.amazonaws.com/"
+
+
+def test_a_pod_without_irsa_credentials_stops_at_start_naming_them() -> None:
+    env = base_env() | {
+        "GATE_ENDPOINTS": GOOD_ENDPOINTS,
+        "GATE_UPSTREAM_PORT": "8080",
+        "GATE_LISTEN_PORT": "8081",
+        "GATE_REQUIRE_WEB_IDENTITY": "1",
+        "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/write-gate",
+    }
+    result = subprocess.run(
+        [sys.executable, str(GATE)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 2
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE is missing or empty" in result.stderr
+    assert "eks.amazonaws.com/role-arn" in result.stderr

@@ -90,6 +90,9 @@ class ReusedClients(boto3.Session):
 
 
 class Bridge:
+    """Answers the AWS calls of the code the simulation runs, all of which runs in dr (the
+    failover Lambda, its probe): a network fault is judged from there."""
+
     def __init__(self, world: World, clock: SimClock, rng: random.Random) -> None:
         self.world = world
         self.clock = clock
@@ -144,7 +147,7 @@ class Bridge:
         self._reach(service, region, config)
         self.clock.sleep(self.world.physics.api_latency_seconds)
         self.world.advance(self.clock.t)
-        if not self.world.api_reachable(service, region):
+        if not self.world.api_reachable(service, region, caller=self.world.dr_region):
             self._reach(service, region, config)
         params = context.get(PARAMS, {})
         if service == "sns" and operation == "Publish":
@@ -169,7 +172,7 @@ class Bridge:
         timeout = float(config.connect_timeout)
         for attempt in range(attempts):
             self.world.advance(self.clock.t)
-            if self.world.api_reachable(service, region):
+            if self.world.api_reachable(service, region, caller=self.world.dr_region):
                 return
             self.clock.sleep(timeout)
             if attempt + 1 < attempts:

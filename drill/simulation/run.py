@@ -197,6 +197,8 @@ class Simulation:
             world.recover(fault.region)
         elif fault.kind == "control-plane-outage":
             world.control_down.update((fault.region, s) for s in fault.services)
+        elif fault.kind == "arc-partition":
+            world.arc_cut_off.add(fault.region)
         elif fault.kind == "handler-killed":
             for run, invocation in self._live:
                 if self._commands.get(run.name, lambda: "")() in ("failover", "failback"):
@@ -212,6 +214,8 @@ class Simulation:
         self._note(f"fault over: {fault.kind} {fault.region}".strip())
         if fault.kind == "control-plane-outage":
             self.world.control_down.difference_update((fault.region, s) for s in fault.services)
+        elif fault.kind == "arc-partition":
+            self.world.arc_cut_off.discard(fault.region)
 
     def _act(self, action: Action) -> None:
         if action.operator == "rebuild-primary":
@@ -403,10 +407,12 @@ class Simulation:
 
     def _result(self) -> Result:
         world, ledger = self.world, self.world.ledger
+        # The primary stops taking writes when its region goes, or when its write gates can
+        # no longer read their routing control and close (fail-closed).
         outages = [
             f.at
             for f in self.scenario.faults
-            if f.kind == "region-outage" and f.region == world.primary_region
+            if f.kind in ("region-outage", "arc-partition") and f.region == world.primary_region
         ]
         failovers = self._failover_runs()
         starts = [*outages, failovers[0].started] if failovers else outages

@@ -40,6 +40,7 @@ FAULTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "region-outage": (("region",), ()),
     "region-recovery": (("region",), ()),
     "control-plane-outage": (("region", "services"), ("until",)),
+    "arc-partition": (("region",), ("until",)),
     "handler-killed": ((), ()),
     "probe-flap": (("until",), ("success_ratio",)),
     "capacity-shortage": (("region", "until"), ()),

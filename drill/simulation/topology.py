@@ -12,12 +12,16 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
+from gate import write_gate as gate
 from handlers.contract import Environment, NodeGroupSize, RoutingControls
 from outputs import StackOutput
 from testing.harness import reference_name, run_program, stack_config
 
 # The node group the order gateway's pods are pinned to (components/gateway.py).
 GATEWAY_NODE_GROUP = "trading"
+# The order gateway's Deployment and its write-gate sidecar (components/write_gate.py).
+GATEWAY_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+GATE_CONTAINER = "write-gate"
 TIERS = {"rds": "postgres", "aurora": "aurora-postgresql"}
 # What `trading:database` becomes for the Aurora tier (an engine version Aurora accepts).
 # Each data tier as `trading:database` fields over the stack files' own (which name Aurora).
@@ -46,6 +50,16 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class WriteGate:
+    """The gateway pods' write gate as deployed: the routing control it reads, how often, and
+    how old a read may be before the gate closes."""
+
+    control_arn: str
+    poll_seconds: float
+    fresh_seconds: float
+
+
+@dataclass(frozen=True)
 class Region:
     name: str
     cluster_name: str
@@ -59,6 +73,8 @@ class Region:
     db_identifier: str
     # The region's HTTPS health check; None when routing controls steer traffic.
     health_check: HealthCheck | None
+    # The gateway pods' write gate; None where the stacks deploy none (health check inversion).
+    write_gate: WriteGate | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,21 @@ def _region(
         gateway_max_unavailable=int(budget["spec"]["maxUnavailable"]),
         db_identifier=exports[StackOutput.DATABASE_IDENTIFIER],
         health_check=check,
+        write_gate=_write_gate(stack, resources),
+    )
+
+
+def _write_gate(stack: str, resources: list[Resource]) -> WriteGate | None:
+    gateway = _one(resources, GATEWAY_DEPLOYMENT, stack).inputs
+    containers = gateway["spec"]["template"]["spec"]["containers"]
+    sidecar = next((c for c in containers if c["name"] == GATE_CONTAINER), None)
+    if sidecar is None:
+        return None
+    env = {e["name"]: e["value"] for e in sidecar.get("env", [])}
+    return WriteGate(
+        control_arn=env[gate.CONTROL_ARN],
+        poll_seconds=float(env[gate.POLL_SECONDS]),
+        fresh_seconds=float(env[gate.FRESH_SECONDS]),
     )
 
 

@@ -199,6 +199,9 @@ class World:
         self._seq = itertools.count()
         self.down: set[str] = set()
         self.control_down: set[tuple[str, str]] = set()
+        # Regions whose own network reaches none of ARC's cluster endpoints, while everything
+        # else still reaches them (a partition between one region and ARC's data plane).
+        self.arc_cut_off: set[str] = set()
         self.flap: tuple[float, float, float] | None = None  # (from, until, success ratio)
         self.shortage: dict[str, float] = {}
         self.ledger = Ledger()
@@ -216,6 +219,13 @@ class World:
         arns = (self.routing.primary, self.routing.dr) if self.routing else ()
         self.routing_state = dict.fromkeys(arns, True)
         self.routing_seen = dict.fromkeys(arns, True)
+        # Each region's write gate (components/write_gate.py): the state and time of its last
+        # successful read of the region's routing control, and whether it was open last seen.
+        self.gates = {r.name: r.write_gate for r in (topology.primary, topology.dr) if r.write_gate}
+        self.gate_reads = {region: (True, 0.0) for region in self.gates}
+        self.gate_was_open = dict.fromkeys(self.gates, True)
+        for region, gate in self.gates.items():
+            self._every(gate.poll_seconds, gate.poll_seconds, lambda r=region: self._poll_gate(r))
         self.databases: dict[str, Database] = {}
         # What RDS publishes to CloudWatch for each replica, once a period, in the replica's
         # region: (region, kind, identifier) -> [(period start, lag in seconds)].
@@ -352,10 +362,21 @@ class World:
     def up(self, region: str) -> bool:
         return region not in self.down
 
-    def api_reachable(self, service: str, region: str) -> bool:
+    def api_reachable(self, service: str, region: str, caller: str | None = None) -> bool:
+        """Whether `service`'s endpoint in `region` answers now, to a caller in `caller`."""
+        if service == "route53-recovery-cluster" and caller in self.arc_cut_off:
+            return False
         if service == "route53":
             return ("us-east-1", "route53") not in self.control_down
         return self.up(region) and (region, service) not in self.control_down
+
+    def arc_reachable_from(self, region: str) -> bool:
+        """Whether anything in `region` reaches one of ARC's cluster endpoints now."""
+        assert self.routing is not None
+        return self.up(region) and any(
+            self.api_reachable("route53-recovery-cluster", endpoint_region, caller=region)
+            for endpoint_region, _ in self.routing.endpoints
+        )
 
     def endpoint_ok(self, region: str) -> bool:
         """Whether the region's /health answers 200 now (the gateway has a Ready pod)."""
@@ -759,10 +780,34 @@ class World:
                 self._store(write, region)
         self.ledger.attempt(write, self.t, region, acknowledged_by)
 
+    def _poll_gate(self, region: str) -> None:
+        """The write gate's sidecar reads its routing control through the first of ARC's
+        endpoints that answers; a read that no endpoint answers changes nothing, so the last
+        good read ages until the gate closes."""
+        gate = self.gates[region]
+        if self.arc_reachable_from(region):
+            self.gate_reads[region] = (self.routing_state[gate.control_arn], self.t)
+        is_open = self.gate_open(region)
+        if is_open != self.gate_was_open[region]:
+            self.gate_was_open[region] = is_open
+            self.notes.append((self.t, f"{region}: write gate {'open' if is_open else 'closed'}"))
+
+    def gate_open(self, region: str) -> bool:
+        """Whether the region's gateway passes orders: always without a gate; with one, while
+        its last read said On and is younger than the gate's freshness bound (fail-closed)."""
+        gate = self.gates.get(region)
+        if gate is None:
+            return True
+        on, read_at = self.gate_reads[region]
+        return on and self.t - read_at < gate.fresh_seconds
+
     def _admitted(self, region: str) -> bool:
-        """The gateway takes a write while it has a Ready pod and capacity to spare."""
+        """The gateway takes a write while its gate is open, it has a Ready pod and capacity to
+        spare."""
         gateway = self.clusters[region].gateway
         gateway.arrivals += 1
+        if not self.gate_open(region):
+            return False
         ready = gateway.ready_pods(self.t)
         rate = ready * self.physics.pod_writes_per_second
         gateway.tokens = min(rate, gateway.tokens + (self.t - gateway.tokens_at) * rate)
