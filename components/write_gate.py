@@ -10,10 +10,11 @@ needed in particular) every `POLL_SECONDS` and refuses orders with 503 unless a 
 than `FRESH_SECONDS` said On. A region cut off from ARC therefore stops taking orders too.
 
 It gates on the same control DNS follows, and only the data path: the health path passes
-whatever the gate says, and the pods' readiness does not depend on it. Failback checks the
-primary's endpoint health before it turns the primary's control On, and failover waits for dr's
-gateway replicas to be available before it moves traffic; either would wait forever on a gate
-in the readiness probe.
+whether the control reads On or Off (it fails only while the gate cannot read it), and the
+pods' readiness does not depend on the gate. Failback checks the primary's endpoint health
+before it turns the primary's control On, and a planned failover waits for dr's gateway
+replicas to be available before it moves traffic; either would wait forever on a gate that
+followed the control in the health path or the readiness probe.
 
 The program (gate/write_gate.py) is shipped as a ConfigMap and run by a pinned image that
 carries Python and boto3 (trading:gateway.writeGateImage); a hash of it in the pod template

@@ -12,9 +12,11 @@ the part of ARC built to stay available during the events that cause failovers (
 control planes for routing control",
 https://docs.aws.amazon.com/r53recovery/latest/dg/data-and-control-planes.html).
 
-The open paths (the health check) are always forwarded: the load balancer's health check and
-failback's endpoint check use them, and a readiness that depended on the gate would deadlock
-failback and capacity checks.
+The open paths (the health check) are forwarded whether the control reads On or Off: failback
+checks the primary's health while its control is still Off, and a health that followed the
+control would deadlock it. They answer 503 only while the gate is blind (no read yet, or none
+fresh): a region whose gates cannot read their control takes no orders, and its health checks,
+its alarm, the failover probe's canary and the drill then say so instead of calling it healthy.
 
 Shipped into the pod as a ConfigMap and run as ``python3 /opt/write-gate/write_gate.py``: one
 file, the standard library and boto3/botocore only.
@@ -340,6 +342,11 @@ class Decision(NamedTuple):
     open: bool
     reason: str
 
+    @property
+    def blind(self) -> bool:
+        """The gate does not know the control's state (as opposed to knowing it is Off)."""
+        return self.reason in (REASON_NEVER_READ, REASON_STALE)
+
 
 class Gate:
     """The last successful read of the routing control, and the decision it gives now."""
@@ -606,11 +613,14 @@ class GateHandler(BaseHTTPRequestHandler):
             return
         parts = urlsplit(self.path)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        if parts.path not in server.settings.open_paths:
-            decision = server.gate.decide()
-            if not decision.open:
-                self._refuse(decision)
+        decision = server.gate.decide()
+        if parts.path in server.settings.open_paths:
+            if decision.blind:
+                self._blind(decision)
                 return
+        elif not decision.open:
+            self._refuse(decision)
+            return
         self._forward(server.settings.upstream_port, target, body, length is not None)
 
     def _linger(self) -> None:
@@ -634,10 +644,18 @@ class GateHandler(BaseHTTPRequestHandler):
         self._reply(
             503,
             "region_not_accepting_orders",
-            "This region does not take orders now; retry, and the request will reach the "
-            "region that does.",
+            "This region does not take orders now; retry with a fresh DNS answer and a new "
+            "connection.",
             reason=decision.reason,
             extra_headers={"Retry-After": "1"},
+        )
+
+    def _blind(self, decision: Decision) -> None:
+        self._reply(
+            503,
+            "write_gate_blind",
+            "This pod cannot read its region's routing control, so it takes no orders.",
+            reason=decision.reason,
         )
 
     def _reply(

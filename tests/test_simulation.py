@@ -939,7 +939,8 @@ def test_the_write_gate_follows_its_control_and_closes_when_it_cannot_read_it(
 ) -> None:
     """Each region's gate (components/write_gate.py, read from the Deployment's sidecar) opens
     only on a fresh read of its own control saying On: Off closes it at the next read, and a
-    region cut off from every ARC endpoint keeps its last read until it goes stale."""
+    region cut off from every ARC endpoint keeps its last read until it goes stale, then fails
+    its /health as well."""
     clock, w = SimClock(), world(rds)
     controls = rds.routing_controls
     assert controls is not None
@@ -970,6 +971,8 @@ def test_the_write_gate_follows_its_control_and_closes_when_it_cannot_read_it(
     )
     at(clock.t + gate.poll_seconds + 0.01)
     assert not w.gate_open(primary) and w.gate_open(dr)
+    # Off is known: /health still answers, so failback can judge the old primary.
+    assert w.endpoint_ok(primary)
     arc.update_routing_control_states(
         UpdateRoutingControlStateEntries=[
             {"RoutingControlArn": controls.primary, "RoutingControlState": "On"}
@@ -983,6 +986,8 @@ def test_the_write_gate_follows_its_control_and_closes_when_it_cannot_read_it(
     assert w.gate_open(primary)  # the last good read is still fresh
     at(cut + gate.fresh_seconds + 0.01)
     assert not w.gate_open(primary) and w.gate_open(dr)
+    # Blind: /health fails too, where the canary and the region's checks see it.
+    assert not w.endpoint_ok(primary) and w.endpoint_ok(dr)
     assert [n for _, n in w.notes if "write gate" in n] == [
         f"{primary}: write gate closed",
         f"{primary}: write gate open",

@@ -326,13 +326,16 @@ def test_closed_before_the_first_read_and_open_once_the_control_reads_on(
     assert "no successful read" in refusal["reason"]
     assert not [s for s in upstream.seen if s.path == "/orders"]
 
-    # The health check is forwarded whatever the gate says.
+    # Blind, the health check says so itself and does not reach the gateway.
     status, _, body = gate.request("GET", "/health?probe=alb")
-    assert (status, body) == (200, UpstreamStub.BODY)
-    assert upstream.seen[-1].path == "/health?probe=alb"
+    assert (status, json.loads(body)["error"]) == (503, "write_gate_blind")
+    assert not upstream.seen
 
     endpoint.fail = False
     wait_for(lambda: gate.status() == 200, 5, "the gate to open")
+    status, _, body = gate.request("GET", "/health?probe=alb")
+    assert (status, body) == (200, UpstreamStub.BODY)
+    assert upstream.seen[-1].path == "/health?probe=alb"
     # The stub saw the real client: the data-plane operation, JSON 1.0, signed for the
     # endpoint's region and for the route53-recovery-cluster service.
     call = endpoint.calls[-1]
@@ -409,6 +412,9 @@ def test_turning_the_control_off_closes_the_gate_within_a_poll(
     assert status == 503
     assert json.loads(body)["reason"] == "routing control Off"
     assert gate.events("gate_closed")[-1]["reason"] == "routing control Off"
+    # Off is known, not blind: the health check still reaches the gateway, so failback can see
+    # the old primary healthy before its control turns On.
+    assert gate.status("/health") == 200
 
     # And it opens again when the control is back On.
     endpoint.state = "On"
@@ -478,18 +484,19 @@ def test_when_every_endpoint_fails_the_gate_closes_once_the_last_read_goes_stale
     assert status == 503
     assert json.loads(body)["reason"] == "no fresh read of the routing control"
     assert gate.events("gate_closed")[-1]["reason"] == "no fresh read of the routing control"
-    # The health check still reaches the gateway.
-    assert gate.status("/health") == 200
+    # Blind: the health check fails too, so the region's checks and the canary see it.
+    status, _, body = gate.request("GET", "/health")
+    assert (status, json.loads(body)["reason"]) == (503, "no fresh read of the routing control")
 
 
 def test_an_unreachable_gateway_is_answered_502(
     arc: Callable[[str], ArcStub], run_gate: Callable[..., Gate]
 ) -> None:
     gate = run_gate([arc("us-east-1").endpoint], free_port())
+    wait_for(lambda: gate.events("gate_open"), 5, "the gate to open")
     status, _, body = gate.request("GET", "/health")
     assert status == 502
     assert json.loads(body)["error"] == "gateway_unreachable"
-    wait_for(lambda: gate.events("gate_open"), 5, "the gate to open")
     assert gate.status() == 502
 
 

@@ -379,8 +379,11 @@ class World:
         )
 
     def endpoint_ok(self, region: str) -> bool:
-        """Whether the region's /health answers 200 now (the gateway has a Ready pod)."""
+        """Whether the region's /health answers 200 now: the gateway has a Ready pod, and its
+        write gate, if any, can read its routing control (a blind gate answers 503)."""
         if not self.up(region) or self.clusters[region].gateway.ready_pods(self.t) == 0:
+            return False
+        if self.gate_blind(region):
             return False
         if region == self.primary_region and self.flap and self.flap[0] <= self.t < self.flap[1]:
             return self.rng.random() < self.flap[2]
@@ -792,6 +795,13 @@ class World:
             self.gate_was_open[region] = is_open
             self.notes.append((self.t, f"{region}: write gate {'open' if is_open else 'closed'}"))
 
+    def gate_blind(self, region: str) -> bool:
+        """Whether the region's gate has no fresh read of its control (On or Off)."""
+        gate = self.gates.get(region)
+        if gate is None:
+            return False
+        return self.t - self.gate_reads[region][1] >= gate.fresh_seconds
+
     def gate_open(self, region: str) -> bool:
         """Whether the region's gateway passes orders: always without a gate; with one, while
         its last read said On and is younger than the gate's freshness bound (fail-closed)."""
@@ -804,10 +814,11 @@ class World:
     def _admitted(self, region: str) -> bool:
         """The gateway takes a write while its gate is open, it has a Ready pod and capacity to
         spare."""
-        gateway = self.clusters[region].gateway
-        gateway.arrivals += 1
         if not self.gate_open(region):
             return False
+        gateway = self.clusters[region].gateway
+        # What the pods' CPU sees: a refused order costs the gateway nothing.
+        gateway.arrivals += 1
         ready = gateway.ready_pods(self.t)
         rate = ready * self.physics.pod_writes_per_second
         gateway.tokens = min(rate, gateway.tokens + (self.t - gateway.tokens_at) * rate)
