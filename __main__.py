@@ -134,6 +134,7 @@ else:
             primary_health_check_id="" if routing is not None else data.primary_health_check_id,
             dr_health_check_id=region.health_check_id,
             primary_endpoint=data.primary_endpoint,
+            dr_endpoint=f"https://{region.regional_hostname}",
             traffic_control=config.dns.traffic_control,
             routing_control_arns=routing.apply(lambda c: dict(c.arns))
             if routing is not None

@@ -273,6 +273,7 @@ class FailoverAutomation(pulumi.ComponentResource):
             Environment.PRIMARY_HEALTH_CHECK_ID: args.primary_health_check_id,
             Environment.DR_HEALTH_CHECK_ID: args.dr_health_check_id,
             Environment.PRIMARY_ENDPOINT: args.primary_endpoint,
+            Environment.DR_ENDPOINT: args.dr_endpoint,
             Environment.FAILOVER_MODE: args.settings.mode,
             Environment.PROBE_FAILURE_THRESHOLD: args.settings.probe_failure_threshold,
         }

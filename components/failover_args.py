@@ -34,6 +34,8 @@ class FailoverAutomationArgs:
     primary_health_check_id: pulumi.Input[str] = ""
     dr_health_check_id: pulumi.Input[str] = ""
     primary_endpoint: pulumi.Input[str] = ""
+    # dr's own regional endpoint (https://...): failover verifies dr serves through it.
+    dr_endpoint: pulumi.Input[str] = ""
     # "routing-control" (Route 53 ARC) or "health-check-inversion".
     traffic_control: str = HEALTH_CHECK_INVERSION
     # Routing-control mode only: {"primary": arn, "dr": arn}, and the ARC cluster's regional

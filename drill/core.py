@@ -66,7 +66,7 @@ class PhaseListener(Protocol):
 # neither is the step.
 HANDLER_STEP_CHECKS = {
     "verify-database": "database-writable",
-    "verify-dr-health": "dr-health-check",
+    "verify-dr-endpoint": "dr-health-check",
     "replica-caught-up": "replication-healthy",
     "primary-caught-up": "replication-back-to-primary",
 }

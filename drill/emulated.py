@@ -25,7 +25,7 @@ from drill import automation
 from drill.core import Drill
 from drill.model import Target
 from handlers import markers
-from handlers.failover import Runner
+from handlers.failover import HttpStatus, Runner, fetch_status
 from handlers.model import parse_event
 from outputs import StackOutput
 from testing import emulation
@@ -48,6 +48,19 @@ NOT_EMULATED = {
     "replication-back-to-primary": "moto does not replicate the dr database back to the "
     "primary, so the drill forces the failback",
 }
+
+
+def _dr_endpoint_answers(dr_endpoint: str) -> HttpStatus:
+    """dr's /health as healthy, as moto reports its health check (`dr-health-check` is not
+    emulated, and neither is the handler's `verify-dr-endpoint`); any other URL is really
+    requested, as before."""
+
+    def status(url: str, timeout: float) -> int | None:
+        if dr_endpoint and url.startswith(dr_endpoint.rstrip("/")):
+            return 200
+        return fetch_status(url, timeout)
+
+    return status
 
 
 class SkippingClock:
@@ -201,6 +214,7 @@ def build(
                 emulation.clients(world.env),
                 parse_event(payload),
                 clock=SkippingClock(),
+                http_status=_dr_endpoint_answers(world.env.dr_endpoint),
             ).dispatch()
 
     target = Target.from_outputs(stacks.primary_name, primary, stacks.dr_name, dr)

@@ -152,6 +152,7 @@ class Environment:
     PRIMARY_HEALTH_CHECK_ID: ClassVar[str] = "PRIMARY_HEALTH_CHECK_ID"
     DR_HEALTH_CHECK_ID: ClassVar[str] = "DR_HEALTH_CHECK_ID"
     PRIMARY_ENDPOINT: ClassVar[str] = "PRIMARY_ENDPOINT"
+    DR_ENDPOINT: ClassVar[str] = "DR_ENDPOINT"
     FAILOVER_MODE: ClassVar[str] = "FAILOVER_MODE"
     PROBE_FAILURE_THRESHOLD: ClassVar[str] = "PROBE_FAILURE_THRESHOLD"
     TRAFFIC_CONTROL: ClassVar[str] = "TRAFFIC_CONTROL"
@@ -182,6 +183,8 @@ class Environment:
     dr_health_check_id: str = ""
     # The primary's regional endpoint, "" when unknown: the probe's canary.
     primary_endpoint: str = ""
+    # dr's own regional endpoint, "" when unknown: a failover is verified through it.
+    dr_endpoint: str = ""
     failover_mode: str = "manual"
     probe_failure_threshold: int = 3
     traffic_control: str = HEALTH_CHECK_INVERSION
@@ -220,6 +223,7 @@ class Environment:
             self.PRIMARY_HEALTH_CHECK_ID: self.primary_health_check_id,
             self.DR_HEALTH_CHECK_ID: self.dr_health_check_id,
             self.PRIMARY_ENDPOINT: self.primary_endpoint,
+            self.DR_ENDPOINT: self.dr_endpoint,
             self.FAILOVER_MODE: self.failover_mode,
             self.PROBE_FAILURE_THRESHOLD: self.probe_failure_threshold,
             self.TRAFFIC_CONTROL: self.traffic_control,
@@ -320,6 +324,7 @@ class Environment:
             primary_health_check_id=env.get(cls.PRIMARY_HEALTH_CHECK_ID, ""),
             dr_health_check_id=env.get(cls.DR_HEALTH_CHECK_ID, ""),
             primary_endpoint=env.get(cls.PRIMARY_ENDPOINT, ""),
+            dr_endpoint=env.get(cls.DR_ENDPOINT, ""),
             failover_mode=env.get(cls.FAILOVER_MODE) or "manual",
             probe_failure_threshold=int(threshold),
             traffic_control=traffic,
@@ -507,6 +512,7 @@ _CHECKS: dict[str, Check] = {
     Environment.PRIMARY_HEALTH_CHECK_ID: _pattern(NAME_PATTERN, _NAME_RULE, optional=True),
     Environment.DR_HEALTH_CHECK_ID: _pattern(NAME_PATTERN, _NAME_RULE, optional=True),
     Environment.PRIMARY_ENDPOINT: _pattern(HTTPS_URL_PATTERN, _HTTPS_RULE, optional=True),
+    Environment.DR_ENDPOINT: _pattern(HTTPS_URL_PATTERN, _HTTPS_RULE, optional=True),
     Environment.FAILOVER_MODE: _choice(FAILOVER_MODES),
     Environment.PROBE_FAILURE_THRESHOLD: _check_threshold,
     Environment.TRAFFIC_CONTROL: _choice(TRAFFIC_CONTROLS),

@@ -218,7 +218,7 @@ class Runner:
         self.command = command
         self.parallel = parallel
         self.clock = clock
-        self.http_status = http_status or _http_status
+        self.http_status = http_status or fetch_status
         self.remaining_ms = remaining_ms
         self.store = StateStore(clients.dynamodb, env.state_table)
         # Lambda's request id, so the state record leads to the run's logs.
@@ -330,6 +330,7 @@ class Runner:
                 after=("scale-node-groups", "scale-gateway"),
             ),
             Step("verify-database", self._verify_dr_database, after=("promote-database",)),
+            Step("verify-dr-endpoint", self._verify_dr_endpoint, after=("scale-gateway",)),
         ]
 
     def _unplanned_failover(self, timeline: Timeline) -> None:
@@ -374,7 +375,11 @@ class Runner:
             return
         timeline.run_parallel(self._verify_steps())
         timeline.run(
-            Step("pin-traffic", self._pin_traffic, after=("verify-capacity", "verify-database"))
+            Step(
+                "pin-traffic",
+                self._pin_traffic,
+                after=("verify-capacity", "verify-database", "verify-dr-endpoint"),
+            )
         )
 
     def _promote_dr_database(self) -> str:
@@ -500,6 +505,27 @@ class Runner:
             c.kube, env, env.full, self._gateway_size(full=True), self.pace
         )
         return f"{active}; {serving}"
+
+    def _verify_dr_endpoint(self) -> str:
+        """dr's /health through its own regional endpoint (API Gateway, WAF, load balancer,
+        pods): Ready pods are not enough, since a write gate that cannot read its routing
+        control keeps its pod Ready but answers 503 there and refuses every order."""
+        if not self.env.dr_endpoint:
+            return "no dr endpoint configured: dr's serving path is not checked"
+        url = self.env.dr_endpoint.rstrip("/") + "/health"
+        seen: list[int | None] = []
+
+        def healthy() -> bool:
+            seen.append(self.http_status(url, PROBE_TIMEOUT_SECONDS))
+            return seen[-1] == 200
+
+        try:
+            steps.wait_for(self.pace, f"{url} to answer 200", healthy, steps.GATEWAY_WAIT)
+        except steps.StepFailedError as error:
+            raise steps.StepFailedError(
+                f"{error}; last answer: {seen[-1] if seen else None}"
+            ) from None
+        return f"{url} answers 200"
 
     # -- failback ---------------------------------------------------------------------------
 
@@ -866,7 +892,7 @@ class Runner:
         return self._fence_primary_now()
 
 
-def _http_status(url: str, timeout: float) -> int | None:
+def fetch_status(url: str, timeout: float) -> int | None:
     """The status of a GET, or None when no answer came (refused, timed out, TLS failure)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:

@@ -115,6 +115,7 @@ def test_the_parsed_environment_names_what_the_stacks_built(
         assert env.primary_db_identifier == primary.exports[StackOutput.DATABASE_IDENTIFIER]
         assert env.primary_region == primary.exports[StackOutput.REGION]
         assert env.primary_endpoint == f"https://{primary.exports[StackOutput.REGIONAL_ENDPOINT]}"
+        assert env.dr_endpoint == f"https://{dr.exports[StackOutput.REGIONAL_ENDPOINT]}"
         assert env.state_table == dr.exports[StackOutput.FAILOVER_STATE_TABLE]
         assert env.topic_arn == dr.exports[StackOutput.FAILOVER_TOPIC_ARN]
         assert env.dr_health_check_id == dr.exports[StackOutput.HEALTH_CHECK_ID]

@@ -77,9 +77,10 @@ def primary_lag(seconds: float) -> None:
     )
 
 
-def answering(status: int | None) -> Callable[[str, float], int | None]:
-    """The primary's regional endpoint as the canary sees it (None: no answer)."""
-    return lambda url, timeout: status
+def answering(status: int | None, dr: int | None = 200) -> Callable[[str, float], int | None]:
+    """The primary's regional endpoint as the canary sees it (None: no answer), and dr's own,
+    `https://us-west-2.<recordName>`, as failover's verification sees it."""
+    return lambda url, timeout: dr if url.startswith(f"https://{REGION}.") else status
 
 
 def command(action: str, **fields: Any) -> Command:
@@ -261,13 +262,34 @@ def test_failover_pins_traffic_promotes_scales_fences_and_notifies(
             "fence-old-primary",
             "verify-capacity",
             "verify-database",
+            "verify-dr-endpoint",
         ]
     )
     assert all(e["endedAt"] >= e["startedAt"] for e in report["timeline"])
     (notification,) = world.notifications(sqs)
     assert notification["outcome"] == "SUCCEEDED"
     assert notification["runId"] == report["runId"]
-    assert len(notification["timeline"]) == 7
+    assert len(notification["timeline"]) == 8
+
+
+def test_a_dr_that_does_not_serve_fails_the_failover_naming_its_endpoint(
+    world: emulation.World,
+) -> None:
+    """Ready pods are not serving: a write gate that cannot read its routing control keeps its
+    pod Ready and answers 503 on /health. The run must not report SUCCEEDED then."""
+    report = run(world, "failover", rds=promotable(world), http=answering(None, dr=503))
+    assert report["outcome"] == "FAILED"
+    assert report["failedSteps"] == ["verify-dr-endpoint"]
+    (detail,) = [e["detail"] for e in report["timeline"] if e["step"] == "verify-dr-endpoint"]
+    url = f"{world.env.dr_endpoint}/health"
+    assert url.startswith(f"https://{REGION}.")
+    assert detail == (
+        f"StepFailedError: {url} to answer 200 not reached after 40 checks 15 s apart; "
+        "last answer: 503"
+    )
+    # Capacity and the database were done; only the proof that dr serves is missing.
+    assert sizes(world) == {"system": 3, "trading": 6}
+    assert state(world) == "failed"
 
 
 def test_second_failover_is_a_noop_reporting_the_state(world: emulation.World) -> None:

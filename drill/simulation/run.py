@@ -294,20 +294,24 @@ class Simulation:
         self.clock.spawn(body, run.name, invocation=invocation)
 
     def _http_status(self, url: str, timeout: float) -> int | None:
-        """The handler's GET of a region's /health, on the simulated network."""
+        """The handler's GET of a region's /health through its regional endpoint, on the
+        simulated network: the primary's (the probe's canary, failback's precondition) or dr's
+        (failover's verification)."""
         self.world.advance(self.clock.t)
-        if not url.startswith(self.env.primary_endpoint.rstrip("/")):
-            self.clock.sleep(timeout)
-            return None
-        region = self.world.primary_region
-        if not self.world.up(region):
+        regions = {
+            self.env.primary_endpoint: self.world.primary_region,
+            self.env.dr_endpoint: self.world.dr_region,
+        }
+        region = next((r for e, r in regions.items() if e and url.startswith(e.rstrip("/"))), None)
+        if region is None or not self.world.up(region):
             self.clock.sleep(timeout)
             return None
         self.clock.sleep(self.scenario.physics.api_latency_seconds)
         self.world.advance(self.clock.t)
         if self.world.endpoint_ok(region):
             return 200
-        if self.world.clusters[region].gateway.ready_pods(self.clock.t) == 0:
+        no_pod = self.world.clusters[region].gateway.ready_pods(self.clock.t) == 0
+        if no_pod or self.world.gate_blind(region):
             return 503
         self.clock.sleep(timeout)
         return None
