@@ -129,8 +129,9 @@ else:
             data_key_arn=data.data_key_arn,
             # With routing controls the handler moves traffic on ARC's data plane and must not
             # touch Route 53 health checks: no primary check to invert. dr's HTTPS check still
-            # exists (its alarm pages on dr's /health) and stays the handler's advisory
-            # "dr is healthy" reading; it is not what dr's failover record follows.
+            # exists (its alarm pages on dr's /health, and the drill reads it); it is not what
+            # dr's failover record follows. The handler checks dr's /health itself, through
+            # dr_endpoint.
             primary_health_check_id="" if routing is not None else data.primary_health_check_id,
             dr_health_check_id=region.health_check_id,
             primary_endpoint=data.primary_endpoint,

@@ -6,7 +6,7 @@ What the failover record follows is `trading:dns.trafficControl`:
 - routing-control (the default): a health check of type RECOVERY_CONTROL tied to this region's
   ARC routing control (components/recovery.py), so the control's On/Off state, changed on ARC's
   five-region data plane, decides where clients go. The HTTPS check stays, unattached: its alarm
-  pages when the region's `/health` fails, and the failover handler's verify step reads dr's.
+  pages when the region's `/health` fails, and the drill's serving checks read dr's.
 - health-check-inversion: the HTTPS check itself; failover inverts the primary's through the
   Route 53 API, whose control plane is in us-east-1, the region that failed.
 

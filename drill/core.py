@@ -66,7 +66,8 @@ class PhaseListener(Protocol):
 # neither is the step.
 HANDLER_STEP_CHECKS = {
     "verify-database": "database-writable",
-    "verify-dr-endpoint": "dr-health-check",
+    "verify-dr-endpoint": "regional-endpoints",
+    "verify-primary-endpoint": "regional-endpoints",
     "replica-caught-up": "replication-healthy",
     "primary-caught-up": "replication-back-to-primary",
 }

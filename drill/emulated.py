@@ -39,6 +39,8 @@ NOT_EMULATED = {
     "database-writable": "moto emulates neither RDS promotion (it still describes a replica) "
     "nor Aurora's global switchover and failover (a stand-in only records the new writer)",
     "dr-health-check": "moto reports every Route 53 health check as healthy",
+    "regional-endpoints": "nothing serves HTTP in the emulation: the handler's GETs of the "
+    "regions' /health are answered 200 by a stand-in",
     "dns-resolves-to-dr": "there is no DNS in the emulation",
     "marker-writers-deployed": "moto cannot run Lambda code; the marker writers run "
     "in-process with boto3 against moto",
@@ -50,13 +52,14 @@ NOT_EMULATED = {
 }
 
 
-def _dr_endpoint_answers(dr_endpoint: str) -> HttpStatus:
-    """dr's /health as healthy, as moto reports its health check (`dr-health-check` is not
-    emulated, and neither is the handler's `verify-dr-endpoint`); any other URL is really
-    requested, as before."""
+def _endpoints_answer(*endpoints: str) -> HttpStatus:
+    """The regions' /health as healthy, as moto reports their health checks (`regional-
+    endpoints` is not emulated: the handler's verify-dr-endpoint and verify-primary-endpoint
+    steps say so); any other URL is really requested."""
+    known = tuple(e.rstrip("/") for e in endpoints if e)
 
     def status(url: str, timeout: float) -> int | None:
-        if dr_endpoint and url.startswith(dr_endpoint.rstrip("/")):
+        if url.startswith(known):
             return 200
         return fetch_status(url, timeout)
 
@@ -214,7 +217,7 @@ def build(
                 emulation.clients(world.env),
                 parse_event(payload),
                 clock=SkippingClock(),
-                http_status=_dr_endpoint_answers(world.env.dr_endpoint),
+                http_status=_endpoints_answer(world.env.dr_endpoint, world.env.primary_endpoint),
             ).dispatch()
 
     target = Target.from_outputs(stacks.primary_name, primary, stacks.dr_name, dr)

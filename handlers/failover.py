@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import http.client
 import json
 import logging
 import os
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -510,9 +512,12 @@ class Runner:
         """dr's /health through its own regional endpoint (API Gateway, WAF, load balancer,
         pods): Ready pods are not enough, since a write gate that cannot read its routing
         control keeps its pod Ready but answers 503 there and refuses every order."""
-        if not self.env.dr_endpoint:
-            return "no dr endpoint configured: dr's serving path is not checked"
-        url = self.env.dr_endpoint.rstrip("/") + "/health"
+        return self._verify_endpoint(self.env.dr_endpoint, "dr")
+
+    def _verify_endpoint(self, endpoint: str, region: str) -> str:
+        if not endpoint:
+            return f"no {region} endpoint configured: its serving path is not checked"
+        url = endpoint.rstrip("/") + "/health"
         seen: list[int | None] = []
 
         def healthy() -> bool:
@@ -614,17 +619,26 @@ class Runner:
                 after=("verify-primary-database", "replicate-dr-objects"),
             )
         )
+        # The primary was healthy when the run began (unless forced); dr keeps its capacity
+        # until the primary serves again, through its own endpoint, after the release.
+        timeline.run(
+            Step(
+                "verify-primary-endpoint",
+                lambda: self._verify_endpoint(env.primary_endpoint, "primary"),
+                after=("release-traffic",),
+            )
+        )
         timeline.run_parallel(
             [
                 Step(
                     "scale-to-pilot-light",
                     lambda: steps.scale_node_groups(c.eks, env, env.pilot_light),
-                    after=("release-traffic",),
+                    after=("verify-primary-endpoint",),
                 ),
                 Step(
                     "scale-gateway-down",
                     lambda: self._scale_gateway(full=False),
-                    after=("release-traffic",),
+                    after=("verify-primary-endpoint",),
                 ),
             ]
         )
@@ -893,11 +907,17 @@ class Runner:
 
 
 def fetch_status(url: str, timeout: float) -> int | None:
-    """The status of a GET, or None when no answer came (refused, timed out, TLS failure)."""
+    """The status of a GET, or None when no answer came (refused, timed out, TLS failure, a
+    malformed answer). urllib raises HTTPError, an OSError, for every status from 400 up:
+    those are answers, and their status is what the caller judges (a 403 from the WAF is a
+    live region, a 503 a blind write gate)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status
-    except OSError:
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+    except (OSError, http.client.HTTPException, ValueError):
         return None
 
 

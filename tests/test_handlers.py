@@ -6,7 +6,9 @@ advances at once (the simulation measures how long they take)."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -407,6 +409,37 @@ def rebuilt_primary(world: emulation.World, promoted: bool = False) -> Any:
     )
 
 
+def abandoning_failback(world: emulation.World, **overrides: Any) -> dict:
+    """A failback forced past its guards and dr's writes, onto a primary rebuilt by hand."""
+    return run(
+        world,
+        "failback",
+        force=True,
+        abandon_dr_writes=True,
+        reason="drill: primary rebuilt by hand",
+        primary_rds=rebuilt_primary(world, promoted=True),
+        **overrides,
+    )
+
+
+def test_a_failback_whose_primary_does_not_serve_keeps_dr_at_full_capacity(
+    world: emulation.World,
+) -> None:
+    """After the release, the primary must answer its /health through its own endpoint before
+    dr goes back to the pilot light: forced past the refusal, a primary whose write gates
+    cannot read (503) leaves the run FAILED with dr still able to serve."""
+    run(world, "failover", rds=promotable(world))
+    records_buckets(world)
+    deploy_reverse_rule(world)
+    report = abandoning_failback(world, http=answering(503))
+    assert report["outcome"] == "FAILED"
+    assert report["failedSteps"] == ["verify-primary-endpoint"]
+    outcomes = {e["step"]: e["outcome"] for e in report["timeline"]}
+    assert outcomes["release-traffic"] == "succeeded"
+    assert outcomes["scale-to-pilot-light"] == outcomes["scale-gateway-down"] == "skipped"
+    assert sizes(world) == {"system": 3, "trading": 6}
+
+
 def test_failback_without_dr_writes_on_the_primary_is_refused_unless_abandoned(
     world: emulation.World,
 ) -> None:
@@ -440,14 +473,7 @@ def test_failback_without_dr_writes_on_the_primary_is_refused_unless_abandoned(
     assert pinned(world) and read_only(REGION, world.env.db_identifier)
     world.notifications(sqs)
 
-    report = run(
-        world,
-        "failback",
-        force=True,
-        abandon_dr_writes=True,
-        reason="drill: primary rebuilt by hand",
-        primary_rds=rebuilt_primary(world, promoted=True),
-    )
+    report = abandoning_failback(world)
     assert report["outcome"] == "SUCCEEDED", report
     assert report["forced"] is True
     assert report["reason"] == "drill: primary rebuilt by hand"
@@ -461,7 +487,8 @@ def test_failback_without_dr_writes_on_the_primary_is_refused_unless_abandoned(
     order = [e["step"] for e in report["timeline"]]
     assert order[:2] == ["fence-dr-database", "primary-caught-up"]
     assert order.index("release-traffic") > order.index("verify-primary-database")
-    assert order.index("scale-to-pilot-light") > order.index("release-traffic")
+    assert order.index("verify-primary-endpoint") > order.index("release-traffic")
+    assert order.index("scale-to-pilot-light") > order.index("verify-primary-endpoint")
     # dr stays read-only: it is rebuilt as the primary's replica next (runbook).
     assert read_only(REGION, world.env.db_identifier)
     (notification,) = world.notifications(sqs)
@@ -1294,3 +1321,40 @@ def test_object_replication_variables_come_together_or_not_at_all(
         )
     }
     assert parse_environment({**bare, "AWS_REGION": REGION}).records_bucket == ""
+
+
+# -- the canary's GET, against a real HTTP server ---------------------------------------------
+
+
+def test_fetch_status_returns_every_answer_and_none_only_without_one() -> None:
+    """urllib raises for statuses from 400 up; those are still answers (a 403 from the WAF is
+    a live region, a 503 a blind write gate). A refused connection or a malformed answer is
+    none."""
+
+    class Answers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/garbage":
+                self.wfile.write(b"not http at all\r\n\r\n")
+                return
+            self.send_response(int(self.path.strip("/")))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for status in (200, 403, 429, 503):
+            assert failover_module.fetch_status(f"{base}/{status}", 5) == status
+        assert failover_module.fetch_status(f"{base}/garbage", 5) is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    assert failover_module.fetch_status(f"http://127.0.0.1:{port}/health", 5) is None
+    assert failover_module.fetch_status("http://127.0.0.1:notaport/health", 5) is None

@@ -27,6 +27,7 @@ from drill.simulation.run import Simulation
 from drill.simulation.scenario import Scenario, ScenarioError, load, parse
 from drill.simulation.world import World
 from handlers import steps
+from handlers.contract import RoutingControls
 from handlers.failover import LEASE_SECONDS
 from handlers.steps import LAG_FAILING_SECONDS
 from testing.harness import ROOT
@@ -57,6 +58,20 @@ def check_id(region: topology.Region) -> str:
 
 def world(topo: topology.Topology, **physics: Any) -> World:
     return World(topo, Physics().replace(physics), random.Random(7))
+
+
+def arc_client(w: World, clock: SimClock, controls: RoutingControls) -> tuple[str, Any]:
+    """A real boto3 client for the first of ARC's cluster endpoints, answered by the world."""
+    region, url = controls.endpoints[0]
+    session = boto3.Session(botocore_session=Bridge(w, clock, random.Random(1)).session())
+    client = session.client(
+        "route53-recovery-cluster",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    return region, client
 
 
 # -- the clock -----------------------------------------------------------------------------
@@ -832,15 +847,7 @@ def test_routing_controls_move_dns_after_propagation_and_keep_one_region_on(
     clock, w = SimClock(), world(rds)
     controls = rds.routing_controls
     assert controls is not None and len(controls.endpoints) == 5
-    region, url = controls.endpoints[0]
-    session = boto3.Session(botocore_session=Bridge(w, clock, random.Random(1)).session())
-    arc = session.client(
-        "route53-recovery-cluster",
-        region_name=region,
-        endpoint_url=url,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    region, arc = arc_client(w, clock, controls)
 
     def update(**states: str) -> None:
         arns = {"primary": controls.primary, "dr": controls.dr}
@@ -948,15 +955,7 @@ def test_the_write_gate_follows_its_control_and_closes_when_it_cannot_read_it(
     gate = rds.primary.write_gate
     assert gate is not None and rds.dr.write_gate is not None
     assert (gate.control_arn, rds.dr.write_gate.control_arn) == (controls.primary, controls.dr)
-    region, url = controls.endpoints[0]
-    session = boto3.Session(botocore_session=Bridge(w, clock, random.Random(1)).session())
-    arc = session.client(
-        "route53-recovery-cluster",
-        region_name=region,
-        endpoint_url=url,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    _, arc = arc_client(w, clock, controls)
 
     def at(t: float) -> None:
         clock.sleep(t - clock.t)

@@ -513,6 +513,18 @@ def test_sigterm_stops_the_gate_cleanly(
         socket.create_connection(("127.0.0.1", gate.port), timeout=1).close()
 
 
+def start_alone(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The gate started with `env` and nothing else, run until it exits."""
+    return subprocess.run(
+        [sys.executable, str(GATE)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
 # -- configuration ----------------------------------------------------------------------------
 
 GOOD_ENDPOINTS = '[{"region": "us-east-1", "endpoint": "https://abc.example.com"}]'
@@ -551,14 +563,7 @@ def test_a_bad_variable_stops_the_gate_at_start_and_is_named(
         "GATE_LISTEN_PORT": "8081",
     }
     env |= changes
-    result = subprocess.run(
-        [sys.executable, str(GATE)],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    result = start_alone(env)
     assert result.returncode != 0
     assert variable in result.stderr
     assert fragment in result.stderr
@@ -639,14 +644,7 @@ def test_a_pod_without_irsa_credentials_stops_at_start_naming_them() -> None:
         "GATE_REQUIRE_WEB_IDENTITY": "1",
         "AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/write-gate",
     }
-    result = subprocess.run(
-        [sys.executable, str(GATE)],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    result = start_alone(env)
     assert result.returncode == 2
     assert "AWS_WEB_IDENTITY_TOKEN_FILE is missing or empty" in result.stderr
     assert "eks.amazonaws.com/role-arn" in result.stderr
