@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.gateway import FAILOVER_SCALER_GROUP
+from components.gateway_access import FAILOVER_SCALER_GROUP
 
 HTTPS_PORT = 443
 

@@ -1,6 +1,7 @@
 """`OrderGateway`: the order-gateway workload on the trading node group, bound to the regional
 load balancer's target group by the AWS Load Balancer Controller (TargetGroupBinding), and, where
-the failover Lambda scales it (dr), the Kubernetes RBAC that lets it do exactly that."""
+the failover Lambda scales it (dr), the Kubernetes RBAC that lets it do exactly that
+(components/gateway_access.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import NODE_GROUP_LABELS
+from components.gateway_access import failover_scaler_access
 from components.write_gate import GatePod, WriteGateArgs, write_gate
 from settings import WRITE_GATE_PORT, Gateway, GatewaySize
 
@@ -17,10 +19,6 @@ NAMESPACE = "trading"
 APP = "order-gateway"
 # The HorizontalPodAutoscaler shares the Deployment's name.
 HPA = APP
-# The Kubernetes group the failover Lambda's EKS access entry puts it in
-# (components/failover_cluster_access.py); the RBAC below grants this group, and nothing else
-# grants it anything.
-FAILOVER_SCALER_GROUP = "trading-failover-scaler"
 HEALTH_PATH = "/health"
 # A non-root user that exists in distroless and scratch images alike.
 RUN_AS_USER = 65532
@@ -167,7 +165,9 @@ class OrderGateway(pulumi.ComponentResource):
             ),
         )
         if args.scaled_by_failover:
-            self._failover_access(name, namespace, child)
+            failover_scaler_access(
+                name, namespace.metadata.name, deployment=APP, autoscaler=HPA, opts=child
+            )
         k8s.apiextensions.CustomResource(
             f"{name}-target-group-binding",
             api_version="elbv2.k8s.aws/v1beta1",
@@ -184,76 +184,6 @@ class OrderGateway(pulumi.ComponentResource):
         )
         self.service_name = service.metadata.name
         self.register_outputs({"serviceName": self.service_name})
-
-    @staticmethod
-    def _failover_access(
-        name: str, namespace: k8s.core.v1.Namespace, opts: pulumi.ResourceOptions
-    ) -> None:
-        """What the failover Lambda does in this cluster, and nothing more: scale this
-        Deployment and set its HPA's bounds, read its available replicas, and list nodes to wait
-        for Ready ones. `resourceNames` pins every namespaced rule to the gateway's own objects;
-        a `list` cannot be restricted by name, and nodes are cluster-scoped, so that one rule is
-        a ClusterRole (https://kubernetes.io/docs/reference/access-authn-authz/rbac/
-        #referring-to-resources)."""
-        subject = k8s.rbac.v1.SubjectArgs(
-            kind="Group", name=FAILOVER_SCALER_GROUP, api_group="rbac.authorization.k8s.io"
-        )
-        role_name = f"{APP}-failover-scaler"
-        role = k8s.rbac.v1.Role(
-            f"{name}-failover-scaler",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name, namespace=namespace.metadata.name),
-            rules=[
-                k8s.rbac.v1.PolicyRuleArgs(
-                    api_groups=["apps"],
-                    resources=["deployments"],
-                    resource_names=[APP],
-                    verbs=["get"],
-                ),
-                k8s.rbac.v1.PolicyRuleArgs(
-                    api_groups=["apps"],
-                    resources=["deployments/scale"],
-                    resource_names=[APP],
-                    verbs=["get", "patch"],
-                ),
-                k8s.rbac.v1.PolicyRuleArgs(
-                    api_groups=["autoscaling"],
-                    resources=["horizontalpodautoscalers"],
-                    resource_names=[HPA],
-                    verbs=["get", "patch"],
-                ),
-            ],
-            opts=opts,
-        )
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-failover-scaler",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name, namespace=namespace.metadata.name),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
-            ),
-            subjects=[subject],
-            opts=opts,
-        )
-        node_reader = k8s.rbac.v1.ClusterRole(
-            f"{name}-failover-node-reader",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="trading-failover-node-reader"),
-            rules=[
-                k8s.rbac.v1.PolicyRuleArgs(
-                    api_groups=[""], resources=["nodes"], verbs=["get", "list"]
-                )
-            ],
-            opts=opts,
-        )
-        k8s.rbac.v1.ClusterRoleBinding(
-            f"{name}-failover-node-reader",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="trading-failover-node-reader"),
-            role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io",
-                kind="ClusterRole",
-                name=node_reader.metadata.name,
-            ),
-            subjects=[subject],
-            opts=opts,
-        )
 
     @staticmethod
     def _pod_spec(

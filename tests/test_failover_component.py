@@ -18,7 +18,8 @@ from components.failover import ROUTING_CONTROL, FailoverAutomation, routing_con
 from components.failover_args import FailoverAutomationArgs
 from components.failover_cluster_access import FunctionNetwork
 from components.failover_policy import handler_policy
-from components.gateway import APP, FAILOVER_SCALER_GROUP, HPA, NAMESPACE
+from components.gateway import APP, HPA, NAMESPACE
+from components.gateway_access import FAILOVER_SCALER_GROUP
 from components.lambdas import FAILOVER_SOURCES
 from handlers.contract import Environment
 from policypacks.trading_guard.policies.iam import is_mutating
