@@ -61,6 +61,15 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
 # -- stubs ------------------------------------------------------------------------------------
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as the gate and botocore speak it, and no log lines."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
 @dataclass
 class ArcStub:
     """One cluster endpoint of ARC's data plane, on a local port."""
@@ -79,12 +88,7 @@ class ArcStub:
     def handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.calls.append(
@@ -137,12 +141,7 @@ class UpstreamStub:
         self.seen: list[Seen] = []
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""

@@ -12,6 +12,7 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
+from components.write_gate import CONTAINER as GATE_CONTAINER
 from gate import write_gate as gate
 from handlers.contract import Environment, NodeGroupSize, RoutingControls
 from outputs import StackOutput
@@ -21,7 +22,6 @@ from testing.harness import reference_name, run_program, stack_config
 GATEWAY_NODE_GROUP = "trading"
 # The order gateway's Deployment and its write-gate sidecar (components/write_gate.py).
 GATEWAY_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-GATE_CONTAINER = "write-gate"
 TIERS = {"rds": "postgres", "aurora": "aurora-postgresql"}
 # What `trading:database` becomes for the Aurora tier (an engine version Aurora accepts).
 # Each data tier as `trading:database` fields over the stack files' own (which name Aurora).

@@ -805,11 +805,9 @@ class World:
     def gate_open(self, region: str) -> bool:
         """Whether the region's gateway passes orders: always without a gate; with one, while
         its last read said On and is younger than the gate's freshness bound (fail-closed)."""
-        gate = self.gates.get(region)
-        if gate is None:
+        if region not in self.gates:
             return True
-        on, read_at = self.gate_reads[region]
-        return on and self.t - read_at < gate.fresh_seconds
+        return not self.gate_blind(region) and self.gate_reads[region][0]
 
     def _admitted(self, region: str) -> bool:
         """The gateway takes a write while its gate is open, it has a Ready pod and capacity to
