@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 
+from testing.fast_aws import share_service_models, skip_default_amis
 from testing.harness import Graph, Resource, run_program, stack_config
 from testing.offline import Deployed, Offline, deploy
 
 STACKS = ("primary", "dr")
+
+share_service_models()
+skip_default_amis()
 
 
 class StackGraph:

@@ -52,6 +52,8 @@ def routing(shipped: Shipped) -> dict[str, Deployed]:
     return shipped.stacks
 
 
+# The inversion deployment is its own pair of stacks: its tests form a group of their own, so
+# `--dist loadgroup` can give them the worker that is not deploying the shipped stacks.
 @pytest.fixture(scope="module")
 def inversion_offline(tmp_path_factory: pytest.TempPathFactory) -> Offline:
     base = tmp_path_factory.mktemp("inversion")
@@ -143,7 +145,7 @@ def test_dr_handler_flips_the_controls_and_leaves_health_checks_alone(
 
 
 @pytest.mark.engine
-@pytest.mark.xdist_group("engine")
+@pytest.mark.xdist_group("engine-inversion")
 def test_health_check_inversion_keeps_todays_checks_records_and_handler(
     inversion: dict[str, Deployed],
 ) -> None:
@@ -170,7 +172,7 @@ def test_health_check_inversion_keeps_todays_checks_records_and_handler(
 
 
 @pytest.mark.engine
-@pytest.mark.xdist_group("engine")
+@pytest.mark.xdist_group("engine-inversion")
 def test_dr_refuses_a_primary_that_switches_traffic_another_way(
     inversion: dict[str, Deployed], inversion_offline: Offline
 ) -> None:
