@@ -24,10 +24,10 @@ from botocore import loaders
 _SHARED: dict[tuple[Any, ...], Any] = {}
 
 
-def _shared(method: Callable[..., Any]) -> Callable[..., Any]:
+def _shared(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def load(self: loaders.Loader, *args: Any, **kwargs: Any) -> Any:
-        key = (method.__name__, tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+        key = (name, tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
         if key not in _SHARED:
             _SHARED[key] = method(self, *args, **kwargs)
         return _SHARED[key]
@@ -39,8 +39,9 @@ def share_service_models() -> None:
     """Parse each botocore model file once per process; idempotent."""
     if getattr(loaders.Loader, "_models_shared", False):
         return
-    loaders.Loader.load_service_model = _shared(loaders.Loader.load_service_model)
-    loaders.Loader.load_data_with_path = _shared(loaders.Loader.load_data_with_path)
+    # botocore's `instance_cache` wrappers all carry the name `_wrapper`: the key names the method.
+    for name in ("load_service_model", "load_data_with_path"):
+        setattr(loaders.Loader, name, _shared(name, getattr(loaders.Loader, name)))
     loaders.Loader._models_shared = True  # type: ignore[attr-defined]
 
 

@@ -25,7 +25,8 @@ from testing.harness import ROOT, reference_name
 from testing.offline import BIN, Offline
 from tests.conftest import Shipped
 
-# One xdist worker holds the deployed stacks; the unit tests fill the other core.
+# One xdist worker holds the deployed stacks; the other deploys the health-check-inversion pair
+# (tests/test_recovery.py, group `engine-inversion`), and the unit tests fill both.
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
 
 STACKS = ("primary", "dr")
