@@ -137,7 +137,7 @@ def _allowed(root: type[BaseModel], loc: Loc) -> str:
             for rule in field.metadata:
                 if hasattr(rule, "allowed"):
                     return rule.allowed
-            inner = _model_of(field.annotation)
+            inner = model_of(field.annotation)
             if inner is not None:
                 return "an object with keys " + ", ".join(_aliases(inner))
             return field.description or "see Pulumi.yaml"
@@ -150,17 +150,17 @@ def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
         if model is None or isinstance(part, int):
             return model
         fields = {field.alias: field for field in model.model_fields.values()}
-        model = _model_of(fields[part].annotation) if part in fields else None
+        model = model_of(fields[part].annotation) if part in fields else None
     return model
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
     """The model inside `X`, `X | None` or `Annotated[X, ...]`, if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if get_origin(annotation) in (Annotated, Union, types.UnionType):
         for argument in get_args(annotation):
-            found = _model_of(argument)
+            found = model_of(argument)
             if found is not None:
                 return found
     return None

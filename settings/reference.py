@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from settings.errors import ABSENT, NAMESPACE
+from settings.errors import ABSENT, NAMESPACE, model_of
 from settings.fields import Rule
 from settings.stack import Settings
 
@@ -60,14 +60,14 @@ def _walk(model: type[BaseModel], prefix: str, depth: int, seen: dict[type[BaseM
     # Siblings of one model type (the two profiles, the three node groups) share one entry.
     grouped: dict[Any, list[tuple[str, FieldInfo]]] = {}
     for alias, field in fields:
-        inner = _model_of(field.annotation)
+        inner = model_of(field.annotation)
         grouped.setdefault(inner or alias, []).append((alias, field))
     for group in grouped.values():
         names = [alias for alias, _ in group]
         name = names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
         path = f"{prefix}.{name}" if prefix else name
         field = group[0][1]
-        inner = _model_of(field.annotation)
+        inner = model_of(field.annotation)
         description = (
             field.description or ""
             if len(group) == 1
@@ -105,17 +105,6 @@ def _allowed(field: FieldInfo) -> str:
     return rules[0].allowed if rules else ""
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) in (Annotated, Union, types.UnionType):
-        for argument in get_args(annotation):
-            found = _model_of(argument)
-            if found is not None:
-                return found
-    return None
-
-
 def _type_name(annotation: Any) -> str:
     origin = get_origin(annotation)
     if origin in (Union, types.UnionType, Annotated):
@@ -125,7 +114,7 @@ def _type_name(annotation: Any) -> str:
         return "string"
     if origin in (tuple, list):
         return "array"
-    if origin is dict or _model_of(annotation) is not None:
+    if origin is dict or model_of(annotation) is not None:
         return "object"
     return {str: "string", int: "integer", bool: "boolean"}.get(annotation, "object")
 
