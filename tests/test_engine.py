@@ -25,9 +25,11 @@ from testing.harness import ROOT, reference_name
 from testing.offline import BIN, Offline
 from tests.conftest import Shipped
 
-# One xdist worker holds the deployed stacks; the other deploys the health-check-inversion pair
-# (tests/test_recovery.py, group `engine-inversion`), and the unit tests fill both.
-pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
+pytestmark = pytest.mark.engine
+# The tests that read the shipped stacks share one worker, which deploys them once
+# (tests/conftest.py `shipped`); loadgroup usually gives the health-check-inversion pair
+# (tests/test_recovery.py) to the other, and the rest of the suite fills both.
+SHIPPED = pytest.mark.xdist_group("engine")
 
 STACKS = ("primary", "dr")
 
@@ -38,6 +40,7 @@ def deployed(shipped: Shipped) -> Offline:
     return shipped.offline
 
 
+@SHIPPED
 def test_both_stack_files_load_and_list_their_keys(deployed: Offline) -> None:
     for stack in STACKS:
         listed = json.loads(deployed.pulumi("config", "--stack", stack, "--json").stdout)
@@ -50,6 +53,7 @@ def test_both_stack_files_load_and_list_their_keys(deployed: Offline) -> None:
         assert listed["trading:namePrefix"]["value"] == "trading"
 
 
+@SHIPPED
 def test_previews_of_both_stacks_pass_the_pack_and_change_nothing(deployed: Offline) -> None:
     """What `scripts/preview-offline` and the pull-request workflow run, on deployed stacks."""
     for stack in STACKS:
@@ -61,6 +65,7 @@ def test_previews_of_both_stacks_pass_the_pack_and_change_nothing(deployed: Offl
         assert "trading-guard" in result.stdout
 
 
+@SHIPPED
 def test_dr_exports_everything_the_drill_reads(deployed: Offline) -> None:
     outputs = {
         stack: json.loads(
@@ -87,6 +92,7 @@ def program_copy(destination: Path) -> Path:
     return destination
 
 
+# Its own stack in its own backend: in no group, so it need not wait for the shipped worker.
 def test_a_cluster_api_open_to_the_internet_fails_the_preview_on_the_policy(
     tmp_path: Path,
 ) -> None:
@@ -107,12 +113,14 @@ def test_a_cluster_api_open_to_the_internet_fails_the_preview_on_the_policy(
     )
 
 
+@SHIPPED
 def test_an_unknown_stack_is_refused_before_anything_changes(deployed: Offline) -> None:
     command = auto.PulumiCommand(root=str(BIN.parent))
     with pytest.raises(DrillInputError, match="no stack named 'organization/trading/nope'"):
         automation.select("organization/trading/nope", command, deployed.project, deployed.env())
 
 
+@SHIPPED
 def test_demo_redeploys_nothing_then_drills_through_the_automation_api(
     deployed: Offline,
     tmp_path: Path,
@@ -160,6 +168,7 @@ def test_demo_redeploys_nothing_then_drills_through_the_automation_api(
     assert "STAND-IN" in printed.err and "Emulated drill PASSED" in printed.out
 
 
+@SHIPPED
 def test_dr_deploys_a_dr_only_change_while_us_east_1_is_down(deployed: Offline) -> None:
     """The standby must be operable while the region it protects is down. Runs last: it
     changes the dr stack's config in the offline project."""
