@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,9 +80,24 @@ def raw_settings(stack: str) -> dict[str, Any]:
     }
 
 
+def shared(graph: Graph) -> Iterator[StackGraph]:
+    """A session's graph, which every test on the worker reads and the pack's verdict on it is
+    computed once for (tests/test_policies.py `judged`): a test that changed it in place would
+    change what later tests see, so the session fails at its end if one did. Tests change
+    `edited` copies."""
+    before = repr(graph)
+    yield StackGraph(graph)
+    # Not an assert: pytest would diff two half-megabyte reprs for minutes.
+    if repr(graph) != before:
+        pytest.fail(
+            f"a test changed the session's {graph.stack} graph in place; change a copy instead "
+            "(tests/test_policies.py `edited`)"
+        )
+
+
 @pytest.fixture(scope="session")
-def primary() -> StackGraph:
-    return StackGraph(run_program("primary"))
+def primary() -> Iterator[StackGraph]:
+    yield from shared(run_program("primary"))
 
 
 PRIMARY_REFERENCE = "organization/trading/primary"
@@ -99,8 +114,8 @@ def run_dr(primary: StackGraph) -> Callable[..., Graph]:
 
 
 @pytest.fixture(scope="session")
-def dr(run_dr: Callable[..., Graph]) -> StackGraph:
-    return StackGraph(run_dr())
+def dr(run_dr: Callable[..., Graph]) -> Iterator[StackGraph]:
+    yield from shared(run_dr())
 
 
 def postgres(stack: str) -> dict[str, Any]:
@@ -114,8 +129,8 @@ def postgres(stack: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def rds_primary() -> StackGraph:
-    return StackGraph(run_program("primary", postgres("primary")))
+def rds_primary() -> Iterator[StackGraph]:
+    yield from shared(run_program("primary", postgres("primary")))
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +148,8 @@ def run_rds_dr(rds_primary: StackGraph) -> Callable[..., Graph]:
 
 
 @pytest.fixture(scope="session")
-def rds_dr(run_rds_dr: Callable[..., Graph]) -> StackGraph:
-    return StackGraph(run_rds_dr())
+def rds_dr(run_rds_dr: Callable[..., Graph]) -> Iterator[StackGraph]:
+    yield from shared(run_rds_dr())
 
 
 @pytest.fixture(params=STACKS)
