@@ -73,6 +73,8 @@ CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=10
 )
 PROBE_TIMEOUT_SECONDS = 5
+# What a region's /health answers while it serves, and what the verify steps wait for.
+HEALTHY_STATUS = 200
 
 
 @functools.cache
@@ -522,7 +524,7 @@ class Runner:
 
         def healthy() -> bool:
             seen.append(self.http_status(url, PROBE_TIMEOUT_SECONDS))
-            return seen[-1] == 200
+            return seen[-1] == HEALTHY_STATUS
 
         try:
             steps.wait_for(self.pace, f"{url} to answer 200", healthy, steps.GATEWAY_WAIT)
@@ -538,8 +540,13 @@ class Runner:
         """Why failback must not run now, or None. Forcing skips this, with its reason kept."""
         if not self.env.primary_endpoint:
             return "no primary endpoint is configured to prove the primary serves"
-        if self._endpoint_signal() != HEALTHY:
-            return f"the primary's endpoint {self.env.primary_endpoint} does not answer healthy"
+        # The answer verify-primary-endpoint waits for after the release: a run that starts
+        # without it would fence dr and promote the primary, then fail with both done.
+        url = self.env.primary_endpoint.rstrip("/") + "/health"
+        status = self.http_status(url, PROBE_TIMEOUT_SECONDS)
+        if status != HEALTHY_STATUS:
+            answer = "nothing" if status is None else status
+            return f"the primary's {url} does not answer healthy (it answered {answer}, not 200)"
         if self.env.db_engine == "aurora-postgresql":
             return None
         primary = self.clients.primary_rds.describe_db_instances(
@@ -825,13 +832,19 @@ class Runner:
     # -- detection ----------------------------------------------------------------------------
 
     def _endpoint_signal(self) -> str:
-        """A canary from dr through the primary's regional endpoint (no Route 53)."""
+        """A canary from dr through the primary's regional endpoint (no Route 53), judged as
+        Route 53 judges an HTTPS check: healthy on a status from 200 to 399 (Route 53 API
+        Reference, HealthCheckConfig `Type`). In health-check-inversion mode it decides
+        whether the primary's check is inverted, so it must agree with that check: a 403 or
+        a 429 that it called live would invert a check Route 53 finds unhealthy, and the
+        record would answer PRIMARY while dr writes. A 429 is API Gateway's throttle, applied
+        before any backend ("Throttle requests to your REST APIs"), so it shows nothing of
+        whether the primary serves; failover still needs the replication signal to agree."""
         url = self.env.primary_endpoint.rstrip("/") + "/health"
         if not url.startswith("https://"):
             return UNKNOWN
         status = self.http_status(url, PROBE_TIMEOUT_SECONDS)
-        # Any answer below 500 (a 429 from throttling, a 403 from the WAF) is a live region.
-        return HEALTHY if status is not None and status < 500 else FAILING
+        return HEALTHY if status is not None and 200 <= status < 400 else FAILING
 
     def _replication_signal(self) -> str:
         """The dr replica's own view of the primary, from CloudWatch in dr (no us-east-1)."""

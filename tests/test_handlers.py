@@ -361,9 +361,15 @@ def test_failing_promotion_lets_the_other_steps_finish_and_names_the_step(
 # -- failback ----------------------------------------------------------------------------------
 
 
-def test_failback_is_refused_while_the_primary_does_not_serve(world: emulation.World) -> None:
+@pytest.mark.parametrize("answer", [503, 429, 403, None])
+def test_failback_is_refused_while_the_primary_does_not_serve(
+    world: emulation.World, answer: int | None
+) -> None:
+    """Refused on anything but the 200 that verify-primary-endpoint waits for after the
+    release: a throttled or blocked /health would let the run fence dr and promote the
+    primary, then fail with both done."""
     run(world, "failover", rds=promotable(world))
-    report = run(world, "failback", http=answering(503))
+    report = run(world, "failback", http=answering(answer))
     assert report["outcome"] == "refused"
     assert "does not answer healthy" in report["detail"]
     assert state(world) == "active-in-dr"
@@ -660,6 +666,22 @@ def test_one_failing_signal_is_not_enough(world: emulation.World) -> None:
     assert report["signals"] == {"replication": "healthy", "endpoint": "failing"}
 
 
+@pytest.mark.parametrize(
+    ("answer", "signal"),
+    [(200, "healthy"), (301, "healthy"), (403, "failing"), (429, "failing"), (503, "failing")],
+)
+def test_the_canary_judges_an_answer_as_route_53_judges_an_https_check(
+    world: emulation.World, answer: int, signal: str
+) -> None:
+    """Healthy from 200 to 399 (Route 53 API Reference, HealthCheckConfig `Type`): a 429 is
+    API Gateway's throttle, before any backend, and must not reset the count of a primary
+    whose replication has failed too."""
+    primary_lag(600)
+    report = run(world, "probe", http=answering(answer))
+    assert report["signals"] == {"replication": "failing", "endpoint": signal}
+    assert report["outcome"] == ("ok" if signal == "healthy" else "degraded")
+
+
 def test_an_api_error_is_unknown_and_resets_the_count(world: emulation.World) -> None:
     primary_lag(600)
     run(world, "probe", http=answering(None))
@@ -704,6 +726,29 @@ def test_automatic_probe_starts_the_failover(
         "inverted"
     )
     assert inverted(world)
+
+
+def test_an_inverted_check_follows_route_53s_verdict_on_the_primary(
+    world: emulation.World, variables: dict[str, str]
+) -> None:
+    """In inversion mode, a primary whose /health answers 403 is unhealthy to Route 53: its
+    check is left uninverted, or the inverted check would be healthy and the record would
+    answer PRIMARY while dr is the writer."""
+    world.env = parse_environment(
+        {
+            **variables,
+            "AWS_REGION": REGION,
+            "TRAFFIC_CONTROL": "health-check-inversion",
+            "PRIMARY_HEALTH_CHECK_ID": world.primary_health_check_id,
+            "DR_HEALTH_CHECK_ID": world.dr_health_check_id,
+        }
+    )
+    run(world, "failover", http=answering(None), rds=promotable(world))
+    assert run(world, "probe", http=answering(200))["outcome"] == "active-in-dr"
+    assert inverted(world)
+    report = run(world, "probe", http=answering(403))
+    assert report["maintenance"]["pin-traffic"].endswith("restored"), report
+    assert not inverted(world)
 
 
 def test_after_a_failover_the_probe_keeps_traffic_pinned(world: emulation.World) -> None:
@@ -1327,8 +1372,8 @@ def test_object_replication_variables_come_together_or_not_at_all(
 
 
 def test_fetch_status_returns_every_answer_and_none_only_without_one() -> None:
-    """urllib raises for statuses from 400 up; those are still answers (a 403 from the WAF is
-    a live region, a 503 a blind write gate). A refused connection or a malformed answer is
+    """urllib raises for statuses from 400 up; those are still answers, which the callers
+    judge (a 503 is a blind write gate). A refused connection or a malformed answer is
     none."""
 
     class Answers(http.server.BaseHTTPRequestHandler):
