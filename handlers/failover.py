@@ -562,7 +562,10 @@ class Runner:
 
     def failback(self) -> dict:
         current = self.store.read()
-        if current.name not in (ACTIVE_IN_DR, FAILED):
+        # A failback whose run died outright (no FAILED written) holds the record until its
+        # lease ends; then a new failback takes it over, as a failover does a dead failover's.
+        dead = current.name == FAILING_BACK and current.lease_until < self._epoch()
+        if current.name not in (ACTIVE_IN_DR, FAILED) and not dead:
             return self.report("noop", detail=f"state is {current.name} (run {current.run_id})")
         refusal = None if self.command.force else self.failback_refusal()
         if refusal is None and not self.command.abandon_dr_writes:

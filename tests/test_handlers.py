@@ -560,14 +560,20 @@ def test_aurora_failback_finds_the_primary_cluster_in_its_own_region(
 # -- the lock's lease ----------------------------------------------------------------------------
 
 
-def hold(world: emulation.World, state_name: str, run_id: str, lease_until: float) -> None:
+def hold(
+    world: emulation.World,
+    state_name: str,
+    run_id: str,
+    lease_until: float,
+    action: str = "failover",
+) -> None:
     boto3.client("dynamodb", region_name=REGION).put_item(
         TableName=world.env.state_table,
         Item={
             "pk": {"S": "failover"},
             "state": {"S": state_name},
             "run_id": {"S": run_id},
-            "action": {"S": "failover"},
+            "action": {"S": action},
             "lease_until": {"N": str(lease_until)},
         },
     )
@@ -1127,6 +1133,31 @@ def test_failback_replicates_dr_objects_with_one_job_before_releasing_traffic(
     assert order.index("release-traffic") > order.index("replicate-dr-objects")
     assert not pinned(world)
     assert state(world) == "standby"
+    s3control.stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(("lease", "outcome"), [(-1, "SUCCEEDED"), (300, "noop")])
+def test_a_dead_failbacks_expired_lease_is_taken_over_and_a_live_one_is_not(
+    world: emulation.World, aurora_variables: dict[str, str], lease: float, outcome: str
+) -> None:
+    """A failback run killed outright leaves failing-back behind; once its lease has expired
+    a new failback takes the record over instead of stopping at it for good."""
+    objects_world(world, aurora_variables)
+    deploy_reverse_rule(world)
+    hold(world, "failing-back", "failback-dead", datetime.now(UTC).timestamp() + lease, "failback")
+    account = {"AccountId": "123456789012", "JobId": JOB_ID}
+    s3control = batch_operations(
+        [
+            NO_JOBS,
+            ("create_job", {"JobId": JOB_ID}, expected_job(world, "failback-req-1")),
+            ("describe_job", job("Complete", succeeded=3), account),
+        ]
+        if outcome == "SUCCEEDED"
+        else []
+    )
+    report = failback(world, s3control)
+    assert report["outcome"] == outcome, report.get("detail")
+    assert state(world) == ("standby" if outcome == "SUCCEEDED" else "failing-back")
     s3control.stubber.assert_no_pending_responses()
 
 
